@@ -1,0 +1,36 @@
+# cutover: see README.md. Prerequisites: Go, git, gcc. Everything else is built here.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+GO ?= go
+BIN := bin
+
+.PHONY: all build test test-bed lint cluster demo clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/cutover ./cmd/cutover
+	$(GO) build -o $(BIN)/cutover-testbed ./cmd/cutover-testbed
+
+# The upstream control-plane binaries, built once and cached outside the repo.
+test-bed:
+	@testbed/build.sh >/dev/null
+
+lint:
+	@bad=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
+	$(GO) vet ./...
+
+# Everything: lint, then all tests with the race detector on the real test bed.
+test: test-bed lint
+	CUTOVER_TESTBED_BIN=$$(testbed/build.sh) $(GO) test -race -count=1 -timeout 30m ./...
+
+# A local control plane in the foreground; writes .testbed/kubeconfig. Ctrl-C stops it.
+cluster: test-bed build
+	CUTOVER_TESTBED_BIN=$$(testbed/build.sh) $(BIN)/cutover-testbed -kubeconfig .testbed/kubeconfig
+
+# Starts the test bed and shows a deployment rolling out on it.
+demo: test-bed build
+	CUTOVER_TESTBED_BIN=$$(testbed/build.sh) hack/demo.sh
+
+clean:
+	rm -rf $(BIN) .testbed
