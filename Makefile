@@ -4,7 +4,7 @@ SHELL := bash
 GO ?= go
 BIN := bin
 
-.PHONY: all build test test-bed lint cluster demo clean
+.PHONY: all build test test-bed lint cluster demo bench clean
 
 all: build
 
@@ -34,3 +34,7 @@ demo: test-bed build
 
 clean:
 	rm -rf $(BIN) .testbed
+
+# cutover against kubectl on the test bed, side by side; prints the ratios.
+bench: test-bed
+	CUTOVER_BENCH=1 CUTOVER_TESTBED_BIN=$$(testbed/build.sh) $(GO) test -count=1 -timeout 30m -v -run . ./bench/

@@ -5,39 +5,86 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/cutover/cutover/internal/strategy"
 )
 
-// Exit codes. Decided here and nowhere else.
+// Exit codes. Decided here and nowhere else; documented in --help and the
+// README.
 const (
-	exitOK     = 0
-	exitFailed = 1 // the deployment failed
-	exitUsage  = 2 // bad flags or arguments
+	exitOK             = 0
+	exitFailed         = 1 // failed, and not rolled back (--no-rollback, or nothing to roll back to)
+	exitUsage          = 2 // bad flags or arguments
+	exitBadInput       = 3 // refused before any change: bad input, unreachable cluster, no permission
+	exitRolledBack     = 4 // failed, and rolled back to the previous revision
+	exitTimeout        = 5 // --timeout ran out (rolled back unless --no-rollback)
+	exitRollbackFailed = 6 // failed, and the rollback failed too: a person is needed
 )
+
+const exitCodesHelp = `Exit codes:
+  0  succeeded
+  1  failed, not rolled back (--no-rollback, or nothing to roll back to)
+  2  bad flags or arguments
+  3  refused before any change: bad input, unreachable cluster, no permission
+  4  failed and rolled back to the previous revision
+  5  timed out (rolled back unless --no-rollback)
+  6  failed and the rollback failed too`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:]))
+	os.Exit(run(ctx, os.Args[1:], streams{in: os.Stdin, out: os.Stdout, err: os.Stderr}))
 }
 
-func run(ctx context.Context, args []string) int {
+// streams are the command's standard input and outputs.
+type streams struct {
+	in       io.Reader
+	out, err io.Writer
+}
+
+func run(ctx context.Context, args []string, s streams) int {
 	root := newRootCmd()
 	root.SetArgs(args)
+	root.SetIn(s.in)
+	root.SetOut(s.out)
+	root.SetErr(s.err)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(os.Stderr, "error:", err)
+	fmt.Fprintln(root.ErrOrStderr(), "error:", err)
 	return exitCode(err)
 }
 
 func exitCode(err error) int {
-	if isUsage(err) {
+	switch {
+	case isUsage(err):
 		return exitUsage
+	case strategy.IsRollbackFailure(err):
+		return exitRollbackFailed
+	case errors.Is(err, context.DeadlineExceeded):
+		return exitTimeout
+	case strategy.IsRolledBack(err):
+		return exitRolledBack
+	case isBadInput(err):
+		return exitBadInput
 	}
 	return exitFailed
+}
+
+// badInput marks errors found before anything was changed.
+type badInput struct{ err error }
+
+func (e badInput) Error() string { return e.err.Error() }
+func (e badInput) Unwrap() error { return e.err }
+
+func isBadInput(err error) bool {
+	var b badInput
+	return errors.As(err, &b) || errors.Is(err, strategy.ErrRefused)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"strings"
 	"testing"
 )
@@ -21,7 +22,7 @@ func TestExitCodes(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := run(context.Background(), tc.args); got != tc.want {
+			if got := run(context.Background(), tc.args, streams{in: strings.NewReader(""), out: io.Discard, err: io.Discard}); got != tc.want {
 				t.Errorf("cutover %v exited %d, want %d", tc.args, got, tc.want)
 			}
 		})

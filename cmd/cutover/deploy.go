@@ -1,0 +1,163 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/cutover/cutover/internal/apply"
+	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/internal/output"
+	"github.com/cutover/cutover/internal/strategy"
+)
+
+type deployOptions struct {
+	kube       kubeFlags
+	input      inputFlags
+	verify     verifyFlags
+	strategy   string
+	timeout    time.Duration
+	rollbackTO time.Duration
+	dryRun     bool
+	noRollback bool
+	force      bool
+	output     string
+}
+
+func newDeployCmd() *cobra.Command {
+	o := &deployOptions{}
+	cmd := &cobra.Command{
+		Use:   "deploy -f PATH... [flags]",
+		Short: "Apply resources and see the release through: ready, verified, or rolled back",
+		Long: `Deploy applies the resources with server-side apply (field manager "cutover")
+and sees the release through.
+
+  1. Validate: every object passes a server-side dry run before the first
+     write; one bad object means nothing is written.
+  2. Apply: Namespaces and CRDs, then ServiceAccounts, RBAC, ConfigMaps and
+     Secrets, then Services, then workloads; in parallel within each group.
+  3. Wait: watch every object until it is ready (kstatus). A Deployment is
+     done when all replicas are updated and available and no old pod is left.
+     A crash-looping, unpullable or unschedulable new pod, or the progress
+     deadline, fails the release at once, naming the pod.
+  4. Verify: optional HTTP checks (--verify-url).
+  5. Rollback: if waiting or verifying fails, every Deployment the release
+     changed goes back to its previous pod template, and cutover waits until
+     that revision is fully available again.
+
+Variables: $VAR and ${VAR} are replaced inside parsed YAML values and keys,
+never in raw text, so a value cannot add keys or objects. $$ is a literal $.
+Undefined variables stay as written (warned), or fail with --strict-vars.
+Sources, later winning: the environment, --var-file, --var.
+
+` + exitCodesHelp,
+		Example: `  cutover deploy -f deploy/ --var TOMCAT_VERSION=8
+  helm template app ./chart | cutover deploy -f - -n prod --timeout 5m
+  cutover deploy -f 'k8s/**/*.yaml' --verify-url http://app.example.com/ --verify-contains "Apache Tomcat/8"`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd) },
+	}
+	fs := cmd.Flags()
+	o.kube.register(fs)
+	o.input.register(fs)
+	o.verify.register(fs)
+	fs.StringVar(&o.strategy, "strategy", "rolling", "deployment strategy: rolling")
+	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "bound on the whole run, rollback excluded")
+	fs.DurationVar(&o.rollbackTO, "rollback-timeout", 5*time.Minute, "bound on the rollback after a failure")
+	fs.BoolVar(&o.dryRun, "dry-run", false, "validate with a server-side dry run, print what would change, write nothing")
+	fs.BoolVar(&o.noRollback, "no-rollback", false, "leave a failed release as it is")
+	fs.BoolVar(&o.force, "force-conflicts", false, "take over fields that other field managers own")
+	fs.StringVarP(&o.output, "output", "o", "text", "output: text (live view on a terminal, plain lines otherwise) or json (one event per line)")
+	return cmd
+}
+
+func (o *deployOptions) run(cmd *cobra.Command) error {
+	if o.strategy != "rolling" {
+		return usageError{fmt.Errorf("--strategy %q: only rolling is available", o.strategy)}
+	}
+	sink, err := newSink(o.output, cmd.OutOrStdout())
+	if err != nil {
+		return err
+	}
+	checks, err := o.verify.checks()
+	if err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	set, secrets, err := o.input.load(ctx, cmd.InOrStdin())
+	if err != nil {
+		return err
+	}
+	sink = event.Redact(sink, secrets)
+	warnUndefined(sink, set.Undefined)
+	clients, err := o.kube.connect()
+	if err != nil {
+		return badInput{err}
+	}
+	ctx, cancel := contextWithTimeout(ctx, o.timeout)
+	defer cancel()
+	r := strategy.NewRolling(clients, strategy.RollingOptions{
+		Apply:  apply.Options{Force: o.force},
+		Checks: checks, DryRun: o.dryRun, NoRollback: o.noRollback, RollbackTimeout: o.rollbackTO, Sink: sink,
+	})
+	err = r.Run(ctx, set.Objects)
+	report(sink, err)
+	return redactErr(err, secrets)
+}
+
+// redactErr masks secret values in an error's text.
+func redactErr(err error, secrets []string) error {
+	if err == nil || len(secrets) == 0 {
+		return err
+	}
+	return maskedError{err: err, msg: event.Masker(secrets)(err.Error())}
+}
+
+// maskedError keeps the chain of err for exit codes but prints msg.
+type maskedError struct {
+	err error
+	msg string
+}
+
+func (e maskedError) Error() string { return e.msg }
+func (e maskedError) Unwrap() error { return e.err }
+
+func warnUndefined(sink event.Sink, names []string) {
+	if len(names) > 0 {
+		event.Stamp(sink, event.Event{Type: event.Warning,
+			Message: "undefined variables left as written: " + strings.Join(names, ", ") + " (use --strict-vars to fail instead)"})
+	}
+}
+
+func report(sink event.Sink, err error) {
+	e := event.Event{Type: event.Result, Status: "succeeded"}
+	if err != nil {
+		e.Status, e.Error = "failed", err.Error()
+		switch {
+		case strategy.IsRollbackFailure(err):
+			e.Status = "rollback failed"
+		case strategy.IsRolledBack(err):
+			e.Status = "rolled back"
+		}
+	}
+	event.Stamp(sink, e)
+}
+
+// newSink picks the output for -o.
+func newSink(format string, w io.Writer) (event.Sink, error) {
+	switch format {
+	case "json":
+		return output.NewJSON(w), nil
+	case "text":
+		if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			return output.NewLive(f), nil
+		}
+		return output.NewLines(w), nil
+	}
+	return nil, usageError{fmt.Errorf("-o %q: want text or json", format)}
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/cutover/cutover/internal/testbed"
+)
+
+var cluster *testbed.Cluster
+
+func TestMain(m *testing.M) { os.Exit(testbed.Run(m, &cluster)) }
+
+// result is one run of the cutover command.
+type result struct {
+	code   int
+	stdout string
+	stderr string
+}
+
+// cutover runs the command in-process against the test bed, in namespace ns.
+func cutover(t *testing.T, ns string, stdin string, args ...string) result {
+	t.Helper()
+	full := append([]string{}, args...)
+	if ns != "" {
+		full = append(full, "--kubeconfig", cluster.Kubeconfig, "-n", ns)
+	}
+	var out, errb bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	code := run(ctx, full, streams{in: strings.NewReader(stdin), out: &out, err: &errb})
+	t.Logf("cutover %s -> %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out.String(), errb.String())
+	return result{code: code, stdout: out.String(), stderr: errb.String()}
+}
+
+// jsonEvents parses -o json output, failing on any line that is not JSON.
+func jsonEvents(t *testing.T, out string) []map[string]any {
+	t.Helper()
+	var evs []map[string]any
+	for i, line := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("line %d of -o json is not JSON: %q: %v", i+1, line, err)
+		}
+		evs = append(evs, ev)
+	}
+	return evs
+}
+
+// writeFile writes content under the test's temp dir and returns the path.
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// snapshot lists every object of the common kinds in ns with its resource
+// version, so that two snapshots are equal only if nothing changed.
+func snapshot(t *testing.T, ns string) []string {
+	t.Helper()
+	var out []string
+	for _, gvr := range []schema.GroupVersionResource{
+		{Version: "v1", Resource: "configmaps"}, {Version: "v1", Resource: "secrets"},
+		{Version: "v1", Resource: "services"}, {Version: "v1", Resource: "serviceaccounts"},
+		{Version: "v1", Resource: "pods"},
+		{Group: "apps", Version: "v1", Resource: "deployments"}, {Group: "apps", Version: "v1", Resource: "replicasets"},
+	} {
+		list, err := dynamicFor(t).Resource(gvr).Namespace(ns).List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range list.Items {
+			out = append(out, gvr.Resource+"/"+o.GetName()+"@"+o.GetResourceVersion())
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func unstructuredInt(obj map[string]any, fields ...string) (int64, bool, error) {
+	return unstructured.NestedInt64(obj, fields...)
+}

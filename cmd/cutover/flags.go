@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/pflag"
+
+	"github.com/cutover/cutover/internal/kube"
+	"github.com/cutover/cutover/internal/manifest"
+)
+
+// kubeFlags are kubectl's connection flags.
+type kubeFlags struct {
+	kubeconfig, context, namespace string
+}
+
+func (f *kubeFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)")
+	fs.StringVar(&f.context, "context", "", "kubeconfig context to use (default: the current context)")
+	fs.StringVarP(&f.namespace, "namespace", "n", "", "namespace for objects that name none (default: the context's namespace); objects naming another namespace are refused")
+}
+
+func (f *kubeFlags) connect() (*kube.Clients, error) {
+	return kube.Connect(kube.Options{Kubeconfig: f.kubeconfig, Context: f.context, Namespace: f.namespace,
+		UserAgent: "cutover/" + version})
+}
+
+// inputFlags select and substitute the resource files.
+type inputFlags struct {
+	files      []string
+	vars       []string
+	varFiles   []string
+	strict     bool
+	secretVars []string
+}
+
+func (f *inputFlags) register(fs *pflag.FlagSet) {
+	fs.StringArrayVarP(&f.files, "filename", "f", nil, "resource file, glob (** allowed), directory (recursive: *.yaml, *.yml, *.json) or - for stdin; repeatable")
+	fs.StringArrayVar(&f.vars, "var", nil, "variable K=V for $K and ${K} in the files; repeatable; wins over --var-file and the environment")
+	fs.StringArrayVar(&f.varFiles, "var-file", nil, "file of KEY=VALUE lines; repeatable; wins over the environment")
+	fs.BoolVar(&f.strict, "strict-vars", false, "fail on variables that are not defined, instead of leaving them as written")
+	fs.StringArrayVar(&f.secretVars, "secret-var", nil, "name of a variable whose value must never be printed; repeatable")
+}
+
+// load reads and substitutes the files. Its errors are bad input.
+func (f *inputFlags) load(ctx context.Context, stdin io.Reader) (*manifest.Set, []string, error) {
+	if len(f.files) == 0 {
+		return nil, nil, usageError{errors.New("no input: give -f FILE, -f DIR, -f 'GLOB' or -f -")}
+	}
+	vars, err := f.variables()
+	if err != nil {
+		return nil, nil, err
+	}
+	set, err := manifest.Load(ctx, manifest.Options{Paths: f.files, Stdin: stdin, Vars: vars, Strict: f.strict})
+	if err != nil {
+		return nil, nil, badInput{err}
+	}
+	return set, f.secrets(vars), nil
+}
+
+func (f *inputFlags) variables() (*manifest.Vars, error) {
+	v := manifest.NewVars()
+	v.SetEnv(os.Environ())
+	for _, path := range f.varFiles {
+		if err := v.LoadFile(path); err != nil {
+			return nil, badInput{fmt.Errorf("--var-file: %w", err)}
+		}
+	}
+	for _, kv := range f.vars {
+		if err := v.Set(kv); err != nil {
+			return nil, usageError{fmt.Errorf("--var %q: %w", kv, err)}
+		}
+	}
+	return v, nil
+}
+
+// secrets returns the values never to print.
+func (f *inputFlags) secrets(v *manifest.Vars) []string {
+	var out []string
+	for _, name := range f.secretVars {
+		if val, ok := v.Lookup(name); ok {
+			out = append(out, val)
+		}
+	}
+	return out
+}

@@ -1,0 +1,140 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+)
+
+func (a *Applier) resource(it *Item) dynamic.ResourceInterface {
+	r := a.c.Dynamic.Resource(it.Mapping.Resource)
+	if it.Namespace != "" {
+		return r.Namespace(it.Namespace)
+	}
+	return r
+}
+
+// dryRun fetches the live object and asks the server what applying it would
+// give, with strict field validation.
+func (a *Applier) dryRun(ctx context.Context, it *Item) error {
+	before, err := a.resource(it).Get(ctx, it.Name(), metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		before = nil
+	case err != nil:
+		return fmt.Errorf("get %s: %w", it.Ref(), err)
+	}
+	it.Before = before
+	planned, err := a.patch(ctx, it, []string{metav1.DryRunAll})
+	if err != nil {
+		return a.explain(it, err)
+	}
+	it.Planned = planned
+	it.Action = actionOf(before, planned)
+	return nil
+}
+
+// write applies the object for real.
+func (a *Applier) write(ctx context.Context, it *Item) error {
+	applied, err := a.patch(ctx, it, nil)
+	if err != nil {
+		return a.explain(it, err)
+	}
+	it.Applied = applied
+	return nil
+}
+
+func (a *Applier) patch(ctx context.Context, it *Item, dryRun []string) (*unstructured.Unstructured, error) {
+	body, err := it.Object.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", it.Ref(), err)
+	}
+	return a.resource(it).Patch(ctx, it.Name(), types.ApplyPatchType, body, metav1.PatchOptions{
+		FieldManager:    a.opts.FieldManager,
+		Force:           &a.opts.Force,
+		DryRun:          dryRun,
+		FieldValidation: "Strict",
+	})
+}
+
+// explain turns a refusal by the server into an error that names the object,
+// its source and, where the server says, the field. Refusals of the input
+// wrap ErrInvalid; transient server trouble does not.
+func (a *Applier) explain(it *Item, err error) error {
+	status, ok := err.(apierrors.APIStatus)
+	if !ok || transient(err) {
+		return fmt.Errorf("apply %s: %w", it.Ref(), err)
+	}
+	details := status.Status().Details
+	if apierrors.IsConflict(err) && details != nil && len(details.Causes) > 0 {
+		return fmt.Errorf("%w: %w", ErrInvalid, it.locate(details.Causes[0].Field, conflictError(details.Causes)))
+	}
+	msg := status.Status().Message
+	if schemaField.MatchString(msg) {
+		msg = "unknown field: not in the schema of " + it.Kind()
+	}
+	return fmt.Errorf("%w: %w", ErrInvalid, it.locate(fieldOf(status.Status()), errors.New(msg)))
+}
+
+func transient(err error) bool {
+	return apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) || apierrors.IsTooManyRequests(err) ||
+		apierrors.IsServiceUnavailable(err) || apierrors.IsUnexpectedServerError(err)
+}
+
+// schemaField finds the field in the server's "field not declared in schema"
+// message, which carries no structured cause.
+var schemaField = regexp.MustCompile(`\.([A-Za-z0-9_.\[\]"=-]+): field not declared in schema`)
+
+// fieldOf returns the field a refusal is about, if the server names one.
+func fieldOf(s metav1.Status) string {
+	if s.Details != nil {
+		for _, c := range s.Details.Causes {
+			if c.Field != "" {
+				return c.Field
+			}
+		}
+	}
+	if m := schemaField.FindStringSubmatch(s.Message); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// conflictError reports which fields other managers own.
+func conflictError(causes []metav1.StatusCause) error {
+	parts := make([]string, 0, len(causes))
+	for _, c := range causes {
+		parts = append(parts, fmt.Sprintf("%s (%s)", c.Field, c.Message))
+	}
+	return fmt.Errorf("field conflict: %s; rerun with --force-conflicts to take these fields over",
+		strings.Join(parts, ", "))
+}
+
+// actionOf compares the live object with the dry-run result.
+func actionOf(before, planned *unstructured.Unstructured) Action {
+	if before == nil {
+		return Created
+	}
+	b, p := before.DeepCopy(), planned.DeepCopy()
+	for _, o := range []*unstructured.Unstructured{b, p} {
+		o.SetResourceVersion("")
+		o.SetManagedFields(nil)
+	}
+	if equality.Semantic.DeepEqual(b.Object, p.Object) {
+		return Unchanged
+	}
+	return Configured
+}
+
+func unstructuredString(obj map[string]any, fields ...string) (string, bool, error) {
+	return unstructured.NestedString(obj, fields...)
+}

@@ -1,0 +1,126 @@
+// Package event is the one stream a deployment run reports through. The
+// engine emits typed events; every output (live terminal view, plain CI
+// lines, JSON lines, later a dashboard) consumes the same stream, so nothing
+// parses log text.
+package event
+
+import (
+	"strings"
+	"sync"
+	"time"
+)
+
+// Type says what happened.
+type Type string
+
+// Event types.
+const (
+	StageStarted  Type = "stage.started"
+	StageFinished Type = "stage.finished"
+	ObjectPlanned Type = "object.planned" // dry run: what would change
+	ObjectApplied Type = "object.applied"
+	ObjectStatus  Type = "object.status" // readiness progress of an applied object
+	CheckAttempt  Type = "check.attempt"
+	Warning       Type = "warning"
+	Rollback      Type = "rollback"
+	Result        Type = "result"
+)
+
+// Counts are a workload's replica counts while it rolls out.
+type Counts struct {
+	Desired   int64 `json:"desired"`
+	Updated   int64 `json:"updated"`
+	Ready     int64 `json:"ready"`
+	Available int64 `json:"available"`
+	Old       int64 `json:"old"`
+}
+
+// Event is one thing that happened during a run.
+type Event struct {
+	Time     time.Time     `json:"time"`
+	Type     Type          `json:"type"`
+	Stage    string        `json:"stage,omitempty"`
+	Object   string        `json:"object,omitempty"` // Kind/namespace/name
+	Action   string        `json:"action,omitempty"` // created, configured, unchanged
+	Status   string        `json:"status,omitempty"` // InProgress, Current, Failed, passed, failed...
+	Message  string        `json:"message,omitempty"`
+	Counts   *Counts       `json:"counts,omitempty"`
+	Duration time.Duration `json:"-"` // JSON output carries durationMs
+	Error    string        `json:"error,omitempty"`
+}
+
+// Sink receives events. Implementations must be safe for concurrent use.
+type Sink interface {
+	Emit(Event)
+}
+
+// Func adapts a function to a Sink.
+type Func func(Event)
+
+// Emit calls f.
+func (f Func) Emit(e Event) { f(e) }
+
+// Discard drops every event.
+var Discard Sink = Func(func(Event) {})
+
+// Stamp fills in the time of e if unset and sends it.
+func Stamp(s Sink, e Event) {
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	s.Emit(e)
+}
+
+// Masker returns a function that replaces every occurrence of the given
+// secret values with "***". Empty values are ignored.
+func Masker(secrets []string) func(string) string {
+	var pairs []string
+	for _, v := range secrets {
+		if v != "" {
+			pairs = append(pairs, v, "***")
+		}
+	}
+	if len(pairs) == 0 {
+		return func(s string) string { return s }
+	}
+	return strings.NewReplacer(pairs...).Replace
+}
+
+// Redact returns a sink that masks the given secret values in an event's
+// text fields before passing it on.
+func Redact(next Sink, secrets []string) Sink {
+	mask := Masker(secrets)
+	return Func(func(e Event) {
+		e.Message, e.Error, e.Object = mask(e.Message), mask(e.Error), mask(e.Object)
+		next.Emit(e)
+	})
+}
+
+// Collector keeps every event; tests and the release record use it.
+type Collector struct {
+	mu     sync.Mutex
+	events []Event
+}
+
+// Emit records e.
+func (c *Collector) Emit(e Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.events = append(c.events, e)
+}
+
+// Events returns a copy of what was recorded.
+func (c *Collector) Events() []Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Event(nil), c.events...)
+}
+
+// Tee sends every event to each sink in turn.
+func Tee(sinks ...Sink) Sink {
+	return Func(func(e Event) {
+		for _, s := range sinks {
+			s.Emit(e)
+		}
+	})
+}

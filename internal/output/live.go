@@ -1,0 +1,95 @@
+package output
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cutover/cutover/internal/event"
+)
+
+// Live redraws a compact view in place on a terminal: the stages with their
+// durations, then each object with its latest status and counts.
+type Live struct {
+	mu      sync.Mutex
+	w       io.Writer
+	start   time.Time
+	stages  []stageRow
+	objects []string
+	rows    map[string]string
+	notes   []string
+	drawn   int // lines drawn last time
+}
+
+type stageRow struct {
+	name, status string
+	started      time.Time
+	took         time.Duration
+}
+
+// NewLive returns a Live sink writing to the terminal w.
+func NewLive(w io.Writer) *Live { return &Live{w: w, start: time.Now(), rows: map[string]string{}} }
+
+// Emit updates the view with e and redraws it.
+func (l *Live) Emit(e event.Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.update(e)
+	l.draw()
+}
+
+func (l *Live) update(e event.Event) {
+	switch e.Type {
+	case event.StageStarted:
+		l.stages = append(l.stages, stageRow{name: e.Stage, status: "running", started: e.Time})
+	case event.StageFinished:
+		for i := range l.stages {
+			if l.stages[i].name == e.Stage && l.stages[i].status == "running" {
+				l.stages[i].status, l.stages[i].took = e.Status, e.Duration
+			}
+		}
+		if e.Error != "" {
+			l.notes = append(l.notes, fmt.Sprintf("%s: %s", e.Stage, e.Error))
+		}
+	case event.ObjectPlanned, event.ObjectApplied, event.ObjectStatus, event.CheckAttempt, event.Rollback:
+		if _, ok := l.rows[e.Object]; !ok {
+			l.objects = append(l.objects, e.Object)
+		}
+		l.rows[e.Object] = strings.TrimPrefix(Describe(e), "["+e.Stage+"] "+e.Object+" ")
+	case event.Warning:
+		l.notes = append(l.notes, "warning: "+e.Message)
+	}
+}
+
+func (l *Live) draw() {
+	var b strings.Builder
+	if l.drawn > 0 {
+		fmt.Fprintf(&b, "\x1b[%dA", l.drawn) // back to the top of the last frame
+	}
+	lines := l.frame()
+	for _, line := range lines {
+		b.WriteString("\x1b[2K" + line + "\n")
+	}
+	l.drawn = len(lines)
+	_, _ = io.WriteString(l.w, b.String())
+}
+
+func (l *Live) frame() []string {
+	var out []string
+	for _, s := range l.stages {
+		took := s.took
+		if s.status == "running" {
+			took = time.Since(s.started)
+		}
+		out = append(out, fmt.Sprintf("%-10s %-10s %s", s.name, s.status, took.Round(100*time.Millisecond)))
+	}
+	for _, o := range l.objects {
+		out = append(out, fmt.Sprintf("  %-50s %s", o, clean(l.rows[o])))
+	}
+	for _, n := range l.notes {
+		out = append(out, clean(n))
+	}
+	return out
+}

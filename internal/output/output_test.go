@@ -1,0 +1,77 @@
+package output
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cutover/cutover/internal/event"
+)
+
+var at = time.Date(2026, 11, 26, 20, 0, 0, 0, time.UTC)
+
+func TestLinesAreOneLineEach(t *testing.T) {
+	var buf bytes.Buffer
+	l := NewLines(&buf)
+	l.Emit(event.Event{Time: at, Type: event.StageFinished, Stage: "Wait", Status: "failed", Duration: 1500 * time.Millisecond,
+		Error: "pod web-1:\ncontainer app: CrashLoopBackOff\x1b[31m"})
+	l.Emit(event.Event{Time: at, Type: event.ObjectStatus, Stage: "Wait", Object: "Deployment/ns/web", Status: "InProgress",
+		Message: "Available: 1/3", Counts: &event.Counts{Desired: 3, Updated: 2, Ready: 1, Available: 1, Old: 1}})
+	lines := strings.Split(strings.TrimRight(buf.String(), "\n"), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("want 2 lines, got %q", buf.String())
+	}
+	want := []string{
+		"2026-11-26T20:00:00Z [Wait] failed in 1.5s: pod web-1: container app: CrashLoopBackOff [31m",
+		"2026-11-26T20:00:00Z [Wait] Deployment/ns/web InProgress: Available: 1/3 (updated 2/3, ready 1, available 1, old 1)",
+	}
+	for i := range want {
+		if lines[i] != want[i] {
+			t.Errorf("line %d:\n got %q\nwant %q", i, lines[i], want[i])
+		}
+	}
+}
+
+func TestJSONLinesParse(t *testing.T) {
+	var buf bytes.Buffer
+	j := NewJSON(&buf)
+	j.Emit(event.Event{Time: at, Type: event.StageFinished, Stage: "Apply", Status: "succeeded", Duration: 2 * time.Second})
+	j.Emit(event.Event{Time: at, Type: event.Result, Status: "succeeded", Message: "a\nb"})
+	lines := strings.Split(strings.TrimRight(buf.String(), "\n"), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("want 2 lines: %q", buf.String())
+	}
+	var first map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil {
+		t.Fatal(err)
+	}
+	if first["durationMs"] != float64(2000) || first["stage"] != "Apply" || first["type"] != "stage.finished" {
+		t.Errorf("first event %v", first)
+	}
+}
+
+func TestLiveRedrawsInPlace(t *testing.T) {
+	var buf bytes.Buffer
+	l := NewLive(&buf)
+	l.Emit(event.Event{Time: at, Type: event.StageStarted, Stage: "Wait"})
+	l.Emit(event.Event{Time: at, Type: event.ObjectStatus, Stage: "Wait", Object: "Deployment/ns/web", Status: "InProgress"})
+	l.Emit(event.Event{Time: at, Type: event.ObjectStatus, Stage: "Wait", Object: "Deployment/ns/web", Status: "Current"})
+	out := buf.String()
+	if !strings.Contains(out, "\x1b[2A") {
+		t.Errorf("third frame should move up over the two lines of the second: %q", out)
+	}
+	if strings.Count(out, "Deployment/ns/web") != 2 {
+		t.Errorf("the object should be drawn once per frame after it appears: %q", out)
+	}
+}
+
+func TestRedactMasksSecrets(t *testing.T) {
+	var got []event.Event
+	s := event.Redact(event.Func(func(e event.Event) { got = append(got, e) }), []string{"hunter2", ""})
+	s.Emit(event.Event{Message: "password hunter2 rejected", Error: "x=hunter2"})
+	if strings.Contains(got[0].Message+got[0].Error, "hunter2") {
+		t.Errorf("secret leaked: %+v", got[0])
+	}
+}

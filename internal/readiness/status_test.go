@@ -1,0 +1,96 @@
+package readiness
+
+import (
+	"testing"
+
+	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+func deployment(status map[string]any) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apps/v1", "kind": "Deployment",
+		"metadata": map[string]any{"name": "web", "namespace": "ns", "generation": int64(2)},
+		"spec":     map[string]any{"replicas": int64(3), "progressDeadlineSeconds": int64(600)},
+		"status":   status,
+	}}
+}
+
+func complete(extra map[string]any) map[string]any {
+	s := map[string]any{
+		"observedGeneration": int64(2), "replicas": int64(3), "updatedReplicas": int64(3),
+		"readyReplicas": int64(3), "availableReplicas": int64(3),
+		"conditions": []any{
+			map[string]any{"type": "Available", "status": "True"},
+			map[string]any{"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"},
+		},
+	}
+	for k, v := range extra {
+		s[k] = v
+	}
+	return s
+}
+
+func TestCompute(t *testing.T) {
+	cases := []struct {
+		name   string
+		status map[string]any
+		want   status.Status
+		old    int64
+	}{
+		{"complete", complete(nil), status.CurrentStatus, 0},
+		{"generation not observed", complete(map[string]any{"observedGeneration": int64(1)}), status.InProgressStatus, 0},
+		{"old replicas left", complete(map[string]any{"replicas": int64(4)}), status.InProgressStatus, 1},
+		{"old pods still terminating", complete(map[string]any{"terminatingReplicas": int64(2)}), status.InProgressStatus, 2},
+		{"not all available", complete(map[string]any{"availableReplicas": int64(2)}), status.InProgressStatus, 0},
+		{"deadline exceeded", complete(map[string]any{"conditions": []any{
+			map[string]any{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"},
+		}}), status.FailedStatus, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			st := compute(deployment(tc.status))
+			if st.Status != tc.want {
+				t.Errorf("status %s (%s), want %s", st.Status, st.Message, tc.want)
+			}
+			if st.Counts == nil || st.Counts.Old != tc.old || st.Counts.Desired != 3 {
+				t.Errorf("counts %+v, want old=%d desired=3", st.Counts, tc.old)
+			}
+		})
+	}
+}
+
+func TestPodProblem(t *testing.T) {
+	waiting := func(reason string, restarts int32) *corev1.Pod {
+		return &corev1.Pod{Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{
+			Name: "app", RestartCount: restarts, State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason}},
+		}}}}
+	}
+	unschedulable := &corev1.Pod{Status: corev1.PodStatus{Conditions: []corev1.PodCondition{{
+		Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable, Message: "0/3 nodes are available",
+	}}}}
+	terminating := waiting("CrashLoopBackOff", 3)
+	terminating.DeletionTimestamp = &metav1.Time{}
+	cases := []struct {
+		name string
+		pod  *corev1.Pod
+		want string
+	}{
+		{"crash loop", waiting("CrashLoopBackOff", 4), "container app: CrashLoopBackOff (4 restarts)"},
+		{"image pull", waiting("ImagePullBackOff", 0), "container app: ImagePullBackOff"},
+		{"err image pull", waiting("ErrImagePull", 0), "container app: ErrImagePull"},
+		{"creating is fine", waiting("ContainerCreating", 0), ""},
+		{"unschedulable", unschedulable, "Unschedulable: 0/3 nodes are available"},
+		{"terminating pods are not judged", terminating, ""},
+		{"healthy", &corev1.Pod{}, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := podProblem(tc.pod); got != tc.want {
+				t.Errorf("podProblem = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

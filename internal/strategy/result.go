@@ -1,0 +1,58 @@
+// Package strategy runs deployments as sequences of named stages over the
+// same engine: apply (internal/apply), readiness (internal/readiness), checks
+// (internal/verify) and rollback (internal/rollback). Rolling is the first.
+package strategy
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrRefused wraps errors found before the first write: nothing was changed.
+var ErrRefused = errors.New("refused, nothing changed")
+
+// Failure is a release that did not succeed after its first write. It says
+// whether cutover restored the previous state.
+type Failure struct {
+	Cause error
+	// RolledBack is true when every changed Deployment was restored and is
+	// fully available again.
+	RolledBack bool
+	// RollbackErr is why restoring failed or was impossible; nil when
+	// RolledBack or when rollback was switched off.
+	RollbackErr error
+	// Restored names what was rolled back.
+	Restored []string
+}
+
+func (f *Failure) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "release failed: %v", f.Cause)
+	switch {
+	case f.RolledBack && len(f.Restored) > 0:
+		fmt.Fprintf(&b, "; rolled back %s", strings.Join(f.Restored, ", "))
+	case f.RolledBack:
+		b.WriteString("; nothing to roll back")
+	case f.RollbackErr != nil:
+		fmt.Fprintf(&b, "; rollback failed: %v", f.RollbackErr)
+	default:
+		b.WriteString("; not rolled back (--no-rollback)")
+	}
+	return b.String()
+}
+
+func (f *Failure) Unwrap() error { return f.Cause }
+
+// IsRollbackFailure reports a failure whose rollback failed: the cluster may
+// be left half-way and needs a person.
+func IsRollbackFailure(err error) bool {
+	var f *Failure
+	return errors.As(err, &f) && f.RollbackErr != nil
+}
+
+// IsRolledBack reports a failure that was fully rolled back.
+func IsRolledBack(err error) bool {
+	var f *Failure
+	return errors.As(err, &f) && f.RolledBack
+}

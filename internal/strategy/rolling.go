@@ -1,0 +1,191 @@
+package strategy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cutover/cutover/internal/apply"
+	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/internal/kube"
+	"github.com/cutover/cutover/internal/manifest"
+	"github.com/cutover/cutover/internal/readiness"
+	"github.com/cutover/cutover/internal/rollback"
+	"github.com/cutover/cutover/internal/verify"
+)
+
+// Stage names of a rolling update, as the stage view shows them.
+const (
+	StageValidate = "Validate"
+	StageApply    = "Apply"
+	StageWait     = "Wait"
+	StageVerify   = "Verify"
+	StageRollback = "Rollback"
+)
+
+// RollingOptions configure a rolling update.
+type RollingOptions struct {
+	Apply           apply.Options
+	Checks          []verify.Spec
+	DryRun          bool          // stop after the server-side dry run
+	NoRollback      bool          // leave a failed release as it is
+	RollbackTimeout time.Duration // default 5m; rollback runs even when the run's ctx has ended
+	Sink            event.Sink
+}
+
+// Rolling applies objects, waits until every one is ready (Deployments fully
+// rolled out, old pods gone), runs the checks, and rolls changed Deployments
+// back when any of that fails.
+type Rolling struct {
+	c    *kube.Clients
+	opts RollingOptions
+	ap   *apply.Applier
+}
+
+// NewRolling returns a rolling-update strategy.
+func NewRolling(c *kube.Clients, opts RollingOptions) *Rolling {
+	if opts.Sink == nil {
+		opts.Sink = event.Discard
+	}
+	if opts.RollbackTimeout <= 0 {
+		opts.RollbackTimeout = 5 * time.Minute
+	}
+	opts.Apply.Sink = opts.Sink
+	return &Rolling{c: c, opts: opts, ap: apply.New(c, opts.Apply)}
+}
+
+// Run deploys objs. Errors: bad input wraps apply.ErrInvalid (nothing was
+// written); a failed release is a *Failure.
+func (r *Rolling) Run(ctx context.Context, objs []manifest.Object) error {
+	var items []*apply.Item
+	err := r.stage(StageValidate, func() (err error) {
+		items, err = r.ap.Plan(ctx, objs)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrRefused, err)
+	}
+	r.reportPlan(items)
+	if r.opts.DryRun {
+		return nil
+	}
+	if err := r.stage(StageApply, func() error { return r.ap.Apply(ctx, items) }); err != nil {
+		return r.fail(ctx, items, err)
+	}
+	if err := r.stage(StageWait, func() error { return r.wait(ctx, StageWait, items) }); err != nil {
+		return r.fail(ctx, items, err)
+	}
+	if len(r.opts.Checks) > 0 {
+		if err := r.stage(StageVerify, func() error { return r.verify(ctx) }); err != nil {
+			return r.fail(ctx, items, err)
+		}
+	}
+	return nil
+}
+
+func (r *Rolling) reportPlan(items []*apply.Item) {
+	for _, it := range items {
+		if it.Planned == nil {
+			continue // deferred until its CRD or Namespace exists
+		}
+		event.Stamp(r.opts.Sink, event.Event{Type: event.ObjectPlanned, Stage: StageValidate, Object: it.Ref(), Action: string(it.Action)})
+	}
+}
+
+// stage runs fn between stage events.
+func (r *Rolling) stage(name string, fn func() error) error {
+	start := time.Now()
+	event.Stamp(r.opts.Sink, event.Event{Type: event.StageStarted, Stage: name})
+	err := fn()
+	ev := event.Event{Type: event.StageFinished, Stage: name, Status: "succeeded", Duration: time.Since(start)}
+	if err != nil {
+		ev.Status, ev.Error = "failed", err.Error()
+	}
+	event.Stamp(r.opts.Sink, ev)
+	return err
+}
+
+func (r *Rolling) wait(ctx context.Context, stage string, items []*apply.Item) error {
+	targets := make([]readiness.Target, 0, len(items))
+	for _, it := range items {
+		if it.Mapping == nil {
+			continue
+		}
+		targets = append(targets, readiness.Target{Resource: it.Mapping.Resource, Namespace: it.Namespace, Name: it.Name(), Ref: it.Ref()})
+	}
+	return readiness.Wait(ctx, r.c, targets, readiness.Options{Sink: r.opts.Sink, Stage: stage})
+}
+
+func (r *Rolling) verify(ctx context.Context) error {
+	return verify.RunAll(ctx, r.opts.Checks, func(a verify.Attempt) {
+		st := "failed"
+		if a.Result.OK {
+			st = "passed"
+		}
+		event.Stamp(r.opts.Sink, event.Event{Type: event.CheckAttempt, Stage: StageVerify, Object: a.Check, Status: st,
+			Message: fmt.Sprintf("attempt %d/%d: %s", a.N, a.Of, a.Result.Detail), Duration: a.Result.Duration})
+	})
+}
+
+// fail rolls back, unless told not to, and describes the outcome.
+func (r *Rolling) fail(ctx context.Context, items []*apply.Item, cause error) error {
+	f := &Failure{Cause: cause}
+	if errors.Is(cause, apply.ErrInvalid) && !anyApplied(items) {
+		return fmt.Errorf("%w: %w", ErrRefused, cause) // a deferred object was refused before any write
+	}
+	if r.opts.NoRollback {
+		return f
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.RollbackTimeout)
+	defer cancel()
+	_ = r.stage(StageRollback, func() error {
+		f.Restored, f.RollbackErr = r.rollback(ctx, items)
+		return f.RollbackErr
+	})
+	f.RolledBack = f.RollbackErr == nil
+	return f
+}
+
+func anyApplied(items []*apply.Item) bool {
+	for _, it := range items {
+		if it.Applied != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// rollback restores every Deployment this release changed and waits until
+// each is fully available again.
+func (r *Rolling) rollback(ctx context.Context, items []*apply.Item) ([]string, error) {
+	var restored []string
+	var back []*apply.Item
+	var errs []error
+	for _, it := range items {
+		if it.Kind() != "Deployment" || it.Applied == nil || it.Action == apply.Unchanged {
+			continue
+		}
+		plan := rollback.Plan{Ref: it.Ref(), Applied: it.Object.Unstructured, Before: it.Before}
+		err := rollback.Apply(ctx, r.c.Dynamic.Resource(it.Mapping.Resource).Namespace(it.Namespace), r.ap.FieldManager(), plan)
+		r.reportRollback(it.Ref(), err)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", it.Ref(), err))
+			continue
+		}
+		restored = append(restored, it.Ref())
+		back = append(back, it)
+	}
+	if err := r.wait(ctx, StageRollback, back); err != nil {
+		errs = append(errs, fmt.Errorf("wait for the previous revision: %w", err))
+	}
+	return restored, errors.Join(errs...)
+}
+
+func (r *Rolling) reportRollback(ref string, err error) {
+	ev := event.Event{Type: event.Rollback, Stage: StageRollback, Object: ref, Status: "restoring previous revision"}
+	if err != nil {
+		ev.Status, ev.Error = "failed", err.Error()
+	}
+	event.Stamp(r.opts.Sink, ev)
+}
