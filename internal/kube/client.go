@@ -23,9 +23,12 @@ type Options struct {
 	Kubeconfig string // --kubeconfig; empty: KUBECONFIG, then ~/.kube/config, then in-cluster
 	Context    string // --context
 	Namespace  string // -n; empty: the context's namespace, else "default"
-	QPS        float32
-	Burst      int
-	UserAgent  string
+	// QPS limits requests per second on the client side; 0 means no client
+	// limit: the API server's priority and fairness protects it, and
+	// cutover bounds its own concurrency instead.
+	QPS       float32
+	Burst     int
+	UserAgent string
 }
 
 // Clients are the connections cutover uses.
@@ -55,7 +58,7 @@ func Connect(opts Options) (*Clients, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resolve namespace: %w", err)
 	}
-	cfg.QPS, cfg.Burst = orFloat(opts.QPS, 100), orInt(opts.Burst, 200)
+	cfg.QPS, cfg.Burst = orFloat(opts.QPS, -1), orInt(opts.Burst, 1000)
 	if opts.UserAgent != "" {
 		cfg.UserAgent = opts.UserAgent
 	}

@@ -233,13 +233,9 @@ func (w *waiter) watchResource(ctx context.Context, c *kube.Clients, gvr schema.
 			}
 		}
 	}
-	_, _ = watchtools.UntilWithSync(ctx, lw, &unstructured.Unstructured{},
-		func(s cache.Store) (bool, error) {
-			for _, o := range s.List() {
-				send(o)
-			}
-			return false, nil
-		},
+	// The initial list arrives as Added events, in order, before later
+	// changes: no precondition, so no state is reported out of order.
+	_, _ = watchtools.UntilWithSync(ctx, lw, &unstructured.Unstructured{}, nil,
 		func(e watch.Event) (bool, error) {
 			if e.Type == watch.Deleted {
 				if u, ok := e.Object.(*unstructured.Unstructured); ok {
