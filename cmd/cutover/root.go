@@ -25,7 +25,7 @@ and switch back at once if anything fails.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newDeployCmd(), newRenderCmd(), newVersionCmd())
+	root.AddCommand(newDeployCmd(), newRenderCmd(), newRollbackCmd(), newVersionCmd())
 	return root
 }
 
