@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The demo: start the local test bed, deploy Tomcat 7, then roll it to
-# Tomcat 8 and watch the rollout. Run it with `make demo`.
-set -euo pipefail
+# The demo: start the local test bed, then with cutover deploy Tomcat 7, roll
+# it to Tomcat 8, and try a Tomcat 9 whose pods never become ready, which
+# cutover rolls back on its own. Run it with `make demo`.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 
 kubeconfig=$PWD/.testbed/demo-kubeconfig
@@ -17,16 +18,18 @@ until grep -q '^testbed ready' "$log"; do
 done
 grep '^testbed ready' "$log"
 export KUBECONFIG=$kubeconfig
-kubectl get nodes
 
-deploy() {
+deploy() { # VERSION BEHAVIOR
 	echo
-	echo "== deploying Tomcat $1"
-	sed "s/\${TOMCAT_VERSION}/$1/" examples/rolling-update/deployment.yaml | kubectl apply --server-side -f -
-	kubectl rollout status deployment/tomcat-deployment-rolling-update --timeout=60s
-	kubectl get pods -l app=tomcat -o custom-columns=POD:.metadata.name,IMAGE:.spec.containers[0].image,READY:.status.containerStatuses[0].ready
+	echo "== cutover deploy: Tomcat $1${2:+ ($2 pods)}"
+	bin/cutover deploy -f hack/demo/tomcat.yaml --var TOMCAT_VERSION="$1" --var BEHAVIOR="${2:-ready}" --timeout 2m
+	echo "-- exit code $?"
 }
 deploy 7
 deploy 8
+deploy 9 never-ready
+echo
+echo "== what runs now"
+if command -v kubectl >/dev/null; then kubectl get deployment,pods -o wide; fi
 echo
 echo "demo done; the test bed stops now"

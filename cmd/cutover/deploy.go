@@ -155,7 +155,8 @@ func newSink(format string, w io.Writer) (event.Sink, error) {
 		return output.NewJSON(w), nil
 	case "text":
 		if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-			return output.NewLive(f), nil
+			width, _, _ := term.GetSize(int(f.Fd()))
+			return output.NewLive(f, width), nil
 		}
 		return output.NewLines(w), nil
 	}

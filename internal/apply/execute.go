@@ -55,7 +55,7 @@ func (a *Applier) writeAndReport(ctx context.Context, it *Item) error {
 	if err := a.write(ctx, it); err != nil {
 		return err
 	}
-	event.Stamp(a.opts.Sink, event.Event{Type: event.ObjectApplied, Object: it.Ref(), Action: string(it.Action)})
+	event.Stamp(a.opts.Sink, event.Event{Type: event.ObjectApplied, Stage: a.opts.Stage, Object: it.Ref(), Action: string(it.Action)})
 	return nil
 }
 

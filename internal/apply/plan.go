@@ -28,6 +28,7 @@ type Options struct {
 	Force        bool   // take over fields owned by other managers (--force-conflicts)
 	Parallelism  int    // concurrent requests within a group; default 16
 	Sink         event.Sink
+	Stage        string // stage name put on events
 }
 
 // Applier applies objects to one cluster.

@@ -21,6 +21,7 @@ type Live struct {
 	rows    map[string]string
 	notes   []string
 	drawn   int // lines drawn last time
+	width   int // terminal columns; lines are cut to fit so the redraw stays in place
 }
 
 type stageRow struct {
@@ -29,8 +30,11 @@ type stageRow struct {
 	took         time.Duration
 }
 
-// NewLive returns a Live sink writing to the terminal w.
-func NewLive(w io.Writer) *Live { return &Live{w: w, start: time.Now(), rows: map[string]string{}} }
+// NewLive returns a Live sink writing to a terminal w that is width columns
+// wide (0: unknown, lines are not cut).
+func NewLive(w io.Writer, width int) *Live {
+	return &Live{w: w, start: time.Now(), rows: map[string]string{}, width: width}
+}
 
 // Emit updates the view with e and redraws it.
 func (l *Live) Emit(e event.Event) {
@@ -70,10 +74,19 @@ func (l *Live) draw() {
 	}
 	lines := l.frame()
 	for _, line := range lines {
-		b.WriteString("\x1b[2K" + line + "\n")
+		b.WriteString("\x1b[2K" + l.fit(line) + "\n")
 	}
 	l.drawn = len(lines)
 	_, _ = io.WriteString(l.w, b.String())
+}
+
+// fit cuts a line to the terminal's width.
+func (l *Live) fit(line string) string {
+	r := []rune(line)
+	if l.width <= 1 || len(r) < l.width {
+		return line
+	}
+	return string(r[:l.width-2]) + "…"
 }
 
 func (l *Live) frame() []string {
@@ -83,7 +96,7 @@ func (l *Live) frame() []string {
 		if s.status == "running" {
 			took = time.Since(s.started)
 		}
-		out = append(out, fmt.Sprintf("%-10s %-10s %s", s.name, s.status, took.Round(100*time.Millisecond)))
+		out = append(out, fmt.Sprintf("%-10s %-10s %s", s.name, s.status, short(took)))
 	}
 	for _, o := range l.objects {
 		out = append(out, fmt.Sprintf("  %-50s %s", o, clean(l.rows[o])))
@@ -92,4 +105,15 @@ func (l *Live) frame() []string {
 		out = append(out, clean(n))
 	}
 	return out
+}
+
+// short formats a duration for the stage view: 850ms, 12.3s, 2m5s.
+func short(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Minute:
+		return d.Round(100 * time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
 }

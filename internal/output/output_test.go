@@ -54,7 +54,7 @@ func TestJSONLinesParse(t *testing.T) {
 
 func TestLiveRedrawsInPlace(t *testing.T) {
 	var buf bytes.Buffer
-	l := NewLive(&buf)
+	l := NewLive(&buf, 0)
 	l.Emit(event.Event{Time: at, Type: event.StageStarted, Stage: "Wait"})
 	l.Emit(event.Event{Time: at, Type: event.ObjectStatus, Stage: "Wait", Object: "Deployment/ns/web", Status: "InProgress"})
 	l.Emit(event.Event{Time: at, Type: event.ObjectStatus, Stage: "Wait", Object: "Deployment/ns/web", Status: "Current"})
@@ -73,5 +73,16 @@ func TestRedactMasksSecrets(t *testing.T) {
 	s.Emit(event.Event{Message: "password hunter2 rejected", Error: "x=hunter2"})
 	if strings.Contains(got[0].Message+got[0].Error, "hunter2") {
 		t.Errorf("secret leaked: %+v", got[0])
+	}
+}
+
+func TestLiveCutsLinesToTheTerminal(t *testing.T) {
+	var buf bytes.Buffer
+	l := NewLive(&buf, 40)
+	l.Emit(event.Event{Time: at, Type: event.ObjectStatus, Stage: "Wait", Object: "Deployment/a-very-long-namespace-name/web", Status: "InProgress", Message: strings.Repeat("x", 100)})
+	for _, line := range strings.Split(strings.TrimRight(buf.String(), "\n"), "\n") {
+		if n := len([]rune(strings.TrimPrefix(line, "\x1b[2K"))); n >= 40 {
+			t.Errorf("line of %d runes on a 40-column terminal: %q", n, line)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -92,5 +93,29 @@ func TestPodProblem(t *testing.T) {
 				t.Errorf("podProblem = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestDeploymentProblemWaitsForTheController(t *testing.T) {
+	isController := true
+	d := deployment(complete(map[string]any{"observedGeneration": int64(2)}))
+	d.SetUID("dep-uid")
+	d.SetAnnotations(map[string]string{"deployment.kubernetes.io/revision": "2"})
+	rs := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "web-new", UID: "rs-uid",
+		Annotations:     map[string]string{"deployment.kubernetes.io/revision": "2"},
+		OwnerReferences: []metav1.OwnerReference{{UID: "dep-uid", Controller: &isController}}}}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web-new-abc",
+		OwnerReferences: []metav1.OwnerReference{{UID: "rs-uid", Controller: &isController}}},
+		Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{Name: "app",
+			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff"}}}}}}
+	if got := deploymentProblem(d, []*appsv1.ReplicaSet{rs}, []*corev1.Pod{pod}); got != "pod web-new-abc: container app: ImagePullBackOff" {
+		t.Errorf("problem = %q", got)
+	}
+	// Right after a rollback the generation is ahead of the controller: the
+	// revision still names the ReplicaSet being replaced, whose pods are
+	// expected to be broken.
+	d.SetGeneration(3)
+	if got := deploymentProblem(d, []*appsv1.ReplicaSet{rs}, []*corev1.Pod{pod}); got != "" {
+		t.Errorf("judged pods before the controller observed the generation: %q", got)
 	}
 }

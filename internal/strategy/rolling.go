@@ -51,7 +51,7 @@ func NewRolling(c *kube.Clients, opts RollingOptions) *Rolling {
 	if opts.RollbackTimeout <= 0 {
 		opts.RollbackTimeout = 5 * time.Minute
 	}
-	opts.Apply.Sink = opts.Sink
+	opts.Apply.Sink, opts.Apply.Stage = opts.Sink, StageApply
 	return &Rolling{c: c, opts: opts, ap: apply.New(c, opts.Apply)}
 }
 
