@@ -1,7 +1,10 @@
 // Package verify holds the checks that decide whether a release works: after
-// a rolling update, and at blue/green's Verify Staged and Verify Prod. A
-// Check makes one attempt; Run repeats it under a Policy (attempts, interval,
-// per-attempt timeout, passes needed in a row), reporting every attempt.
+// a rolling update, and at blue/green's Verify Staged and Verify Prod.
+//
+// A Check makes one attempt; Run repeats it under a Policy (attempts,
+// interval, per-attempt timeout, passes needed in a row) and reports every
+// attempt, so that the live view, CI lines and JSON output can show progress.
+// The defaults follow the article's curl loop: 31 attempts, 10 s apart.
 package verify
 
 import (
@@ -11,10 +14,10 @@ import (
 	"time"
 )
 
-// ErrCheckFailed is wrapped by Run when attempts run out.
+// ErrCheckFailed is wrapped by Run when a check used up its attempts.
 var ErrCheckFailed = errors.New("check failed")
 
-// Check is one verification.
+// Check is one verification: an HTTP probe today; a Job or a command later.
 type Check interface {
 	// Name describes the check for people; it never holds credentials.
 	Name() string
@@ -24,42 +27,54 @@ type Check interface {
 
 // Result is the outcome of one attempt.
 type Result struct {
-	OK       bool
-	Detail   string // short and useful in a CI log: "200 OK", "connection refused"
+	OK bool
+	// Detail is short and fit for a CI log: "200 OK, body matched",
+	// "503 Service Unavailable", "dial tcp 127.0.0.1:8080: connect: connection refused".
+	Detail string
+	// Duration of the attempt; Run measures it when Probe leaves it zero.
 	Duration time.Duration
 }
 
-// Policy says how to repeat a check until it passes.
+// Policy says how to repeat a check until it passes. Zero fields take the
+// defaults of WithDefaults.
 type Policy struct {
-	Attempts       int           // default 31, as the article's curl loop
-	Interval       time.Duration // between attempts; default 10s
-	Timeout        time.Duration // per attempt; default 5s
+	Attempts       int           // at most this many attempts; default 31
+	Interval       time.Duration // pause after one attempt ends before the next; default 10s
+	Timeout        time.Duration // bound of each attempt; default 5s
 	SuccessesInRow int           // consecutive passes needed; default 1
 }
 
-// WithDefaults fills in the zero fields.
+// Policy defaults, as in the article's curl loop.
+const (
+	DefaultAttempts       = 31
+	DefaultInterval       = 10 * time.Second
+	DefaultTimeout        = 5 * time.Second
+	DefaultSuccessesInRow = 1
+)
+
+// WithDefaults returns p with zero or negative fields set to the defaults.
 func (p Policy) WithDefaults() Policy {
 	if p.Attempts <= 0 {
-		p.Attempts = 31
+		p.Attempts = DefaultAttempts
 	}
 	if p.Interval <= 0 {
-		p.Interval = 10 * time.Second
+		p.Interval = DefaultInterval
 	}
 	if p.Timeout <= 0 {
-		p.Timeout = 5 * time.Second
+		p.Timeout = DefaultTimeout
 	}
 	if p.SuccessesInRow <= 0 {
-		p.SuccessesInRow = 1
+		p.SuccessesInRow = DefaultSuccessesInRow
 	}
 	return p
 }
 
-// Attempt reports one probe.
+// Attempt reports one probe, for the event stream.
 type Attempt struct {
-	Check  string
-	N, Of  int
+	Check  string // the check's Name
+	N, Of  int    // attempt N of at most Of
 	Result Result
-	Streak int // consecutive passes so far
+	Streak int // consecutive passes so far, this one included
 }
 
 // Spec is a check with its policy.
@@ -68,39 +83,56 @@ type Spec struct {
 	Policy Policy
 }
 
-// Run probes c until it passes p.SuccessesInRow times in a row, attempts run
-// out (an error wrapping ErrCheckFailed with the last detail), or ctx ends.
+// Run probes c until it passes p.SuccessesInRow times in a row (nil), its
+// attempts run out (an error wrapping ErrCheckFailed with the last detail), or
+// ctx ends (an error wrapping ctx's error). Each attempt is bounded by
+// p.Timeout and reported to report, which may be nil. An attempt cut short
+// because ctx ended is not reported.
 func Run(ctx context.Context, c Check, p Policy, report func(Attempt)) error {
 	p = p.WithDefaults()
+	name := c.Name()
+	if p.SuccessesInRow > p.Attempts {
+		return fmt.Errorf("%s: %d passes in a row cannot happen in %d attempts", name, p.SuccessesInRow, p.Attempts)
+	}
+	var last *Result
 	streak := 0
-	var last Result
 	for n := 1; n <= p.Attempts; n++ {
-		last = probe(ctx, c, p.Timeout)
-		if last.OK {
-			streak++
-		} else {
-			streak = 0
+		if n > 1 {
+			if err := wait(ctx, p.Interval); err != nil {
+				return stopped(name, err, last)
+			}
 		}
+		r := probe(ctx, c, p.Timeout)
+		if !r.OK && ctx.Err() != nil {
+			return stopped(name, ctx.Err(), last)
+		}
+		last = &r
+		streak = nextStreak(streak, r.OK)
 		if report != nil {
-			report(Attempt{Check: c.Name(), N: n, Of: p.Attempts, Result: last, Streak: streak})
+			report(Attempt{Check: name, N: n, Of: p.Attempts, Result: r, Streak: streak})
 		}
 		if streak >= p.SuccessesInRow {
 			return nil
 		}
-		if n == p.Attempts {
-			break
-		}
-		if err := sleep(ctx, p.Interval); err != nil {
-			return fmt.Errorf("%s: %w (last: %s)", c.Name(), err, last.Detail)
+	}
+	return fmt.Errorf("%s: %w after %d attempts: %s", name, ErrCheckFailed, p.Attempts, last.Detail)
+}
+
+// RunAll runs specs in order, each under its own policy, and stops at the
+// first failure.
+func RunAll(ctx context.Context, specs []Spec, report func(Attempt)) error {
+	for _, s := range specs {
+		if err := Run(ctx, s.Check, s.Policy, report); err != nil {
+			return err
 		}
 	}
-	return fmt.Errorf("%s: %w after %d attempts: %s", c.Name(), ErrCheckFailed, p.Attempts, last.Detail)
+	return nil
 }
 
 func probe(ctx context.Context, c Check, timeout time.Duration) Result {
+	start := time.Now() // before the deadline is set, so a timed-out attempt lasts at least timeout
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	start := time.Now()
 	r := c.Probe(ctx)
 	if r.Duration == 0 {
 		r.Duration = time.Since(start)
@@ -108,7 +140,15 @@ func probe(ctx context.Context, c Check, timeout time.Duration) Result {
 	return r
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
+func nextStreak(streak int, ok bool) int {
+	if ok {
+		return streak + 1
+	}
+	return 0
+}
+
+// wait pauses for d or until ctx ends, whichever comes first.
+func wait(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -119,12 +159,10 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// RunAll runs specs in order and stops at the first failure.
-func RunAll(ctx context.Context, specs []Spec, report func(Attempt)) error {
-	for _, s := range specs {
-		if err := Run(ctx, s.Check, s.Policy, report); err != nil {
-			return err
-		}
+// stopped describes a run that ctx ended, with the last reported result.
+func stopped(name string, err error, last *Result) error {
+	if last == nil {
+		return fmt.Errorf("%s: %w before any attempt finished", name, err)
 	}
-	return nil
+	return fmt.Errorf("%s: %w (last attempt: %s)", name, err, last.Detail)
 }

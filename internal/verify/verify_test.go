@@ -4,171 +4,216 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"regexp"
 	"strings"
-	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
-
-	"k8s.io/client-go/rest"
 )
 
-// scripted answers the n-th request (from 1) with codes[n-1], repeating the
-// last one.
-func scripted(t *testing.T, body string, codes ...int) *httptest.Server {
-	var n atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		i := int(n.Add(1)) - 1
-		w.WriteHeader(codes[min(i, len(codes)-1)])
-		fmt.Fprint(w, body)
-	}))
-	t.Cleanup(srv.Close)
-	return srv
+// script is a Check whose n-th probe (from 1) passes when pass[n-1] is true;
+// past the end, the last entry repeats.
+type script struct {
+	name  string
+	pass  []bool
+	calls int
 }
 
-var fast = Policy{Attempts: 5, Interval: time.Millisecond, Timeout: time.Second}
+func (s *script) Name() string { return s.name }
+
+func (s *script) Probe(ctx context.Context) Result {
+	ok := s.pass[min(s.calls, len(s.pass)-1)]
+	s.calls++
+	verdict := "fail"
+	if ok {
+		verdict = "pass"
+	}
+	return Result{OK: ok, Detail: fmt.Sprintf("%s %d", verdict, s.calls)}
+}
+
+// blocking is a Check whose probe waits until its ctx ends.
+type blocking struct{}
+
+func (blocking) Name() string { return "blocking" }
+
+func (blocking) Probe(ctx context.Context) Result {
+	<-ctx.Done()
+	return Result{Detail: ctx.Err().Error()}
+}
+
+const T, F = true, false
 
 func TestRun(t *testing.T) {
+	quick := Policy{Attempts: 4, Interval: time.Millisecond}
 	cases := []struct {
-		name      string
-		codes     []int
-		body      string
-		check     HTTP
-		policy    Policy
-		wantErr   bool
-		attempts  int
-		lastMatch string
+		name    string
+		pass    []bool
+		policy  Policy
+		streaks []int  // reported Streak of each attempt
+		errHas  string // "" for success
 	}{
-		{name: "first try", codes: []int{200}, policy: fast, attempts: 1},
-		{name: "after failures", codes: []int{503, 503, 200}, policy: fast, attempts: 3},
-		{name: "attempts run out", codes: []int{503}, policy: fast, wantErr: true, attempts: 5, lastMatch: "503 Service Unavailable"},
-		{name: "accepted status list", codes: []int{404}, check: HTTP{Status: []int{404}}, policy: fast, attempts: 1},
-		{name: "rejected 2xx outside list", codes: []int{204}, check: HTTP{Status: []int{200}}, policy: fast, wantErr: true, attempts: 5},
-		{name: "body contains", codes: []int{200}, body: "Apache Tomcat/8.5", check: HTTP{Contains: "Apache Tomcat/8"}, policy: fast, attempts: 1},
-		{name: "body lacks", codes: []int{200}, body: "Apache Tomcat/7.0", check: HTTP{Contains: "Apache Tomcat/8"}, policy: fast, wantErr: true, attempts: 5, lastMatch: `does not contain "Apache Tomcat/8"`},
-		{name: "body matches", codes: []int{200}, body: "version=8.5.1", check: HTTP{Matches: regexp.MustCompile(`version=8\.\d+`)}, policy: fast, attempts: 1},
-		{name: "body does not match", codes: []int{200}, body: "version=7", check: HTTP{Matches: regexp.MustCompile(`version=8`)}, policy: fast, wantErr: true, attempts: 5, lastMatch: "does not match"},
-		{name: "streak resets", codes: []int{200, 503, 200, 200, 200}, policy: Policy{Attempts: 6, Interval: time.Millisecond, SuccessesInRow: 3}, attempts: 5},
-		{name: "streak never reached", codes: []int{200, 503}, policy: Policy{Attempts: 4, Interval: time.Millisecond, SuccessesInRow: 2}, wantErr: true, attempts: 4},
+		{name: "passes first try", pass: []bool{T}, policy: quick, streaks: []int{1}},
+		{name: "passes after failures", pass: []bool{F, F, T}, policy: quick, streaks: []int{0, 0, 1}},
+		{name: "attempts run out", pass: []bool{F}, policy: quick, streaks: []int{0, 0, 0, 0}, errHas: "after 4 attempts: fail 4"},
+		{name: "pass on the last attempt", pass: []bool{F, F, F, T}, policy: quick, streaks: []int{0, 0, 0, 1}},
+		{
+			name: "streak resets", pass: []bool{T, F, T, T, T},
+			policy:  Policy{Attempts: 6, Interval: time.Millisecond, SuccessesInRow: 3},
+			streaks: []int{1, 0, 1, 2, 3},
+		},
+		{
+			name: "streak never reached", pass: []bool{T, F, T, F},
+			policy:  Policy{Attempts: 4, Interval: time.Millisecond, SuccessesInRow: 2},
+			streaks: []int{1, 0, 1, 0}, errHas: "after 4 attempts: fail 4",
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := scripted(t, tc.body, tc.codes...)
-			check := tc.check
-			check.URL = srv.URL
+			c := &script{name: "fake", pass: tc.pass}
 			var seen []Attempt
-			err := Run(context.Background(), &check, tc.policy, func(a Attempt) { seen = append(seen, a) })
-			if (err != nil) != tc.wantErr {
-				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
-			}
-			if tc.wantErr && !errors.Is(err, ErrCheckFailed) {
-				t.Errorf("err %v does not wrap ErrCheckFailed", err)
-			}
-			if len(seen) != tc.attempts {
-				t.Fatalf("%d attempts reported, want %d", len(seen), tc.attempts)
+			err := Run(t.Context(), c, tc.policy, func(a Attempt) { seen = append(seen, a) })
+			checkErr(t, err, tc.errHas)
+			if len(seen) != len(tc.streaks) || c.calls != len(tc.streaks) {
+				t.Fatalf("%d attempts reported, %d probes; want %d", len(seen), c.calls, len(tc.streaks))
 			}
 			for i, a := range seen {
-				if a.N != i+1 || a.Of != tc.policy.WithDefaults().Attempts {
-					t.Errorf("attempt %d reported as %d/%d", i+1, a.N, a.Of)
+				want := Attempt{Check: "fake", N: i + 1, Of: tc.policy.Attempts, Streak: tc.streaks[i]}
+				if a.Check != want.Check || a.N != want.N || a.Of != want.Of || a.Streak != want.Streak {
+					t.Errorf("attempt %d reported as %+v, want %+v", i+1, a, want)
 				}
-			}
-			if tc.lastMatch != "" && !strings.Contains(err.Error(), tc.lastMatch) {
-				t.Errorf("error %q should carry the last detail %q", err, tc.lastMatch)
 			}
 		})
 	}
 }
 
-func TestPerAttemptTimeout(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-r.Context().Done():
-		case <-time.After(5 * time.Second):
+func checkErr(t *testing.T, err error, errHas string) {
+	t.Helper()
+	switch {
+	case errHas == "" && err != nil:
+		t.Fatalf("err = %v, want nil", err)
+	case errHas == "":
+	case !errors.Is(err, ErrCheckFailed):
+		t.Fatalf("err = %v, want one wrapping ErrCheckFailed", err)
+	case !strings.Contains(err.Error(), errHas):
+		t.Fatalf("err = %q, want it to contain %q", err, errHas)
+	}
+}
+
+func TestWithDefaults(t *testing.T) {
+	got := Policy{}.WithDefaults()
+	want := Policy{Attempts: 31, Interval: 10 * time.Second, Timeout: 5 * time.Second, SuccessesInRow: 1}
+	if got != want {
+		t.Errorf("zero policy: %+v, want %+v", got, want)
+	}
+	set := Policy{Attempts: 2, Interval: time.Second, Timeout: time.Minute, SuccessesInRow: 2}
+	if got := set.WithDefaults(); got != set {
+		t.Errorf("set policy changed: %+v, want %+v", got, set)
+	}
+}
+
+// TestRunDefaultsPaceLikeTheArticle runs the default policy on a fake clock:
+// 31 attempts with 30 pauses of 10 s between them.
+func TestRunDefaultsPaceLikeTheArticle(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		var seen []Attempt
+		err := Run(t.Context(), &script{name: "fake", pass: []bool{F}}, Policy{}, func(a Attempt) { seen = append(seen, a) })
+		checkErr(t, err, "after 31 attempts")
+		if len(seen) != 31 || seen[30].Of != 31 {
+			t.Errorf("%d attempts reported, want 31 of 31", len(seen))
 		}
-	}))
-	defer srv.Close()
-	start := time.Now()
-	err := Run(context.Background(), &HTTP{URL: srv.URL}, Policy{Attempts: 2, Interval: time.Millisecond, Timeout: 50 * time.Millisecond}, nil)
-	if err == nil || !strings.Contains(err.Error(), "timed out") {
-		t.Fatalf("err = %v, want a timeout", err)
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("took %s; the per-attempt timeout was not applied", d)
-	}
-}
-
-func TestCancelDuringIntervalReturnsPromptly(t *testing.T) {
-	srv := scripted(t, "", 503)
-	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(50*time.Millisecond, cancel)
-	start := time.Now()
-	err := Run(ctx, &HTTP{URL: srv.URL}, Policy{Attempts: 3, Interval: time.Hour}, nil)
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v, want context.Canceled", err)
-	}
-	if d := time.Since(start); d > time.Second {
-		t.Errorf("returned after %s", d)
-	}
-}
-
-func TestRunAllStopsAtFirstFailure(t *testing.T) {
-	bad, good := scripted(t, "", 500), scripted(t, "", 200)
-	var checks []string
-	err := RunAll(context.Background(), []Spec{
-		{Check: &HTTP{URL: good.URL}, Policy: fast},
-		{Check: &HTTP{URL: bad.URL}, Policy: Policy{Attempts: 1}},
-		{Check: &HTTP{URL: good.URL, Label: "never"}, Policy: fast},
-	}, func(a Attempt) { checks = append(checks, a.Check) })
-	if !errors.Is(err, ErrCheckFailed) {
-		t.Fatalf("err = %v", err)
-	}
-	for _, c := range checks {
-		if c == "never" {
-			t.Error("a check after the failing one ran")
+		if d := time.Since(start); d != 300*time.Second {
+			t.Errorf("took %s on the fake clock, want 5m0s", d)
 		}
-	}
-	if len(checks) != 2 {
-		t.Errorf("checks run: %v", checks)
-	}
+	})
 }
 
-func TestNameHidesCredentials(t *testing.T) {
-	h := &HTTP{URL: "https://user:s3cret@example.com/health?token=abc&x=1"}
-	if n := h.Name(); strings.Contains(n, "s3cret") || strings.Contains(n, "abc") {
-		t.Errorf("name leaks credentials: %s", n)
-	}
-}
-
-func TestMaxBodyLimitsReading(t *testing.T) {
-	srv := scripted(t, strings.Repeat("x", 4096)+"NEEDLE", 200)
-	h := &HTTP{URL: srv.URL, Contains: "NEEDLE", MaxBody: 1024}
-	if r := h.Probe(context.Background()); r.OK {
-		t.Error("found text beyond MaxBody")
-	}
-}
-
-func TestServiceProxyHTTP(t *testing.T) {
-	var gotPath, gotAuth string
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		gotPath, gotAuth = r.URL.Path, r.Header.Get("Authorization")
-		fmt.Fprint(w, "Apache Tomcat/8")
-	}))
-	defer srv.Close()
-	cfg := &rest.Config{Host: srv.URL, BearerToken: "tok", TLSClientConfig: rest.TLSClientConfig{Insecure: true}}
-	h, err := NewServiceProxyHTTP(cfg, "prod", "tomcat-test-green", "80", "/index.html")
+func TestRunWaitsIntervalBetweenAttempts(t *testing.T) {
+	start := time.Now()
+	err := Run(t.Context(), &script{pass: []bool{F, F, T}}, Policy{Attempts: 3, Interval: 30 * time.Millisecond}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.Contains = "Tomcat/8"
-	if r := h.Probe(context.Background()); !r.OK {
-		t.Fatalf("probe failed: %s", r.Detail)
+	if d := time.Since(start); d < 60*time.Millisecond {
+		t.Errorf("3 attempts took %s, want at least 2 intervals of 30ms", d)
 	}
-	if gotPath != "/api/v1/namespaces/prod/services/tomcat-test-green:80/proxy/index.html" || gotAuth != "Bearer tok" {
-		t.Errorf("path %q auth %q", gotPath, gotAuth)
+}
+
+func TestRunCancelledDuringWaitReturnsPromptly(t *testing.T) {
+	const interval = time.Hour
+	ctx, cancel := context.WithCancel(t.Context())
+	time.AfterFunc(20*time.Millisecond, cancel)
+	var reports int
+	start := time.Now()
+	err := Run(ctx, &script{name: "fake", pass: []bool{F}}, Policy{Attempts: 3, Interval: interval}, func(Attempt) { reports++ })
+	elapsed := time.Since(start)
+	if !errors.Is(err, context.Canceled) || errors.Is(err, ErrCheckFailed) {
+		t.Fatalf("err = %v, want context.Canceled and not ErrCheckFailed", err)
 	}
-	if strings.Contains(h.Name(), "tok") || !strings.HasPrefix(h.Name(), "service prod/tomcat-test-green:80") {
-		t.Errorf("name %q", h.Name())
+	if !strings.Contains(err.Error(), "last attempt: fail 1") {
+		t.Errorf("err = %q, want the last detail", err)
 	}
+	if elapsed >= interval || elapsed > 5*time.Second {
+		t.Errorf("returned after %s", elapsed)
+	}
+	if reports != 1 {
+		t.Errorf("%d attempts reported, want 1", reports)
+	}
+}
+
+func TestRunCtxEndsDuringProbe(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel()
+	var reports int
+	err := Run(ctx, blocking{}, Policy{Attempts: 1, Timeout: time.Hour}, func(Attempt) { reports++ })
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrCheckFailed) {
+		t.Fatalf("err = %v, want the run's deadline and not ErrCheckFailed", err)
+	}
+	if reports != 0 {
+		t.Errorf("an attempt cut short by the run's ctx was reported")
+	}
+}
+
+func TestRunPerAttemptTimeout(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second) // fails the test rather than hanging it
+	defer cancel()
+	start := time.Now()
+	var seen []Attempt
+	err := Run(ctx, blocking{}, Policy{Attempts: 2, Interval: time.Millisecond, Timeout: 20 * time.Millisecond},
+		func(a Attempt) { seen = append(seen, a) })
+	checkErr(t, err, "after 2 attempts: context deadline exceeded")
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("took %s", d)
+	}
+	for _, a := range seen {
+		if a.Result.Duration < 20*time.Millisecond {
+			t.Errorf("attempt %d lasted %s, want the 20ms timeout measured", a.N, a.Result.Duration)
+		}
+	}
+}
+
+func TestRunRefusesImpossiblePolicy(t *testing.T) {
+	c := &script{pass: []bool{T}}
+	err := Run(t.Context(), c, Policy{Attempts: 2, SuccessesInRow: 3}, nil)
+	if err == nil || errors.Is(err, ErrCheckFailed) || c.calls != 0 {
+		t.Errorf("err = %v after %d probes, want a policy error before any probe", err, c.calls)
+	}
+}
+
+func TestRunAll(t *testing.T) {
+	quick := Policy{Attempts: 2, Interval: time.Millisecond}
+	t.Run("stops at first failure", func(t *testing.T) {
+		first, bad, never := &script{name: "first", pass: []bool{T}}, &script{name: "bad", pass: []bool{F}}, &script{name: "never", pass: []bool{T}}
+		var order []string
+		err := RunAll(t.Context(), []Spec{{first, quick}, {bad, quick}, {never, quick}}, func(a Attempt) { order = append(order, a.Check) })
+		checkErr(t, err, "bad: check failed after 2 attempts")
+		if got := strings.Join(order, ","); got != "first,bad,bad" || never.calls != 0 {
+			t.Errorf("attempts %s, %d probes of the third check; want first,bad,bad and none", got, never.calls)
+		}
+	})
+	t.Run("all pass", func(t *testing.T) {
+		a, b := &script{pass: []bool{T}}, &script{pass: []bool{F, T}}
+		if err := RunAll(t.Context(), []Spec{{a, quick}, {b, quick}}, nil); err != nil || a.calls != 1 || b.calls != 2 {
+			t.Errorf("err = %v, probes %d and %d; want nil, 1 and 2", err, a.calls, b.calls)
+		}
+	})
 }
