@@ -82,6 +82,10 @@ func (a *Applier) resolve(objs []manifest.Object) ([]*Item, error) {
 	var errs []error
 	for _, o := range objs {
 		it := &Item{Object: o, Group: groupFor(o.GroupVersionKind().GroupKind())}
+		if o.GetName() == "" {
+			errs = append(errs, it.locate("metadata.name", errors.New("required: server-side apply needs a name (generateName is not supported)")))
+			continue
+		}
 		if err := a.mapItem(it, crds); err != nil {
 			errs = append(errs, err)
 			continue

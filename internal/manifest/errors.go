@@ -1,14 +1,3 @@
-// Package manifest reads Kubernetes resource files (files, globs with **,
-// directories, stdin; multi-document YAML, JSON, List kinds) into objects,
-// substituting variables safely.
-//
-// Safety model: the text is parsed first and variables are substituted
-// inside parsed scalars only (keys and values), never into raw text. A value
-// therefore cannot add keys, items or documents, whatever it holds
-// (newlines, ": ", "- ", "#", "---", quotes, braces). A plain scalar that is
-// exactly one variable takes the value's scalar type (int, float, bool,
-// null), never a map or a list; anything else stays a string. Anchors,
-// aliases, merge keys and custom tags are refused.
 package manifest
 
 import (
@@ -20,12 +9,14 @@ import (
 // input is, or wraps, an *Error.
 type Error struct {
 	File  string
-	Doc   int // 1-based document number in the file; 0 if not known
-	Line  int // 1-based line; 0 if not known
-	Field string
+	Doc   int    // 1-based document number in the file; 0 if not known
+	Line  int    // 1-based line; 0 if not known
+	Field string // field path such as spec.template.spec.containers[0].image
 	Err   error
 }
 
+// Error formats as "app.yaml: document 2, line 14: metadata.name: required",
+// leaving out the parts that are zero.
 func (e *Error) Error() string {
 	var parts []string
 	if e.File != "" {
@@ -44,26 +35,48 @@ func (e *Error) Error() string {
 	if e.Field != "" {
 		parts = append(parts, e.Field)
 	}
-	parts = append(parts, e.Err.Error())
+	if e.Err != nil {
+		parts = append(parts, e.Err.Error())
+	} else {
+		parts = append(parts, "invalid input")
+	}
 	return strings.Join(parts, ": ")
 }
 
+// Unwrap returns the underlying error.
 func (e *Error) Unwrap() error { return e.Err }
 
 // Source says where an object came from.
 type Source struct {
 	File string // "<stdin>" for standard input
-	Doc  int    // 1-based document number
+	Doc  int    // 1-based document number in the file
 	Line int    // line where the object starts
 }
 
+// String formats as "deploy/app.yaml, document 2 (line 14)".
 func (s Source) String() string {
-	return fmt.Sprintf("%s, document %d (line %d)", s.File, s.Doc, s.Line)
+	out := s.File
+	if s.Doc > 0 {
+		out += fmt.Sprintf(", document %d", s.Doc)
+	}
+	if s.Line > 0 {
+		out += fmt.Sprintf(" (line %d)", s.Line)
+	}
+	return out
 }
 
+// errorf returns an *Error at this source; line 0 means the source's line.
 func (s Source) errorf(line int, field, format string, args ...any) *Error {
 	if line == 0 {
 		line = s.Line
 	}
 	return &Error{File: s.File, Doc: s.Doc, Line: line, Field: field, Err: fmt.Errorf(format, args...)}
+}
+
+// wrap returns err as an *Error at this source.
+func (s Source) wrap(line int, field string, err error) *Error {
+	if line == 0 {
+		line = s.Line
+	}
+	return &Error{File: s.File, Doc: s.Doc, Line: line, Field: field, Err: err}
 }

@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"unicode/utf8"
 )
@@ -20,26 +19,34 @@ type input struct {
 	data []byte
 }
 
-const stdinName = "<stdin>"
+const (
+	stdinName       = "<stdin>"
+	defaultMaxBytes = 32 << 20
+)
 
-// readInputs expands paths into files and reads them.
+// readInputs expands the paths into files and reads each file once.
 func readInputs(ctx context.Context, opts Options) ([]input, error) {
 	var out []input
 	seen := map[string]bool{}
 	for _, p := range opts.Paths {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if p == "" {
+			return nil, &Error{Err: errors.New("empty path in the input paths")}
+		}
 		if p == "-" {
-			if seen[stdinName] {
-				continue
+			if !seen[stdinName] {
+				seen[stdinName] = true
+				data, err := readLimited(opts.Stdin, stdinName, opts.MaxFileBytes)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, input{stdinName, data})
 			}
-			seen[stdinName] = true
-			data, err := readLimited(opts.Stdin, stdinName, opts.MaxFileBytes)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, input{stdinName, data})
 			continue
 		}
-		files, err := expandPath(p)
+		files, err := expandPath(ctx, p)
 		if err != nil {
 			return nil, err
 		}
@@ -47,50 +54,71 @@ func readInputs(ctx context.Context, opts Options) ([]input, error) {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			abs, _ := filepath.Abs(f)
-			if seen[abs] {
-				continue
+			if id := fileID(f); !seen[id] {
+				seen[id] = true
+				data, err := readFile(f, opts.MaxFileBytes)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, input{f, data})
 			}
-			seen[abs] = true
-			data, err := readFile(f, opts.MaxFileBytes)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, input{f, data})
 		}
 	}
 	return out, nil
 }
 
-// expandPath turns a file, directory or glob into file paths.
-func expandPath(p string) ([]string, error) {
-	if strings.Contains(p, "**") {
-		return globStar(p)
+// fileID identifies a file however it was reached: its absolute path with
+// symbolic links resolved.
+func fileID(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return path
 	}
-	if strings.ContainsAny(p, "*?[") {
-		matches, err := filepath.Glob(p)
-		if err != nil {
-			return nil, &Error{File: p, Err: fmt.Errorf("bad glob: %w", err)}
-		}
-		if len(matches) == 0 {
-			return nil, &Error{File: p, Err: errors.New("no file matches")}
-		}
-		return expandAll(matches)
+	if resolved, err := filepath.EvalSymlinks(abs); err == nil {
+		return resolved
 	}
+	return abs
+}
+
+// expandPath turns a file, a directory or a glob into file paths. A path
+// that exists is taken literally, even if it holds glob characters.
+func expandPath(ctx context.Context, p string) ([]string, error) {
+	if _, err := os.Stat(p); err == nil {
+		return statPath(ctx, p)
+	}
+	switch {
+	case strings.Contains(p, "**"):
+		return globStar(ctx, p)
+	case hasMeta(p):
+		return glob(ctx, p)
+	}
+	return statPath(ctx, p)
+}
+
+// statPath returns p itself, or the manifests under it if it is a directory.
+func statPath(ctx context.Context, p string) ([]string, error) {
 	st, err := os.Stat(p)
 	if err != nil {
 		return nil, &Error{File: p, Err: pathErr(err)}
 	}
 	if st.IsDir() {
-		return walkDir(p)
+		return walkDir(ctx, p)
 	}
 	return []string{p}, nil
 }
 
-func expandAll(paths []string) ([]string, error) {
+// glob expands a pattern without **; matching directories are walked.
+func glob(ctx context.Context, pattern string) ([]string, error) {
+	matches, err := filepath.Glob(pattern)
+	if err != nil {
+		return nil, &Error{File: pattern, Err: fmt.Errorf("bad pattern: %w", err)}
+	}
+	if len(matches) == 0 {
+		return nil, &Error{File: pattern, Err: errors.New("no file matches")}
+	}
 	var out []string
-	for _, m := range paths {
-		files, err := expandPath(m)
+	for _, m := range matches {
+		files, err := statPath(ctx, m)
 		if err != nil {
 			return nil, err
 		}
@@ -100,10 +128,13 @@ func expandAll(paths []string) ([]string, error) {
 }
 
 // walkDir lists *.yaml, *.yml and *.json under dir, in lexical order.
-func walkDir(dir string) ([]string, error) {
+func walkDir(ctx context.Context, dir string) ([]string, error) {
 	var out []string
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
 			return err
 		}
 		if !d.IsDir() && manifestExt(path) {
@@ -112,12 +143,24 @@ func walkDir(dir string) ([]string, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, &Error{File: dir, Err: pathErr(err)}
+		return nil, walkErr(dir, err)
 	}
 	if len(out) == 0 {
 		return nil, &Error{File: dir, Err: errors.New("no *.yaml, *.yml or *.json file in the directory")}
 	}
 	return out, nil
+}
+
+// walkErr keeps context errors as they are and locates the others.
+func walkErr(name string, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return &Error{File: pe.Path, Err: pe.Err}
+	}
+	return &Error{File: name, Err: err}
 }
 
 func manifestExt(path string) bool {
@@ -128,88 +171,38 @@ func manifestExt(path string) bool {
 	return false
 }
 
-// globStar matches a pattern with ** (any number of directories).
-func globStar(pattern string) ([]string, error) {
-	base := pattern[:strings.Index(pattern, "**")]
-	root := filepath.Dir(base + "x")
-	re, err := globRegexp(pattern)
-	if err != nil {
-		return nil, &Error{File: pattern, Err: err}
-	}
-	var out []string
-	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() && re.MatchString(filepath.ToSlash(path)) {
-			out = append(out, path)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, &Error{File: pattern, Err: pathErr(err)}
-	}
-	if len(out) == 0 {
-		return nil, &Error{File: pattern, Err: errors.New("no file matches")}
-	}
-	return out, nil
-}
-
-// globRegexp compiles a glob where ** spans directories and * does not.
-func globRegexp(pattern string) (*regexp.Regexp, error) {
-	var b strings.Builder
-	b.WriteString("^")
-	p := filepath.ToSlash(filepath.Clean(pattern))
-	for i := 0; i < len(p); i++ {
-		switch c := p[i]; {
-		case strings.HasPrefix(p[i:], "**/"):
-			b.WriteString("(?:.*/)?")
-			i += 2
-		case strings.HasPrefix(p[i:], "**"):
-			b.WriteString(".*")
-			i++
-		case c == '*':
-			b.WriteString("[^/]*")
-		case c == '?':
-			b.WriteString("[^/]")
-		default:
-			b.WriteString(regexp.QuoteMeta(string(c)))
-		}
-	}
-	b.WriteString("$")
-	return regexp.Compile(b.String())
-}
-
-func readFile(path string, max int64) ([]byte, error) {
+func readFile(path string, limit int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, &Error{File: path, Err: pathErr(err)}
 	}
 	defer f.Close()
-	return readLimited(f, path, max)
+	return readLimited(f, path, limit)
 }
 
-// readLimited reads r, refusing more than max bytes and binary content.
-func readLimited(r io.Reader, name string, max int64) ([]byte, error) {
+// readLimited reads r, refusing more than limit bytes and binary content.
+func readLimited(r io.Reader, name string, limit int64) ([]byte, error) {
 	if r == nil {
-		return nil, &Error{File: name, Err: errors.New("no standard input")}
+		return nil, &Error{File: name, Err: errors.New("no standard input to read")}
 	}
-	if max <= 0 {
-		max = 32 << 20
+	if limit <= 0 {
+		limit = defaultMaxBytes
 	}
-	data, err := io.ReadAll(io.LimitReader(r, max+1))
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
-		return nil, &Error{File: name, Err: err}
+		return nil, &Error{File: name, Err: fmt.Errorf("read: %w", pathErr(err))}
 	}
-	if int64(len(data)) > max {
-		return nil, &Error{File: name, Err: fmt.Errorf("larger than %d bytes", max)}
+	if int64(len(data)) > limit {
+		return nil, &Error{File: name, Err: fmt.Errorf("larger than %d bytes, the limit", limit)}
 	}
 	if bytes.IndexByte(data, 0) >= 0 || !utf8.Valid(data) {
-		return nil, &Error{File: name, Err: errors.New("binary content: not a YAML or JSON text file")}
+		return nil, &Error{File: name, Err: errors.New("binary content (NUL byte or invalid UTF-8): not a YAML or JSON text file")}
 	}
-	return data, nil
+	return bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), nil
 }
 
+// pathErr drops the operation and path from a *fs.PathError, as the
+// *Error around it names the file already.
 func pathErr(err error) error {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {

@@ -1,27 +1,27 @@
 package manifest
 
 import (
-	"sort"
+	"slices"
 	"strings"
 )
 
 // expansion is the result of substituting one string.
 type expansion struct {
 	out       string
-	changed   bool     // any $ was processed
-	undefined []string // names left as written
-	whole     string   // name, when the input is exactly one defined variable reference
+	changed   bool     // out differs from the input
+	undefined []string // names left as written, in order of appearance
+	whole     string   // the name, when the input is exactly one reference to a defined variable
 }
 
 // expand substitutes $VAR and ${VAR} in s; $$ is a literal $. Undefined
-// variables, and a $ that starts no reference, stay as written.
+// variables, and a $ that starts no reference, stay as written. Values are
+// inserted verbatim and never scanned again.
 func expand(s string, v *Vars) expansion {
 	if !strings.Contains(s, "$") {
 		return expansion{out: s}
 	}
 	var b strings.Builder
-	e := expansion{changed: true}
-	refs := 0
+	var e expansion
 	for i := 0; i < len(s); {
 		if s[i] != '$' {
 			b.WriteByte(s[i])
@@ -30,15 +30,16 @@ func expand(s string, v *Vars) expansion {
 		}
 		name, width := reference(s[i:])
 		switch {
-		case width == 2 && name == "$":
+		case name == "$":
 			b.WriteByte('$')
+			e.changed = true
 		case name == "":
 			b.WriteByte('$')
 			width = 1
 		default:
-			refs++
 			if val, ok := v.Lookup(name); ok {
 				b.WriteString(val)
+				e.changed = true
 				if width == len(s) {
 					e.whole = name
 				}
@@ -53,31 +54,39 @@ func expand(s string, v *Vars) expansion {
 	return e
 }
 
-// reference parses a reference at the start of s (which begins with '$'):
+// reference parses a reference at the start of s, which begins with '$':
 // "$$" gives ("$", 2); "${NAME}" and "$NAME" give (NAME, width); anything
-// else ("", 0).
+// else gives ("", 0).
 func reference(s string) (string, int) {
 	if len(s) < 2 {
 		return "", 0
 	}
-	if s[1] == '$' {
+	switch s[1] {
+	case '$':
 		return "$", 2
-	}
-	if s[1] == '{' {
-		end := strings.IndexByte(s, '}')
-		if end > 2 && varName.MatchString(s[2:end]) {
-			return s[2:end], end + 1
+	case '{':
+		// Scan the name only (never ahead to a far "}"), so that many "${"
+		// in a long scalar stay linear.
+		n := nameLen(s[2:])
+		if n > 0 && 2+n < len(s) && s[2+n] == '}' {
+			return s[2 : 2+n], n + 3
 		}
 		return "", 0
 	}
-	n := 1
-	for n < len(s) && isNameByte(s[n], n == 1) {
-		n++
-	}
-	if n == 1 {
+	n := nameLen(s[1:])
+	if n == 0 {
 		return "", 0
 	}
-	return s[1:n], n
+	return s[1 : 1+n], 1 + n
+}
+
+// nameLen returns the length of the variable name at the start of s.
+func nameLen(s string) int {
+	n := 0
+	for n < len(s) && isNameByte(s[n], n == 0) {
+		n++
+	}
+	return n
 }
 
 func isNameByte(c byte, first bool) bool {
@@ -90,11 +99,22 @@ func isNameByte(c byte, first bool) bool {
 	return false
 }
 
-// Substitute expands variables in a plain string (a check's URL, say) and
-// returns the sorted names it left undefined.
-func Substitute(s string, v *Vars) (string, []string) {
+// Substitute expands $VAR, ${VAR} and $$ in a plain string (a check's URL,
+// say) and returns the sorted, unique names it left undefined. A nil v
+// means no substitution at all: s is returned unchanged.
+func Substitute(s string, v *Vars) (out string, undefined []string) {
+	if v == nil {
+		return s, nil
+	}
 	e := expand(s, v)
-	names := append([]string(nil), e.undefined...)
-	sort.Strings(names)
-	return e.out, names
+	return e.out, sortedUnique(e.undefined)
+}
+
+func sortedUnique(names []string) []string {
+	if len(names) == 0 {
+		return nil
+	}
+	out := slices.Clone(names)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
