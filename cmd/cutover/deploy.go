@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/cutover/cutover/internal/apply"
 	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/internal/manifest"
 	"github.com/cutover/cutover/internal/output"
 	"github.com/cutover/cutover/internal/strategy"
 )
@@ -20,6 +22,7 @@ type deployOptions struct {
 	kube       kubeFlags
 	input      inputFlags
 	verify     verifyFlags
+	bg         blueGreenFlags
 	strategy   string
 	timeout    time.Duration
 	rollbackTO time.Duration
@@ -66,7 +69,8 @@ Sources, later winning: the environment, --var-file, --var.
 	o.kube.register(fs)
 	o.input.register(fs)
 	o.verify.register(fs)
-	fs.StringVar(&o.strategy, "strategy", "rolling", "deployment strategy: rolling")
+	o.bg.register(fs)
+	fs.StringVar(&o.strategy, "strategy", "rolling", "deployment strategy: rolling or blue-green")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "bound on the whole run, rollback excluded")
 	fs.DurationVar(&o.rollbackTO, "rollback-timeout", 5*time.Minute, "bound on the rollback after a failure")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "validate with a server-side dry run, print what would change, write nothing")
@@ -77,8 +81,9 @@ Sources, later winning: the environment, --var-file, --var.
 }
 
 func (o *deployOptions) run(cmd *cobra.Command) error {
-	if o.strategy != "rolling" {
-		return usageError{fmt.Errorf("--strategy %q: only rolling is available", o.strategy)}
+	blueGreen, err := o.strategyIsBlueGreen()
+	if err != nil {
+		return err
 	}
 	sink, err := newSink(o.output, cmd.OutOrStdout())
 	if err != nil {
@@ -88,8 +93,16 @@ func (o *deployOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
+	stdin, err := o.input.rereadableStdin(cmd.InOrStdin())
+	if err != nil {
+		return err
+	}
 	ctx := cmd.Context()
-	set, secrets, err := o.input.load(ctx, cmd.InOrStdin())
+	var extra []string
+	if blueGreen {
+		extra = []string{o.bg.roleVar + "=" + o.bg.colors[0]} // validates the files before any cluster work
+	}
+	set, secrets, err := o.input.load(ctx, stdin(), extra...)
 	if err != nil {
 		return err
 	}
@@ -101,13 +114,36 @@ func (o *deployOptions) run(cmd *cobra.Command) error {
 	}
 	ctx, cancel := contextWithTimeout(ctx, o.timeout)
 	defer cancel()
-	r := strategy.NewRolling(clients, strategy.RollingOptions{
-		Apply:  apply.Options{Force: o.force},
-		Checks: checks, DryRun: o.dryRun, NoRollback: o.noRollback, RollbackTimeout: o.rollbackTO, Sink: sink,
-	})
-	err = r.Run(ctx, set.Objects)
+	if blueGreen {
+		render := func(ctx context.Context, color string) ([]manifest.Object, error) {
+			s, _, err := o.input.load(ctx, stdin(), o.bg.roleVar+"="+color)
+			if err != nil {
+				return nil, err
+			}
+			return s.Objects, nil
+		}
+		err = o.runBlueGreen(ctx, clients, sink, checks, render)
+	} else {
+		err = strategy.NewRolling(clients, strategy.RollingOptions{
+			Apply:  apply.Options{Force: o.force},
+			Checks: checks, DryRun: o.dryRun, NoRollback: o.noRollback, RollbackTimeout: o.rollbackTO, Sink: sink,
+		}).Run(ctx, set.Objects)
+	}
 	report(sink, err)
 	return redactErr(err, secrets)
+}
+
+func (o *deployOptions) strategyIsBlueGreen() (bool, error) {
+	switch o.strategy {
+	case "rolling":
+		return false, nil
+	case "blue-green", "bluegreen":
+		if o.dryRun {
+			return false, usageError{fmt.Errorf("--dry-run is not available with --strategy blue-green yet")}
+		}
+		return true, o.bg.validate()
+	}
+	return false, usageError{fmt.Errorf("--strategy %q: want rolling or blue-green", o.strategy)}
 }
 
 // redactErr masks secret values in an error's text.

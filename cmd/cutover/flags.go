@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/spf13/pflag"
 
@@ -46,8 +48,9 @@ func (f *inputFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.secretVars, "secret-var", nil, "name of a variable whose value must never be printed; repeatable")
 }
 
-// load reads and substitutes the files. Its errors are bad input.
-func (f *inputFlags) load(ctx context.Context, stdin io.Reader) (*manifest.Set, []string, error) {
+// load reads and substitutes the files, with extra variables on top (the
+// role variable of blue/green). Its errors are bad input.
+func (f *inputFlags) load(ctx context.Context, stdin io.Reader, extra ...string) (*manifest.Set, []string, error) {
 	if len(f.files) == 0 {
 		return nil, nil, usageError{errors.New("no input: give -f FILE, -f DIR, -f 'GLOB' or -f -")}
 	}
@@ -55,11 +58,29 @@ func (f *inputFlags) load(ctx context.Context, stdin io.Reader) (*manifest.Set, 
 	if err != nil {
 		return nil, nil, err
 	}
+	for _, kv := range extra {
+		if err := vars.Set(kv); err != nil {
+			return nil, nil, usageError{err}
+		}
+	}
 	set, err := manifest.Load(ctx, manifest.Options{Paths: f.files, Stdin: stdin, Vars: vars, Strict: f.strict})
 	if err != nil {
 		return nil, nil, badInput{err}
 	}
 	return set, f.secrets(vars), nil
+}
+
+// rereadableStdin reads standard input once, when a file is "-", so that the
+// files can be rendered more than once (once per color).
+func (f *inputFlags) rereadableStdin(stdin io.Reader) (func() io.Reader, error) {
+	if !slices.Contains(f.files, "-") {
+		return func() io.Reader { return stdin }, nil
+	}
+	data, err := io.ReadAll(stdin)
+	if err != nil {
+		return nil, badInput{fmt.Errorf("read standard input: %w", err)}
+	}
+	return func() io.Reader { return bytes.NewReader(data) }, nil
 }
 
 func (f *inputFlags) variables() (*manifest.Vars, error) {

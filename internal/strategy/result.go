@@ -24,12 +24,17 @@ type Failure struct {
 	RollbackErr error
 	// Restored names what was rolled back.
 	Restored []string
+	// Untouched is true when the release failed before production was
+	// changed (blue/green before the switch).
+	Untouched bool
 }
 
 func (f *Failure) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "release failed: %v", f.Cause)
 	switch {
+	case f.Untouched:
+		b.WriteString("; production untouched")
 	case f.RolledBack && len(f.Restored) > 0:
 		fmt.Fprintf(&b, "; rolled back %s", strings.Join(f.Restored, ", "))
 	case f.RolledBack:

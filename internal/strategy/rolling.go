@@ -10,7 +10,6 @@ import (
 	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/internal/kube"
 	"github.com/cutover/cutover/internal/manifest"
-	"github.com/cutover/cutover/internal/readiness"
 	"github.com/cutover/cutover/internal/rollback"
 	"github.com/cutover/cutover/internal/verify"
 )
@@ -38,24 +37,20 @@ type RollingOptions struct {
 // rolled out, old pods gone), runs the checks, and rolls changed Deployments
 // back when any of that fails.
 type Rolling struct {
-	c    *kube.Clients
+	runner
 	opts RollingOptions
-	ap   *apply.Applier
 }
 
 // NewRolling returns a rolling-update strategy.
 func NewRolling(c *kube.Clients, opts RollingOptions) *Rolling {
-	if opts.Sink == nil {
-		opts.Sink = event.Discard
-	}
 	if opts.RollbackTimeout <= 0 {
 		opts.RollbackTimeout = 5 * time.Minute
 	}
-	opts.Apply.Sink, opts.Apply.Stage = opts.Sink, StageApply
-	return &Rolling{c: c, opts: opts, ap: apply.New(c, opts.Apply)}
+	opts.Apply.Stage = StageApply
+	return &Rolling{runner: newRunner(c, opts.Apply, opts.Sink), opts: opts}
 }
 
-// Run deploys objs. Errors: bad input wraps apply.ErrInvalid (nothing was
+// Run deploys objs. Errors: bad input wraps ErrRefused (nothing was
 // written); a failed release is a *Failure.
 func (r *Rolling) Run(ctx context.Context, objs []manifest.Object) error {
 	var items []*apply.Item
@@ -66,7 +61,7 @@ func (r *Rolling) Run(ctx context.Context, objs []manifest.Object) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrRefused, err)
 	}
-	r.reportPlan(items)
+	r.reportPlan(StageValidate, items)
 	if r.opts.DryRun {
 		return nil
 	}
@@ -77,55 +72,11 @@ func (r *Rolling) Run(ctx context.Context, objs []manifest.Object) error {
 		return r.fail(ctx, items, err)
 	}
 	if len(r.opts.Checks) > 0 {
-		if err := r.stage(StageVerify, func() error { return r.verify(ctx) }); err != nil {
+		if err := r.stage(StageVerify, func() error { return r.verify(ctx, StageVerify, r.opts.Checks) }); err != nil {
 			return r.fail(ctx, items, err)
 		}
 	}
 	return nil
-}
-
-func (r *Rolling) reportPlan(items []*apply.Item) {
-	for _, it := range items {
-		if it.Planned == nil {
-			continue // deferred until its CRD or Namespace exists
-		}
-		event.Stamp(r.opts.Sink, event.Event{Type: event.ObjectPlanned, Stage: StageValidate, Object: it.Ref(), Action: string(it.Action)})
-	}
-}
-
-// stage runs fn between stage events.
-func (r *Rolling) stage(name string, fn func() error) error {
-	start := time.Now()
-	event.Stamp(r.opts.Sink, event.Event{Type: event.StageStarted, Stage: name})
-	err := fn()
-	ev := event.Event{Type: event.StageFinished, Stage: name, Status: "succeeded", Duration: time.Since(start)}
-	if err != nil {
-		ev.Status, ev.Error = "failed", err.Error()
-	}
-	event.Stamp(r.opts.Sink, ev)
-	return err
-}
-
-func (r *Rolling) wait(ctx context.Context, stage string, items []*apply.Item) error {
-	targets := make([]readiness.Target, 0, len(items))
-	for _, it := range items {
-		if it.Mapping == nil {
-			continue
-		}
-		targets = append(targets, readiness.Target{Resource: it.Mapping.Resource, Namespace: it.Namespace, Name: it.Name(), Ref: it.Ref()})
-	}
-	return readiness.Wait(ctx, r.c, targets, readiness.Options{Sink: r.opts.Sink, Stage: stage})
-}
-
-func (r *Rolling) verify(ctx context.Context) error {
-	return verify.RunAll(ctx, r.opts.Checks, func(a verify.Attempt) {
-		st := "failed"
-		if a.Result.OK {
-			st = "passed"
-		}
-		event.Stamp(r.opts.Sink, event.Event{Type: event.CheckAttempt, Stage: StageVerify, Object: a.Check, Status: st,
-			Message: fmt.Sprintf("attempt %d/%d: %s", a.N, a.Of, a.Result.Detail), Duration: a.Result.Duration})
-	})
 }
 
 // fail rolls back, unless told not to, and describes the outcome.
@@ -187,5 +138,5 @@ func (r *Rolling) reportRollback(ref string, err error) {
 	if err != nil {
 		ev.Status, ev.Error = "failed", err.Error()
 	}
-	event.Stamp(r.opts.Sink, ev)
+	event.Stamp(r.sink, ev)
 }

@@ -1,0 +1,217 @@
+package release
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Stage statuses.
+const (
+	StageRunning   = "running"
+	StageSucceeded = "succeeded"
+	StageFailed    = "failed"
+	StageSkipped   = "skipped"
+)
+
+// Outcomes of a run.
+const (
+	OutcomeRunning    = "running"
+	OutcomeSucceeded  = "succeeded"
+	OutcomeFailed     = "failed"
+	OutcomeRolledBack = "rolled-back"
+	OutcomeAborted    = "aborted"
+)
+
+// Approval states.
+const (
+	ApprovalPending  = "pending"
+	ApprovalApproved = "approved"
+	ApprovalRejected = "rejected"
+)
+
+// Stage is one step of a run.
+type Stage struct {
+	Name              string
+	Started, Finished time.Time
+	Status, Error     string // Status: running, succeeded, failed or skipped
+}
+
+// Approval is the manual gate of a run.
+type Approval struct {
+	State   string // pending, approved or rejected
+	By      string
+	At      time.Time
+	Comment string
+}
+
+// decided reports whether a has been approved or rejected.
+func (a *Approval) decided() bool {
+	return a != nil && (a.State == ApprovalApproved || a.State == ApprovalRejected)
+}
+
+// Record is what the cluster remembers of one run. It is not safe for
+// concurrent use.
+type Record struct {
+	App, Namespace, Strategy string
+	// Revision is 1, 2, 3... per app, assigned by Store.Create.
+	Revision int
+	// FromColor is the active color before the run, ToColor its target;
+	// both empty for a rolling update.
+	FromColor, ToColor string
+	// Images are the container images of the release.
+	Images []string
+	Stages []Stage
+	// Outcome is running, succeeded, failed, rolled-back or aborted.
+	Outcome  string
+	Error    string
+	Approval *Approval
+	// Holder is the identity of the run, as in its Lock.
+	Holder            string
+	Started, Finished time.Time
+
+	cm *corev1.ConfigMap // as last read or written; guards Update
+}
+
+// recordVersion is the version of the JSON this package writes and reads.
+const recordVersion = 1
+
+// recordKey is the ConfigMap data key holding the JSON.
+const recordKey = "record"
+
+// wireRecord is the stored JSON, version 1. Fields may be added; none may
+// change meaning or type without a new version.
+type wireRecord struct {
+	Version   int           `json:"version"`
+	App       string        `json:"app"`
+	Namespace string        `json:"namespace"`
+	Strategy  string        `json:"strategy"`
+	Revision  int           `json:"revision"`
+	FromColor string        `json:"fromColor,omitempty"`
+	ToColor   string        `json:"toColor,omitempty"`
+	Images    []string      `json:"images,omitempty"`
+	Stages    []wireStage   `json:"stages,omitempty"`
+	Outcome   string        `json:"outcome"`
+	Error     string        `json:"error,omitempty"`
+	Approval  *wireApproval `json:"approval,omitempty"`
+	Holder    string        `json:"holder,omitempty"`
+	Started   string        `json:"started,omitempty"`
+	Finished  string        `json:"finished,omitempty"`
+}
+
+type wireStage struct {
+	Name     string `json:"name"`
+	Status   string `json:"status"`
+	Started  string `json:"started,omitempty"`
+	Finished string `json:"finished,omitempty"`
+	Error    string `json:"error,omitempty"`
+}
+
+type wireApproval struct {
+	State   string `json:"state"`
+	By      string `json:"by,omitempty"`
+	At      string `json:"at,omitempty"`
+	Comment string `json:"comment,omitempty"`
+}
+
+func encodeRecord(r *Record) (string, error) {
+	w := wireRecord{
+		Version: recordVersion, App: r.App, Namespace: r.Namespace, Strategy: r.Strategy,
+		Revision: r.Revision, FromColor: r.FromColor, ToColor: r.ToColor, Images: r.Images,
+		Outcome: r.Outcome, Error: r.Error, Approval: wireApprovalOf(r.Approval),
+		Holder: r.Holder, Started: formatTime(r.Started), Finished: formatTime(r.Finished),
+	}
+	for _, s := range r.Stages {
+		w.Stages = append(w.Stages, wireStage{
+			Name: s.Name, Status: s.Status, Error: s.Error,
+			Started: formatTime(s.Started), Finished: formatTime(s.Finished),
+		})
+	}
+	b, err := json.Marshal(w)
+	if err != nil {
+		return "", fmt.Errorf("encode record: %w", err)
+	}
+	return string(b), nil
+}
+
+func wireApprovalOf(a *Approval) *wireApproval {
+	if a == nil {
+		return nil
+	}
+	return &wireApproval{State: a.State, By: a.By, At: formatTime(a.At), Comment: a.Comment}
+}
+
+// decodeRecord reads the record a ConfigMap holds.
+func decodeRecord(cm *corev1.ConfigMap) (*Record, error) {
+	data, ok := cm.Data[recordKey]
+	if !ok {
+		return nil, fmt.Errorf("configmap %s holds no %q", cm.Name, recordKey)
+	}
+	var v struct {
+		Version int `json:"version"`
+	}
+	if err := json.Unmarshal([]byte(data), &v); err != nil {
+		return nil, fmt.Errorf("configmap %s: decode record: %w", cm.Name, err)
+	}
+	if v.Version != recordVersion {
+		return nil, fmt.Errorf("configmap %s: record version %d, this cutover reads version %d", cm.Name, v.Version, recordVersion)
+	}
+	var w wireRecord
+	if err := json.Unmarshal([]byte(data), &w); err != nil {
+		return nil, fmt.Errorf("configmap %s: decode record: %w", cm.Name, err)
+	}
+	r, err := w.record()
+	if err != nil {
+		return nil, fmt.Errorf("configmap %s: %w", cm.Name, err)
+	}
+	r.cm = cm
+	return r, nil
+}
+
+func (w *wireRecord) record() (*Record, error) {
+	t := timeParser{}
+	r := &Record{
+		App: w.App, Namespace: w.Namespace, Strategy: w.Strategy, Revision: w.Revision,
+		FromColor: w.FromColor, ToColor: w.ToColor, Images: w.Images,
+		Outcome: w.Outcome, Error: w.Error, Holder: w.Holder,
+		Started: t.parse(w.Started), Finished: t.parse(w.Finished),
+	}
+	for _, s := range w.Stages {
+		r.Stages = append(r.Stages, Stage{
+			Name: s.Name, Status: s.Status, Error: s.Error,
+			Started: t.parse(s.Started), Finished: t.parse(s.Finished),
+		})
+	}
+	r.Approval = w.Approval.approval(&t)
+	return r, t.err
+}
+
+func (w *wireApproval) approval(t *timeParser) *Approval {
+	if w == nil {
+		return nil
+	}
+	return &Approval{State: w.State, By: w.By, At: t.parse(w.At), Comment: w.Comment}
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// timeParser parses stored times, keeping the first error.
+type timeParser struct{ err error }
+
+func (p *timeParser) parse(s string) time.Time {
+	if s == "" {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil && p.err == nil {
+		p.err = fmt.Errorf("decode record: time %q: %w", s, err)
+	}
+	return t.UTC()
+}

@@ -1,0 +1,241 @@
+package release
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/util/retry"
+)
+
+const (
+	defaultKeep = 10
+	// createAttempts bounds how many revisions Create tries when others
+	// take them first.
+	createAttempts = 100
+)
+
+// Store reads and writes the release records of one namespace.
+type Store struct {
+	cms corev1client.ConfigMapInterface
+	ns  string
+}
+
+// NewStore returns a Store for the records in namespace ns.
+func NewStore(c kubernetes.Interface, ns string) *Store {
+	return &Store{cms: c.CoreV1().ConfigMaps(ns), ns: ns}
+}
+
+// entry is a record's ConfigMap and the revision its label names.
+type entry struct {
+	revision int
+	cm       *corev1.ConfigMap
+}
+
+// list returns the ConfigMaps of app's records, newest first.
+func (s *Store) list(ctx context.Context, app string) ([]entry, error) {
+	if err := validateApp(app); err != nil {
+		return nil, err
+	}
+	list, err := s.cms.List(ctx, metav1.ListOptions{LabelSelector: appSelector(app)})
+	if err != nil {
+		return nil, fmt.Errorf("list records of app %s: %w", app, err)
+	}
+	entries := make([]entry, 0, len(list.Items))
+	for i := range list.Items {
+		cm := &list.Items[i]
+		n, err := strconv.Atoi(cm.Labels[labelRevision])
+		if err != nil {
+			return nil, fmt.Errorf("configmap %s: label %s: %w", cm.Name, labelRevision, err)
+		}
+		entries = append(entries, entry{n, cm})
+	}
+	slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(b.revision, a.revision) })
+	return entries, nil
+}
+
+// Create stores r as the app's next revision and sets r.Revision. It sets
+// r.Namespace to the Store's, r.Started to now if zero and r.Outcome to
+// running if empty. Concurrent Creates for one app get distinct revisions.
+func (s *Store) Create(ctx context.Context, r *Record) error {
+	entries, err := s.list(ctx, r.App)
+	if err != nil {
+		return fmt.Errorf("create record: %w", err)
+	}
+	next := 1
+	if len(entries) > 0 {
+		next = entries[0].revision + 1
+	}
+	r.Namespace = s.ns
+	if r.Started.IsZero() {
+		r.Started = time.Now().UTC()
+	}
+	if r.Outcome == "" {
+		r.Outcome = OutcomeRunning
+	}
+	for range createAttempts {
+		err := s.create(ctx, r, next)
+		if !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+		next++ // another run took this revision
+	}
+	return fmt.Errorf("create record of app %s: no free revision after %d attempts", r.App, createAttempts)
+}
+
+func (s *Store) create(ctx context.Context, r *Record, revision int) error {
+	r.Revision = revision
+	data, err := encodeRecord(r)
+	if err != nil {
+		return err
+	}
+	labels := appLabels(r.App)
+	labels[labelRevision] = strconv.Itoa(revision)
+	cm := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: recordName(r.App, revision), Labels: labels},
+		Data:       map[string]string{recordKey: data},
+	}
+	got, err := s.cms.Create(ctx, cm, metav1.CreateOptions{})
+	if err != nil {
+		r.Revision = 0
+		if apierrors.IsAlreadyExists(err) {
+			return err
+		}
+		return fmt.Errorf("create record %s: %w", cm.Name, err)
+	}
+	r.cm = got
+	return nil
+}
+
+// Update writes r over its stored record. When the record changed since r
+// was read or written (a conflict), Update reads it again and retries; of
+// the stored record it takes only a decided approval (one written by
+// Decide), which replaces r.Approval, so an approval is never lost. All
+// other fields are the caller's.
+func (s *Store) Update(ctx context.Context, r *Record) error {
+	if r.Namespace != "" && r.Namespace != s.ns {
+		return fmt.Errorf("update record: record of namespace %s given to the store of %s", r.Namespace, s.ns)
+	}
+	r.Namespace = s.ns
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error { return s.update(ctx, r) })
+	if err != nil {
+		return fmt.Errorf("update record %s: %w", recordName(r.App, r.Revision), err)
+	}
+	return nil
+}
+
+func (s *Store) update(ctx context.Context, r *Record) error {
+	if r.cm == nil {
+		if err := s.reread(ctx, r); err != nil {
+			return err
+		}
+	}
+	data, err := encodeRecord(r)
+	if err != nil {
+		return err
+	}
+	cm := r.cm.DeepCopy()
+	if cm.Data == nil {
+		cm.Data = map[string]string{}
+	}
+	cm.Data[recordKey] = data
+	got, err := s.cms.Update(ctx, cm, metav1.UpdateOptions{})
+	if err != nil {
+		if apierrors.IsConflict(err) {
+			r.cm = nil
+		}
+		return err
+	}
+	r.cm = got
+	return nil
+}
+
+// reread fetches r's ConfigMap, taking a decided approval from it.
+func (s *Store) reread(ctx context.Context, r *Record) error {
+	if err := validateApp(r.App); err != nil {
+		return err
+	}
+	cm, err := s.cms.Get(ctx, recordName(r.App, r.Revision), metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	stored, err := decodeRecord(cm)
+	if err != nil {
+		return err
+	}
+	if stored.Approval.decided() {
+		r.Approval = stored.Approval
+	}
+	r.cm = cm
+	return nil
+}
+
+// Get returns the record of app's revision. A missing one is an error
+// satisfying apierrors.IsNotFound.
+func (s *Store) Get(ctx context.Context, app string, revision int) (*Record, error) {
+	if err := validateApp(app); err != nil {
+		return nil, fmt.Errorf("get record: %w", err)
+	}
+	cm, err := s.cms.Get(ctx, recordName(app, revision), metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("get record %s: %w", recordName(app, revision), err)
+	}
+	return decodeRecord(cm)
+}
+
+// List returns app's records, newest (highest revision) first.
+func (s *Store) List(ctx context.Context, app string) ([]*Record, error) {
+	entries, err := s.list(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	records := make([]*Record, 0, len(entries))
+	for _, e := range entries {
+		r, err := decodeRecord(e.cm)
+		if err != nil {
+			return nil, err
+		}
+		records = append(records, r)
+	}
+	return records, nil
+}
+
+// Latest returns app's newest record, or nil and no error when it has none.
+func (s *Store) Latest(ctx context.Context, app string) (*Record, error) {
+	entries, err := s.list(ctx, app)
+	if err != nil || len(entries) == 0 {
+		return nil, err
+	}
+	return decodeRecord(entries[0].cm)
+}
+
+// Prune deletes all but app's newest keep records (10 when keep <= 0), as
+// helm --history-max does. The newest record always stays, so revisions
+// keep counting up.
+func (s *Store) Prune(ctx context.Context, app string, keep int) error {
+	if keep <= 0 {
+		keep = defaultKeep
+	}
+	entries, err := s.list(ctx, app)
+	if err != nil {
+		return fmt.Errorf("prune records: %w", err)
+	}
+	var errs []error
+	for _, e := range entries[min(keep, len(entries)):] {
+		pre := &metav1.Preconditions{UID: &e.cm.UID}
+		err := s.cms.Delete(ctx, e.cm.Name, metav1.DeleteOptions{Preconditions: pre})
+		if err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("delete record %s: %w", e.cm.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,264 @@
+package strategy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/cutover/cutover/internal/apply"
+	"github.com/cutover/cutover/internal/kube"
+	"github.com/cutover/cutover/internal/manifest"
+	"github.com/cutover/cutover/internal/readiness"
+	"github.com/cutover/cutover/internal/verify"
+)
+
+// Stage names of a blue/green release, in the article's order.
+const (
+	StageCheckEnv     = "Check Env"
+	StageDeploy       = "Deploy"
+	StageVerifyStaged = "Verify Staged"
+	StageConfirm      = "Confirm"
+	StageSwitch       = "Switch"
+	StageVerifyProd   = "Verify Prod"
+	StageSwitchBack   = "Switch Back"
+	StagePost         = "Post"
+)
+
+// Idle policies: what happens to the previously active color.
+const (
+	IdleKeep      = "keep"
+	IdleScaleDown = "scale-down"
+	IdleUpdate    = "update"
+)
+
+// BlueGreenOptions configure a blue/green release in template mode: the
+// files carry the role variable, the production Service's selector key
+// names the active color.
+type BlueGreenOptions struct {
+	Service     string    // the production Service
+	SelectorKey string    // default "role"
+	Colors      [2]string // default blue, green; the first is used on a first deploy
+	// Render returns the objects of the files for one color (the role
+	// variable set to it).
+	Render func(ctx context.Context, color string) ([]manifest.Object, error)
+	// Checks returns the checks of a stage (StageVerifyStaged or
+	// StageVerifyProd) for a color.
+	Checks func(stage, color string) []verify.Spec
+	// Confirm, if set, waits for a person's approval; an error aborts with
+	// production untouched.
+	Confirm        func(ctx context.Context, from, to string) error
+	IdlePolicy     string        // keep (default), scale-down, update
+	ScaleDownDelay time.Duration // default 30s
+	// SwitchBackTimeout bounds switching back after Verify Prod fails, even
+	// when the run's ctx has ended; default 2m.
+	SwitchBackTimeout time.Duration
+	Apply             apply.Options
+	Sink              eventSink
+}
+
+// BlueGreen runs the article's pipeline: Check Env, Deploy, Verify Staged,
+// Confirm, Switch, Verify Prod, Post, switching back at once if Verify Prod
+// fails.
+type BlueGreen struct {
+	runner
+	opts BlueGreenOptions
+}
+
+// NewBlueGreen returns a blue/green strategy.
+func NewBlueGreen(c *kube.Clients, opts BlueGreenOptions) *BlueGreen {
+	if opts.SelectorKey == "" {
+		opts.SelectorKey = "role"
+	}
+	if opts.Colors[0] == "" {
+		opts.Colors = [2]string{"blue", "green"}
+	}
+	if opts.IdlePolicy == "" {
+		opts.IdlePolicy = IdleKeep
+	}
+	if opts.ScaleDownDelay <= 0 {
+		opts.ScaleDownDelay = 30 * time.Second
+	}
+	if opts.SwitchBackTimeout <= 0 {
+		opts.SwitchBackTimeout = 2 * time.Minute
+	}
+	if opts.Checks == nil {
+		opts.Checks = func(string, string) []verify.Spec { return nil }
+	}
+	opts.Apply.Stage = StageDeploy
+	return &BlueGreen{runner: newRunner(c, opts.Apply, opts.Sink), opts: opts}
+}
+
+// env is what Check Env found.
+type env struct {
+	prod   *corev1.Service // nil on a first deploy
+	active string          // "" on a first deploy
+	target string
+}
+
+// Run releases to the idle color and switches production to it.
+func (b *BlueGreen) Run(ctx context.Context) error {
+	var e env
+	if err := b.stage(StageCheckEnv, func() (err error) { e, err = b.checkEnv(ctx); return err }); err != nil {
+		return fmt.Errorf("%w: %w", ErrRefused, err)
+	}
+	prodObj, err := b.deploy(ctx, e)
+	if err != nil {
+		return err
+	}
+	if err := b.stage(StageVerifyStaged, func() error {
+		return b.verify(ctx, StageVerifyStaged, b.opts.Checks(StageVerifyStaged, e.target))
+	}); err != nil {
+		return &Failure{Cause: err, Untouched: true}
+	}
+	if err := b.confirm(ctx, e); err != nil {
+		return &Failure{Cause: err, Untouched: true}
+	}
+	if err := b.stage(StageSwitch, func() error { return b.switchTo(ctx, e, e.target, prodObj) }); err != nil {
+		return b.switchBack(ctx, e, err)
+	}
+	if err := b.stage(StageVerifyProd, func() error {
+		return b.verify(ctx, StageVerifyProd, b.opts.Checks(StageVerifyProd, e.target))
+	}); err != nil {
+		return b.switchBack(ctx, e, err)
+	}
+	return b.post(ctx, e)
+}
+
+// checkEnv reads the active color from the production Service's selector.
+func (b *BlueGreen) checkEnv(ctx context.Context) (env, error) {
+	svc, err := b.c.Typed.CoreV1().Services(b.c.Namespace).Get(ctx, b.opts.Service, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return env{target: b.opts.Colors[0]}, nil
+	case err != nil:
+		return env{}, fmt.Errorf("read production service %s: %w", b.opts.Service, err)
+	}
+	active, ok := svc.Spec.Selector[b.opts.SelectorKey]
+	if !ok {
+		return env{}, fmt.Errorf("production service %s/%s has no selector key %q (selector %v); set --selector-key",
+			svc.Namespace, svc.Name, b.opts.SelectorKey, svc.Spec.Selector)
+	}
+	switch active {
+	case b.opts.Colors[0]:
+		return env{prod: svc, active: active, target: b.opts.Colors[1]}, nil
+	case b.opts.Colors[1]:
+		return env{prod: svc, active: active, target: b.opts.Colors[0]}, nil
+	}
+	return env{}, fmt.Errorf("production service %s/%s selects %s=%q, which is neither of the colors %q and %q",
+		svc.Namespace, svc.Name, b.opts.SelectorKey, active, b.opts.Colors[0], b.opts.Colors[1])
+}
+
+// isProd recognises the production Service among the files' objects.
+func (b *BlueGreen) isProd(o manifest.Object) bool {
+	return o.GetKind() == "Service" && o.GroupVersionKind().Group == "" && o.GetName() == b.opts.Service
+}
+
+// deploy applies the target color's objects, never the production Service,
+// and waits until they are ready. It returns the production Service object
+// of the files (used on a first deploy).
+func (b *BlueGreen) deploy(ctx context.Context, e env) (*manifest.Object, error) {
+	objs, err := b.opts.Render(ctx, e.target)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrRefused, err)
+	}
+	var prod *manifest.Object
+	var rest []manifest.Object
+	for i, o := range objs {
+		if b.isProd(o) {
+			prod = &objs[i]
+			continue
+		}
+		rest = append(rest, o)
+	}
+	if e.prod == nil && prod == nil {
+		return nil, fmt.Errorf("%w: no production service %q in the cluster or in the files", ErrRefused, b.opts.Service)
+	}
+	var items []*apply.Item
+	if err := b.stage(StageDeploy, func() (err error) {
+		if items, err = b.ap.Plan(ctx, rest); err != nil {
+			return fmt.Errorf("%w: %w", ErrRefused, err)
+		}
+		b.reportPlan(StageDeploy, items)
+		if err := b.ap.Apply(ctx, items); err != nil {
+			return err
+		}
+		return b.wait(ctx, StageDeploy, items)
+	}); err != nil {
+		if errors.Is(err, ErrRefused) {
+			return nil, err
+		}
+		return nil, &Failure{Cause: err, Untouched: true}
+	}
+	return prod, nil
+}
+
+func (b *BlueGreen) confirm(ctx context.Context, e env) error {
+	if b.opts.Confirm == nil {
+		b.skip(StageConfirm, "no approval asked")
+		return nil
+	}
+	return b.stage(StageConfirm, func() error { return b.opts.Confirm(ctx, e.active, e.target) })
+}
+
+// switchTo points production at color with one selector patch (or, on a
+// first deploy, creates it from the files), then waits until its
+// EndpointSlices hold exactly the color's ready pods.
+func (b *BlueGreen) switchTo(ctx context.Context, e env, color string, prodObj *manifest.Object) error {
+	selector := map[string]string{}
+	if e.prod == nil {
+		items, err := b.ap.Plan(ctx, []manifest.Object{*prodObj})
+		if err != nil {
+			return err
+		}
+		if err := b.ap.Apply(ctx, items); err != nil {
+			return err
+		}
+		sel, _, _ := unstructuredSelector(items[0])
+		selector = sel
+	} else {
+		for k, v := range e.prod.Spec.Selector {
+			selector[k] = v
+		}
+		if err := b.patchSelector(ctx, color); err != nil {
+			return err
+		}
+	}
+	selector[b.opts.SelectorKey] = color
+	return readiness.WaitEndpoints(ctx, b.c, readiness.EndpointsOptions{
+		Namespace: b.c.Namespace, Service: b.opts.Service, Selector: labels.SelectorFromSet(selector),
+	})
+}
+
+func (b *BlueGreen) patchSelector(ctx context.Context, color string) error {
+	patch := fmt.Sprintf(`{"spec":{"selector":{%q:%q}}}`, b.opts.SelectorKey, color)
+	_, err := b.c.Typed.CoreV1().Services(b.c.Namespace).Patch(ctx, b.opts.Service, mergePatch, []byte(patch),
+		metav1.PatchOptions{FieldManager: b.ap.FieldManager()})
+	if err != nil {
+		return fmt.Errorf("switch service %s to %s: %w", b.opts.Service, color, err)
+	}
+	return nil
+}
+
+// switchBack returns production to the previous color after a failed switch
+// or Verify Prod, and confirms it through the endpoints.
+func (b *BlueGreen) switchBack(ctx context.Context, e env, cause error) error {
+	f := &Failure{Cause: cause}
+	if e.prod == nil {
+		f.RollbackErr = errors.New("first deploy: no previous color to switch back to")
+		return f
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.opts.SwitchBackTimeout)
+	defer cancel()
+	f.RollbackErr = b.stage(StageSwitchBack, func() error { return b.switchTo(ctx, e, e.active, nil) })
+	f.RolledBack = f.RollbackErr == nil
+	if f.RolledBack {
+		f.Restored = []string{fmt.Sprintf("Service/%s/%s to %s", b.c.Namespace, b.opts.Service, e.active)}
+	}
+	return f
+}
