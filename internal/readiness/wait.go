@@ -13,7 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/informers"
@@ -214,17 +213,7 @@ func (w *waiter) watchTargets(ctx context.Context, c *kube.Clients, targets []Ta
 }
 
 func (w *waiter) watchResource(ctx context.Context, c *kube.Clients, gvr schema.GroupVersionResource, ns, sel string) {
-	client := c.Dynamic.Resource(gvr).Namespace(ns)
-	lw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			o.FieldSelector = sel
-			return client.List(ctx, o)
-		},
-		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			o.FieldSelector = sel
-			return client.Watch(ctx, o)
-		},
-	}
+	lw := c.ListWatch(gvr, ns, sel)
 	send := func(o any) {
 		if u, ok := o.(*unstructured.Unstructured); ok {
 			select {
