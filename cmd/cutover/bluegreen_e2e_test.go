@@ -1,9 +1,3 @@
-//go:build bluegreen_wip
-
-// Blue/green end-to-end tests, work in progress: they hung on the test bed
-// in their first run (the Switch stage's endpoint wait is the suspect) and are
-// kept out of CI by this build tag until fixed. Run: go test -tags bluegreen_wip.
-
 package main
 
 import (

@@ -46,8 +46,11 @@ func WaitEndpoints(ctx context.Context, c *kube.Clients, o EndpointsOptions) err
 	}
 	slices.Start(ctx.Done())
 	pods.Start(ctx.Done())
-	defer slices.Shutdown()
-	defer pods.Shutdown()
+	defer func() {
+		cancel() // Shutdown waits for the informers, which stop when ctx ends
+		slices.Shutdown()
+		pods.Shutdown()
+	}()
 	var last string
 	for {
 		ok, why := endpointsMatch(asObjects[*discoveryv1.EndpointSlice](sl.GetStore().List()),
