@@ -1,0 +1,157 @@
+package dataplane
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+)
+
+// maxFailureDetails is how many failures a LoadResult describes.
+const maxFailureDetails = 10
+
+// LoadResult counts what a Load run got back.
+type LoadResult struct {
+	Started, Ended time.Time
+	// Total is the number of requests sent; Failures those that got no
+	// answer or a status other than 2xx.
+	Total, Failures int
+	// Skipped counts ticks with no request sent because too many were in
+	// flight.
+	Skipped int
+	// Versions counts successful answers by Version of their body, e.g.
+	// "Tomcat/7".
+	Versions map[string]int
+	// FirstSent and LastSent are, per version, when the first and the last
+	// request answered by that version were sent.
+	FirstSent, LastSent map[string]time.Time
+	// FailureDetails describe the first failures.
+	FailureDetails []string
+}
+
+// String summarises the result on one line.
+func (r *LoadResult) String() string {
+	return fmt.Sprintf("%d requests in %s, %d failed, %d skipped, versions %v",
+		r.Total, r.Ended.Sub(r.Started).Round(time.Millisecond), r.Failures, r.Skipped, r.Versions)
+}
+
+// Load sends GET requests to url at rate per second until ctx ends, then
+// waits for the requests in flight and returns the counts. Each request
+// opens a new connection, so each sees the current routing. At most rate
+// requests (at least 16) are in flight; ticks beyond that are skipped and
+// counted.
+func Load(ctx context.Context, url string, rate int) *LoadResult {
+	rate = max(rate, 1)
+	client := &http.Client{
+		Transport: &http.Transport{DisableKeepAlives: true},
+		Timeout:   10 * time.Second,
+	}
+	defer client.CloseIdleConnections()
+	res := &LoadResult{
+		Started: time.Now(), Versions: map[string]int{},
+		FirstSent: map[string]time.Time{}, LastSent: map[string]time.Time{},
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, max(rate, 16))
+	reqCtx := context.WithoutCancel(ctx)
+	tick := time.NewTicker(time.Second / time.Duration(rate))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			res.Ended = time.Now()
+			return res
+		case <-tick.C:
+		}
+		select {
+		case slots <- struct{}{}:
+		default:
+			mu.Lock()
+			res.Skipped++
+			mu.Unlock()
+			continue
+		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			sent := time.Now()
+			status, body, err := get(reqCtx, client, url)
+			mu.Lock()
+			defer mu.Unlock()
+			res.add(sent, status, body, err)
+		})
+	}
+}
+
+func get(ctx context.Context, client *http.Client, url string) (int, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return resp.StatusCode, string(body), fmt.Errorf("read body: %w", err)
+	}
+	return resp.StatusCode, string(body), nil
+}
+
+func (r *LoadResult) add(sent time.Time, status int, body string, err error) {
+	r.Total++
+	if err != nil || status < 200 || status > 299 {
+		r.Failures++
+		if len(r.FailureDetails) < maxFailureDetails {
+			r.FailureDetails = append(r.FailureDetails, failureDetail(sent, status, body, err))
+		}
+		return
+	}
+	v := Version(body)
+	r.Versions[v]++
+	if first, ok := r.FirstSent[v]; !ok || sent.Before(first) {
+		r.FirstSent[v] = sent
+	}
+	if sent.After(r.LastSent[v]) {
+		r.LastSent[v] = sent
+	}
+}
+
+func failureDetail(sent time.Time, status int, body string, err error) string {
+	if err != nil {
+		return fmt.Sprintf("%s: %v", sent.Format("15:04:05.000"), err)
+	}
+	return fmt.Sprintf("%s: status %d: %s", sent.Format("15:04:05.000"), status, firstLine(body))
+}
+
+var tomcatRE = regexp.MustCompile(`Apache Tomcat/(\w+)`)
+
+// Version names the app version that wrote a body: "Tomcat/<major>" for a
+// Tomcat backend, the image for another backend's default body, else the
+// body's first line.
+func Version(body string) string {
+	if m := tomcatRE.FindStringSubmatch(body); m != nil {
+		return "Tomcat/" + m[1]
+	}
+	for line := range strings.Lines(body) {
+		if image, ok := strings.CutPrefix(strings.TrimSpace(line), "image: "); ok {
+			return image
+		}
+	}
+	return firstLine(body)
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	if len(s) > 80 {
+		s = s[:80]
+	}
+	return s
+}

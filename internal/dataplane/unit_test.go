@@ -1,0 +1,225 @@
+package dataplane
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/ptr"
+)
+
+func TestDefaultBody(t *testing.T) {
+	cases := []struct {
+		image, want, version string
+	}{
+		{"tomcat:8.0", "Apache Tomcat/8\npod: p\nimage: tomcat:8.0\n", "Tomcat/8"},
+		{"tomcat:7", "Apache Tomcat/7\npod: p\nimage: tomcat:7\n", "Tomcat/7"},
+		{"docker.io/library/tomcat:10.1-jdk17@sha256:abc", "Apache Tomcat/10\npod: p\nimage: docker.io/library/tomcat:10.1-jdk17@sha256:abc\n", "Tomcat/10"},
+		{"registry:5000/tomcat", "Apache Tomcat/latest\npod: p\nimage: registry:5000/tomcat\n", "Tomcat/latest"},
+		{"registry:5000/tomcat-like:8", "image: registry:5000/tomcat-like:8\npod: p\n", "registry:5000/tomcat-like:8"},
+		{"nginx:1.25", "image: nginx:1.25\npod: p\n", "nginx:1.25"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.image, func(t *testing.T) {
+			got := defaultBody(tc.image, "p")
+			if got != tc.want {
+				t.Errorf("body %q, want %q", got, tc.want)
+			}
+			if v := Version(got); v != tc.version {
+				t.Errorf("Version %q, want %q", v, tc.version)
+			}
+		})
+	}
+}
+
+func TestAnswerFor(t *testing.T) {
+	cases := []struct {
+		name        string
+		annotations map[string]string
+		status      int
+		body        string
+	}{
+		{"default", nil, 200, "Apache Tomcat/8\npod: web-1\nimage: tomcat:8.0\n"},
+		{"status", map[string]string{AnnotationHTTPStatus: "503"}, 503, "Apache Tomcat/8\npod: web-1\nimage: tomcat:8.0\n"},
+		{"bad status ignored", map[string]string{AnnotationHTTPStatus: "oops"}, 200, "Apache Tomcat/8\npod: web-1\nimage: tomcat:8.0\n"},
+		{"body", map[string]string{AnnotationHTTPBody: "hi"}, 200, "hi"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := answerFor(testPod("web-1", "u1", tc.annotations, true))
+			if a.status != tc.status || a.body != tc.body {
+				t.Errorf("got %d %q, want %d %q", a.status, a.body, tc.status, tc.body)
+			}
+		})
+	}
+}
+
+func TestUsableEndpoints(t *testing.T) {
+	svc := &corev1.Service{Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{
+		{Name: "http", Port: 80}, {Name: "admin", Port: 9000},
+	}}}
+	ep := func(pod string, ready, serving, terminating *bool) discoveryv1.Endpoint {
+		return discoveryv1.Endpoint{
+			Addresses:  []string{"10.0.0.1"},
+			TargetRef:  &corev1.ObjectReference{Kind: "Pod", Name: pod, UID: types.UID(pod + "-uid")},
+			Conditions: discoveryv1.EndpointConditions{Ready: ready, Serving: serving, Terminating: terminating},
+		}
+	}
+	slice := func(port string, eps ...discoveryv1.Endpoint) *discoveryv1.EndpointSlice {
+		return &discoveryv1.EndpointSlice{Ports: []discoveryv1.EndpointPort{{Name: ptr.To(port)}}, Endpoints: eps}
+	}
+	yes, no := ptr.To(true), ptr.To(false)
+	cases := []struct {
+		name   string
+		svc    *corev1.Service
+		port   intstr.IntOrString
+		slices []*discoveryv1.EndpointSlice
+		want   []string
+	}{
+		{"ready only", svc, intstr.FromInt32(80),
+			[]*discoveryv1.EndpointSlice{slice("http", ep("b", yes, yes, no), ep("a", yes, yes, no), ep("c", no, no, no))},
+			[]string{"a", "b"}},
+		{"nil conditions are ready", svc, intstr.FromString("http"),
+			[]*discoveryv1.EndpointSlice{slice("http", ep("a", nil, nil, nil))}, []string{"a"}},
+		{"ready wins over terminating", svc, intstr.FromInt32(80),
+			[]*discoveryv1.EndpointSlice{slice("http", ep("old", no, yes, yes), ep("new", yes, yes, no))}, []string{"new"}},
+		{"fallback to serving terminating", svc, intstr.FromInt32(80),
+			[]*discoveryv1.EndpointSlice{slice("http", ep("old", no, yes, yes), ep("gone", no, no, yes), ep("starting", no, no, no))},
+			[]string{"old"}},
+		{"other port's slice ignored", svc, intstr.FromInt32(80),
+			[]*discoveryv1.EndpointSlice{slice("admin", ep("a", yes, yes, no))}, nil},
+		{"unknown service port", svc, intstr.FromInt32(8080),
+			[]*discoveryv1.EndpointSlice{slice("http", ep("a", yes, yes, no))}, nil},
+		{"port number without service", nil, intstr.FromInt32(80),
+			[]*discoveryv1.EndpointSlice{slice("http", ep("a", yes, yes, no))}, nil},
+		{"any port, deduplicated", nil, intstr.IntOrString{},
+			[]*discoveryv1.EndpointSlice{slice("http", ep("a", yes, yes, no)), slice("admin", ep("a", yes, yes, no))},
+			[]string{"a"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, e := range usableEndpoints(tc.svc, tc.port, tc.slices) {
+				got = append(got, e.Pod)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestBackendLifecycle drives the pod handlers with pod objects as the watch
+// would deliver them.
+func TestBackendLifecycle(t *testing.T) {
+	d := &DataPlane{opts: Options{MaxGrace: 300 * time.Millisecond}, log: slog.New(slog.DiscardHandler), reg: newRegistry()}
+	defer d.reg.stopAll()
+
+	d.onPod(testPod("starting", "u0", nil, false))
+	if b := d.Backends(); len(b) != 0 {
+		t.Fatalf("a pod not Ready got a backend: %+v", b)
+	}
+
+	ready := testPod("web-1", "u1", nil, true)
+	d.onPod(ready)
+	d.onPod(testPod("web-1", "u1", nil, false)) // unready again: keeps serving
+	b := d.Backends()
+	if len(b) != 1 || b[0].Pod != "web-1" || b[0].Stopped {
+		t.Fatalf("backends %+v, want web-1 running", b)
+	}
+	if got := httpGet(t, b[0].URL); got != http.StatusOK {
+		t.Fatalf("backend answered %d", got)
+	}
+
+	// The watch missed the deletionTimestamp: the pod's 30s grace is capped
+	// by MaxGrace.
+	deleted := time.Now()
+	d.onPodDeleted(cache.DeletedFinalStateUnknown{Key: "ns/web-1", Obj: ready})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := d.WaitBackends(ctx, func(b []Backend) bool { return b[0].Stopped }); err != nil {
+		t.Fatal(err)
+	}
+	b = d.Backends()
+	if took := b[0].StoppedAt.Sub(deleted); took < 300*time.Millisecond || took > 2*time.Second {
+		t.Errorf("backend stopped %s after the pod vanished, want MaxGrace 300ms", took)
+	}
+	if err := httpErr(b[0].URL); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("stopped backend: got %v, want connection refused", err)
+	}
+}
+
+// TestDeletionTimestampOnlyMovesEarlier checks that a later deletion with a
+// shorter grace period moves the stop earlier, never later, and that the
+// final grace-0 removal (kwok's, the kubelet's) does not move it.
+func TestDeletionTimestampOnlyMovesEarlier(t *testing.T) {
+	d := &DataPlane{log: slog.New(slog.DiscardHandler), reg: newRegistry()}
+	defer d.reg.stopAll()
+	pod := testPod("web-1", "u1", nil, true)
+	d.onPod(pod)
+	now := time.Now()
+	late, early := now.Add(time.Hour), now.Add(time.Minute)
+	for _, del := range []struct {
+		at    time.Time
+		grace int64
+	}{{late, 3600}, {early, 60}, {late, 3600}, {now, 0}} {
+		p := pod.DeepCopy()
+		p.DeletionTimestamp, p.DeletionGracePeriodSeconds = &metav1.Time{Time: del.at}, ptr.To(del.grace)
+		d.onPod(p)
+	}
+	if got := d.Backends()[0].StopAt; !got.Equal(early) {
+		t.Errorf("stop at %s, want the earliest non-zero-grace deletionTimestamp %s", got, early)
+	}
+	final := pod.DeepCopy()
+	final.DeletionTimestamp, final.DeletionGracePeriodSeconds = &metav1.Time{Time: now}, ptr.To[int64](0)
+	d.onPodDeleted(final)
+	if got := d.Backends()[0]; !got.StopAt.Equal(early) || got.Stopped {
+		t.Errorf("after the pod object went: %+v, want still serving until %s", got, early)
+	}
+}
+
+func testPod(name, uid string, annotations map[string]string, ready bool) *corev1.Pod {
+	status := corev1.ConditionFalse
+	if ready {
+		status = corev1.ConditionTrue
+	}
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, UID: types.UID(uid), Annotations: annotations},
+		Spec: corev1.PodSpec{
+			Containers:                    []corev1.Container{{Name: "app", Image: "tomcat:8.0"}},
+			TerminationGracePeriodSeconds: ptr.To[int64](30),
+		},
+		Status: corev1.PodStatus{Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: status}}},
+	}
+}
+
+func httpGet(t *testing.T, url string) int {
+	t.Helper()
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func httpErr(url string) error {
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Get(url)
+	if err == nil {
+		resp.Body.Close()
+	}
+	return err
+}
