@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -12,6 +15,7 @@ import (
 	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/internal/kube"
 	"github.com/cutover/cutover/internal/manifest"
+	"github.com/cutover/cutover/internal/release"
 	"github.com/cutover/cutover/internal/strategy"
 	"github.com/cutover/cutover/internal/verify"
 )
@@ -51,21 +55,179 @@ func (f *blueGreenFlags) validate() error {
 	return usageError{fmt.Errorf("--idle-policy %q: want keep, scale-down or update", f.idlePolicy)}
 }
 
-// runBlueGreen deploys with the blue/green strategy.
-func (o *deployOptions) runBlueGreen(ctx context.Context, clients *kube.Clients, sink event.Sink, checks []verify.Spec,
-	render func(context.Context, string) ([]manifest.Object, error)) error {
-	bg := strategy.NewBlueGreen(clients, strategy.BlueGreenOptions{
+// bgRun is what a blue/green run needs besides its flags.
+type bgRun struct {
+	clients *kube.Clients
+	sink    event.Sink
+	checks  []verify.Spec
+	render  func(context.Context, string) ([]manifest.Object, error)
+	objects []manifest.Object // rendered for the first color: digest and images
+	secrets []string
+	in      io.Reader // a terminal to ask "Ready to go?" on, or nil
+}
+
+// runBlueGreen deploys with the blue/green strategy, holding the app's
+// lock and keeping its release record.
+func (o *deployOptions) runBlueGreen(ctx context.Context, r bgRun) (err error) {
+	app := o.bg.appName()
+	lock, err := release.Acquire(context.WithoutCancel(ctx), r.clients.Typed, r.clients.Namespace, app,
+		release.LockOptions{Holder: holderID(), Dead: release.DeadOnThisHost})
+	if err != nil {
+		return fmt.Errorf("%w: %w", strategy.ErrRefused, err)
+	}
+	defer releaseLock(lock)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		select {
+		case <-lock.Lost():
+			cancel(fmt.Errorf("lost the lock of app %s: %w", app, lock.Err()))
+		case <-ctx.Done():
+		}
+	}()
+	store := release.NewStore(r.clients.Typed, r.clients.Namespace)
+	rec, resume, err := o.startRecord(ctx, store, r, lock.Holder())
+	if err != nil {
+		return err
+	}
+	err = o.blueGreen(ctx, r, store, rec, resume).Run(ctx)
+	_ = rec.Finish(outcome(err), redactErr(err, r.secrets))
+	_ = store.Prune(context.WithoutCancel(ctx), app, keepRecords)
+	return err
+}
+
+// keepRecords is how many release records of an app are kept.
+const keepRecords = 30
+
+func (o *deployOptions) blueGreen(ctx context.Context, r bgRun, store *release.Store, rec *release.Recorder, resume string) *strategy.BlueGreen {
+	opts := strategy.BlueGreenOptions{
 		Service:        o.bg.service,
 		SelectorKey:    o.bg.selectorKey,
 		Colors:         [2]string{o.bg.colors[0], o.bg.colors[1]},
-		Render:         render,
-		Checks:         func(_, color string) []verify.Spec { return forColor(checks, color) },
+		Render:         r.render,
+		Checks:         func(stage, color string) []verify.Spec { return o.stageChecks(r.checks, stage, color) },
 		IdlePolicy:     o.bg.idlePolicy,
 		ScaleDownDelay: o.bg.scaleDownDelay,
-		Apply:          apply.Options{Force: o.force},
-		Sink:           sink,
-	})
-	return bg.Run(ctx)
+		Resume:         resume,
+		OnEnv: func(active, target string) {
+			_ = rec.Change(ctx, func(x *release.Record) { x.FromColor, x.ToColor = active, target })
+		},
+		Apply: apply.Options{Force: o.force},
+		Sink:  event.Tee(r.sink, event.Redact(rec, r.secrets)),
+	}
+	if o.approval.mode == "manual" {
+		a := &approver{store: store, rec: rec, timeout: o.approval.timeout, notifiers: o.approval.notifiers(),
+			sink: r.sink, terminal: r.in}
+		opts.Confirm = a.confirm
+	}
+	return strategy.NewBlueGreen(r.clients, opts)
+}
+
+// startRecord creates this run's record. A record left "running" by a run
+// that died is closed as aborted; if it was the same release and had
+// switched production, its target color is returned to resume from.
+func (o *deployOptions) startRecord(ctx context.Context, store *release.Store, r bgRun, holder string) (*release.Recorder, string, error) {
+	app := o.bg.appName()
+	digest := manifest.Digest(r.objects)
+	resume, err := closeInterrupted(ctx, store, app, digest)
+	if err != nil {
+		return nil, "", err
+	}
+	rec := &release.Record{App: app, Strategy: "blue-green", Holder: holder, Images: manifest.Images(r.objects),
+		Digest: digest, Service: o.bg.service, SelectorKey: o.bg.selectorKey}
+	if err := store.Create(ctx, rec); err != nil {
+		return nil, "", fmt.Errorf("%w: %w", strategy.ErrRefused, err)
+	}
+	return release.NewRecorder(store, rec, nil), resume, nil
+}
+
+// closeInterrupted marks the app's latest record aborted if it is still
+// running (its run died: we hold the lock). It returns the color to resume
+// from when that run released the same objects and had reached Switch.
+func closeInterrupted(ctx context.Context, store *release.Store, app, digest string) (string, error) {
+	prev, err := store.Latest(ctx, app)
+	if err != nil || prev == nil || prev.Outcome != release.OutcomeRunning {
+		return "", nil //nolint:nilerr // no readable previous record: nothing to resume
+	}
+	prev.Outcome, prev.Error, prev.Finished = release.OutcomeAborted, "interrupted: the run stopped without finishing", time.Now().UTC()
+	if prev.Approval != nil && prev.Approval.State == release.ApprovalPending {
+		prev.Approval.State = release.ApprovalExpired
+	}
+	if err := store.Update(ctx, prev); err != nil {
+		return "", fmt.Errorf("%w: close interrupted record: %w", strategy.ErrRefused, err)
+	}
+	if prev.Digest != digest || !reached(prev, strategy.StageSwitch) {
+		return "", nil
+	}
+	return prev.ToColor, nil
+}
+
+// reached reports whether a record's run started stage.
+func reached(r *release.Record, stage string) bool {
+	for _, s := range r.Stages {
+		if s.Name == stage {
+			return true
+		}
+	}
+	return false
+}
+
+// outcome names how a run ended, for its record.
+func outcome(err error) string {
+	switch {
+	case err == nil:
+		return release.OutcomeSucceeded
+	case strategy.IsRolledBack(err):
+		return release.OutcomeRolledBack
+	case errors.Is(err, strategy.ErrRefused), errors.Is(err, errRejected):
+		return release.OutcomeAborted
+	}
+	return release.OutcomeFailed
+}
+
+func releaseLock(l *release.Lock) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = l.Release(ctx)
+}
+
+// holderID names this run in the app's lock: host and pid (which lets a
+// rerun on the same host take over from a killed run at once), plus the CI
+// job when there is one.
+func holderID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown-host"
+	}
+	id := fmt.Sprintf("%s/pid %d", host, os.Getpid())
+	if tag := ciJob(); tag != "" {
+		id += " (" + tag + ")"
+	}
+	return id
+}
+
+func ciJob() string {
+	switch {
+	case os.Getenv("BUILD_TAG") != "":
+		return os.Getenv("BUILD_TAG") // Jenkins: jenkins-JOB-NUMBER
+	case os.Getenv("GITHUB_RUN_ID") != "":
+		return "github run " + os.Getenv("GITHUB_RUN_ID")
+	case os.Getenv("CI_JOB_ID") != "":
+		return "gitlab job " + os.Getenv("CI_JOB_ID")
+	}
+	return ""
+}
+
+func (f *blueGreenFlags) appName() string {
+	if f.app != "" {
+		return f.app
+	}
+	return f.service
+}
+
+// stageChecks are the checks of a verify stage for a color.
+func (o *deployOptions) stageChecks(checks []verify.Spec, _ string, color string) []verify.Spec {
+	return forColor(checks, color)
 }
 
 // forColor fills {color} in the checks' URLs.

@@ -23,6 +23,7 @@ type deployOptions struct {
 	input      inputFlags
 	verify     verifyFlags
 	bg         blueGreenFlags
+	approval   approvalFlags
 	strategy   string
 	timeout    time.Duration
 	rollbackTO time.Duration
@@ -70,6 +71,7 @@ Sources, later winning: the environment, --var-file, --var.
 	o.input.register(fs)
 	o.verify.register(fs)
 	o.bg.register(fs)
+	o.approval.register(fs)
 	fs.StringVar(&o.strategy, "strategy", "rolling", "deployment strategy: rolling or blue-green")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "bound on the whole run, rollback excluded")
 	fs.DurationVar(&o.rollbackTO, "rollback-timeout", 5*time.Minute, "bound on the rollback after a failure")
@@ -122,7 +124,8 @@ func (o *deployOptions) run(cmd *cobra.Command) error {
 			}
 			return s.Objects, nil
 		}
-		err = o.runBlueGreen(ctx, clients, sink, checks, render)
+		err = o.runBlueGreen(ctx, bgRun{clients: clients, sink: sink, checks: checks, render: render,
+			objects: set.Objects, secrets: secrets, in: terminalInput(cmd.InOrStdin(), cmd.OutOrStdout())})
 	} else {
 		err = strategy.NewRolling(clients, strategy.RollingOptions{
 			Apply:  apply.Options{Force: o.force},
@@ -141,7 +144,10 @@ func (o *deployOptions) strategyIsBlueGreen() (bool, error) {
 		if o.dryRun {
 			return false, usageError{fmt.Errorf("--dry-run is not available with --strategy blue-green yet")}
 		}
-		return true, o.bg.validate()
+		if err := o.bg.validate(); err != nil {
+			return false, err
+		}
+		return true, o.approval.validate()
 	}
 	return false, usageError{fmt.Errorf("--strategy %q: want rolling or blue-green", o.strategy)}
 }

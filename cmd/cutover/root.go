@@ -25,7 +25,8 @@ and switch back at once if anything fails.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newDeployCmd(), newRenderCmd(), newRollbackCmd(), newVersionCmd())
+	root.AddCommand(newDeployCmd(), newRenderCmd(), newRollbackCmd(), newDecideCmd(true), newDecideCmd(false),
+		newRecordsCmd(false), newRecordsCmd(true), newVersionCmd())
 	return root
 }
 

@@ -22,6 +22,7 @@ const (
 	ObjectStatus  Type = "object.status" // readiness progress of an applied object
 	CheckAttempt  Type = "check.attempt"
 	Warning       Type = "warning"
+	Approval      Type = "approval" // Status: waiting, approved, rejected, expired
 	Rollback      Type = "rollback"
 	Result        Type = "result"
 )

@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 func TestLists(t *testing.T) {
@@ -102,5 +105,25 @@ func TestDuplicates(t *testing.T) {
 				t.Errorf("err = %v; want both sources named", err)
 			}
 		})
+	}
+}
+
+func TestImagesAndDigest(t *testing.T) {
+	mk := func(kind, image string) Object {
+		u := &unstructured.Unstructured{Object: map[string]any{"kind": kind, "metadata": map[string]any{"name": "x"}}}
+		path := podSpecPaths[kind]
+		_ = unstructured.SetNestedSlice(u.Object, []any{map[string]any{"name": "c", "image": image}}, append(slices.Clone(path), "containers")...)
+		return Object{Unstructured: u}
+	}
+	objs := []Object{mk("Deployment", "tomcat:8"), mk("CronJob", "busybox:1"), mk("Deployment", "tomcat:8"), mk("ConfigMap", "no")}
+	if got, want := Images(objs), []string{"busybox:1", "tomcat:8"}; !slices.Equal(got, want) {
+		t.Errorf("Images = %v, want %v", got, want)
+	}
+	reordered := []Object{objs[3], objs[1], objs[0], objs[2]}
+	if Digest(objs) != Digest(reordered) {
+		t.Error("digest depends on order")
+	}
+	if Digest(objs) == Digest([]Object{mk("Deployment", "tomcat:9")}) {
+		t.Error("different objects, same digest")
 	}
 }

@@ -61,6 +61,8 @@ func Describe(e event.Event) string {
 		return s
 	case event.Warning:
 		return prefix + "warning: " + e.Message
+	case event.Approval:
+		return prefix + "approval " + e.Status + suffix(e.Message)
 	case event.Result:
 		return "result: " + e.Status + suffix(e.Message)
 	}

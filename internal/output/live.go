@@ -57,7 +57,7 @@ func (l *Live) update(e event.Event) {
 		if e.Error != "" {
 			l.notes = append(l.notes, fmt.Sprintf("%s: %s", e.Stage, e.Error))
 		}
-	case event.ObjectPlanned, event.ObjectApplied, event.ObjectStatus, event.CheckAttempt, event.Rollback:
+	case event.ObjectPlanned, event.ObjectApplied, event.ObjectStatus, event.CheckAttempt, event.Rollback, event.Approval:
 		if _, ok := l.rows[e.Object]; !ok {
 			l.objects = append(l.objects, e.Object)
 		}

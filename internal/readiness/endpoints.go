@@ -84,7 +84,7 @@ func endpointsMatch(slices []*discoveryv1.EndpointSlice, pods []*corev1.Pod) (bo
 	selected, readyPods := map[string]bool{}, 0
 	for _, p := range pods {
 		selected[p.Name] = true
-		if p.DeletionTimestamp == nil && podReady(p) {
+		if p.DeletionTimestamp == nil && PodReady(p) {
 			readyPods++
 		}
 	}

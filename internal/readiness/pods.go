@@ -120,7 +120,7 @@ func notReadyPods(d *unstructured.Unstructured, sets []*appsv1.ReplicaSet, pods 
 	}
 	var out []string
 	for _, p := range pods {
-		if !ownedBy(p.OwnerReferences, rs.UID) || p.DeletionTimestamp != nil || podReady(p) {
+		if !ownedBy(p.OwnerReferences, rs.UID) || p.DeletionTimestamp != nil || PodReady(p) {
 			continue
 		}
 		out = append(out, fmt.Sprintf("%s (%s, not ready)", p.Name, p.Status.Phase))
@@ -129,7 +129,8 @@ func notReadyPods(d *unstructured.Unstructured, sets []*appsv1.ReplicaSet, pods 
 	return out
 }
 
-func podReady(p *corev1.Pod) bool {
+// PodReady reports whether p's Ready condition is True.
+func PodReady(p *corev1.Pod) bool {
 	for _, c := range p.Status.Conditions {
 		if c.Type == corev1.PodReady {
 			return c.Status == corev1.ConditionTrue

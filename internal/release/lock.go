@@ -33,6 +33,10 @@ type LockOptions struct {
 	// 30s, rounded up to whole seconds as the Lease stores seconds. The
 	// Lock renews it every Duration/3.
 	Duration time.Duration
+	// Dead, if set, is asked about the holder of an unexpired Lease; true
+	// means that holder is known to have died (see DeadOnThisHost), and the
+	// Lease is taken over at once instead of after it expires.
+	Dead func(holder string) bool
 }
 
 func (o LockOptions) withDefaults() LockOptions {
@@ -102,6 +106,7 @@ type Lock struct {
 	app      string
 	holder   string
 	duration time.Duration
+	isDead   func(string) bool
 	acquired time.Time // the Lease's acquireTime as written by us
 
 	lease *coordinationv1.Lease // last seen; owned by renewLoop until done closes
@@ -135,6 +140,7 @@ func Acquire(ctx context.Context, c kubernetes.Interface, ns, app string, opts L
 		app:      app,
 		holder:   opts.Holder,
 		duration: opts.Duration,
+		isDead:   opts.Dead,
 		done:     make(chan struct{}),
 		lost:     make(chan struct{}),
 	}
@@ -234,7 +240,7 @@ func (l *Lock) tryTake(ctx context.Context) (*coordinationv1.Lease, error) {
 		return nil, err
 	}
 	now := time.Now()
-	if held := heldError(l.app, cur); held != nil && held.Expires.After(now) {
+	if held := heldError(l.app, cur); held != nil && held.Expires.After(now) && !l.dead(held.Holder) {
 		return nil, held
 	}
 	next := cur.DeepCopy()

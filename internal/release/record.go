@@ -30,6 +30,8 @@ const (
 	ApprovalPending  = "pending"
 	ApprovalApproved = "approved"
 	ApprovalRejected = "rejected"
+	// ApprovalExpired: nobody decided before the approval timeout.
+	ApprovalExpired = "expired"
 )
 
 // Stage is one step of a run.
@@ -61,8 +63,14 @@ type Record struct {
 	// FromColor is the active color before the run, ToColor its target;
 	// both empty for a rolling update.
 	FromColor, ToColor string
+	// Service and SelectorKey locate blue/green's production switch, for
+	// cutover rollback APP.
+	Service, SelectorKey string
 	// Images are the container images of the release.
 	Images []string
+	// Digest identifies the release's rendered objects, so that a rerun
+	// after a crash knows whether it continues the same release.
+	Digest string
 	Stages []Stage
 	// Outcome is running, succeeded, failed, rolled-back or aborted.
 	Outcome  string
@@ -91,7 +99,10 @@ type wireRecord struct {
 	Revision  int           `json:"revision"`
 	FromColor string        `json:"fromColor,omitempty"`
 	ToColor   string        `json:"toColor,omitempty"`
+	Service   string        `json:"service,omitempty"`
+	SelKey    string        `json:"selectorKey,omitempty"`
 	Images    []string      `json:"images,omitempty"`
+	Digest    string        `json:"digest,omitempty"`
 	Stages    []wireStage   `json:"stages,omitempty"`
 	Outcome   string        `json:"outcome"`
 	Error     string        `json:"error,omitempty"`
@@ -119,7 +130,8 @@ type wireApproval struct {
 func encodeRecord(r *Record) (string, error) {
 	w := wireRecord{
 		Version: recordVersion, App: r.App, Namespace: r.Namespace, Strategy: r.Strategy,
-		Revision: r.Revision, FromColor: r.FromColor, ToColor: r.ToColor, Images: r.Images,
+		Revision: r.Revision, FromColor: r.FromColor, ToColor: r.ToColor, Images: r.Images, Digest: r.Digest,
+		Service: r.Service, SelKey: r.SelectorKey,
 		Outcome: r.Outcome, Error: r.Error, Approval: wireApprovalOf(r.Approval),
 		Holder: r.Holder, Started: formatTime(r.Started), Finished: formatTime(r.Finished),
 	}
@@ -174,7 +186,8 @@ func (w *wireRecord) record() (*Record, error) {
 	t := timeParser{}
 	r := &Record{
 		App: w.App, Namespace: w.Namespace, Strategy: w.Strategy, Revision: w.Revision,
-		FromColor: w.FromColor, ToColor: w.ToColor, Images: w.Images,
+		FromColor: w.FromColor, ToColor: w.ToColor, Images: w.Images, Digest: w.Digest,
+		Service: w.Service, SelectorKey: w.SelKey,
 		Outcome: w.Outcome, Error: w.Error, Holder: w.Holder,
 		Started: t.parse(w.Started), Finished: t.parse(w.Finished),
 	}
@@ -214,4 +227,11 @@ func (p *timeParser) parse(s string) time.Time {
 		p.err = fmt.Errorf("decode record: time %q: %w", s, err)
 	}
 	return t.UTC()
+}
+
+// MarshalJSON writes r as it is stored, so that `cutover status -o json`
+// and the ConfigMap show one format.
+func (r *Record) MarshalJSON() ([]byte, error) {
+	s, err := encodeRecord(r)
+	return []byte(s), err
 }

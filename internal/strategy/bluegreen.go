@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/cutover/cutover/internal/apply"
+	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/internal/kube"
 	"github.com/cutover/cutover/internal/manifest"
 	"github.com/cutover/cutover/internal/readiness"
@@ -52,7 +53,17 @@ type BlueGreenOptions struct {
 	Checks func(stage, color string) []verify.Spec
 	// Confirm, if set, waits for a person's approval; an error aborts with
 	// production untouched.
-	Confirm        func(ctx context.Context, from, to string) error
+	Confirm func(ctx context.Context, from, to string) error
+	// OnEnv, if set, learns what Check Env found: the active color ("" on
+	// a first deploy) and the target.
+	OnEnv func(active, target string)
+	// Resume is the color an interrupted run of the same release had
+	// already switched production to (read from its record), or "". If
+	// production still selects it, the run continues that release:
+	// it redeploys and verifies the same color, and asks no approval again
+	// (the switch proves it was given), instead of releasing to the other
+	// color.
+	Resume         string
 	IdlePolicy     string        // keep (default), scale-down, update
 	ScaleDownDelay time.Duration // default 30s
 	// SwitchBackTimeout bounds switching back after Verify Prod fails, even
@@ -96,9 +107,10 @@ func NewBlueGreen(c *kube.Clients, opts BlueGreenOptions) *BlueGreen {
 
 // env is what Check Env found.
 type env struct {
-	prod   *corev1.Service // nil on a first deploy
-	active string          // "" on a first deploy
-	target string
+	prod    *corev1.Service // nil on a first deploy
+	active  string          // "" on a first deploy
+	target  string
+	resumed bool // production already selects target: an interrupted run's switch
 }
 
 // Run releases to the idle color and switches production to it.
@@ -106,6 +118,9 @@ func (b *BlueGreen) Run(ctx context.Context) error {
 	var e env
 	if err := b.stage(StageCheckEnv, func() (err error) { e, err = b.checkEnv(ctx); return err }); err != nil {
 		return fmt.Errorf("%w: %w", ErrRefused, err)
+	}
+	if b.opts.OnEnv != nil {
+		b.opts.OnEnv(e.active, e.target)
 	}
 	prodObj, err := b.deploy(ctx, e)
 	if err != nil {
@@ -144,14 +159,28 @@ func (b *BlueGreen) checkEnv(ctx context.Context) (env, error) {
 		return env{}, fmt.Errorf("production service %s/%s has no selector key %q (selector %v); set --selector-key",
 			svc.Namespace, svc.Name, b.opts.SelectorKey, svc.Spec.Selector)
 	}
-	switch active {
-	case b.opts.Colors[0]:
-		return env{prod: svc, active: active, target: b.opts.Colors[1]}, nil
-	case b.opts.Colors[1]:
-		return env{prod: svc, active: active, target: b.opts.Colors[0]}, nil
+	other, known := b.other(active)
+	switch {
+	case known && active == b.opts.Resume:
+		event.Stamp(b.sink, event.Event{Type: event.Warning, Stage: StageCheckEnv, Message: fmt.Sprintf(
+			"resuming an interrupted run of this release: production already selects %s; verifying it again", active)})
+		return env{prod: svc, active: other, target: active, resumed: true}, nil
+	case known:
+		return env{prod: svc, active: active, target: other}, nil
 	}
 	return env{}, fmt.Errorf("production service %s/%s selects %s=%q, which is neither of the colors %q and %q",
 		svc.Namespace, svc.Name, b.opts.SelectorKey, active, b.opts.Colors[0], b.opts.Colors[1])
+}
+
+// other returns the color that is not c, and whether c is a color at all.
+func (b *BlueGreen) other(c string) (string, bool) {
+	switch c {
+	case b.opts.Colors[0]:
+		return b.opts.Colors[1], true
+	case b.opts.Colors[1]:
+		return b.opts.Colors[0], true
+	}
+	return "", false
 }
 
 // isProd recognises the production Service among the files' objects.
@@ -199,8 +228,12 @@ func (b *BlueGreen) deploy(ctx context.Context, e env) (*manifest.Object, error)
 }
 
 func (b *BlueGreen) confirm(ctx context.Context, e env) error {
-	if b.opts.Confirm == nil {
+	switch {
+	case b.opts.Confirm == nil:
 		b.skip(StageConfirm, "no approval asked")
+		return nil
+	case e.resumed:
+		b.skip(StageConfirm, "approved before the interrupted run switched production")
 		return nil
 	}
 	return b.stage(StageConfirm, func() error { return b.opts.Confirm(ctx, e.active, e.target) })
@@ -235,6 +268,36 @@ func (b *BlueGreen) switchTo(ctx context.Context, e env, color string, prodObj *
 	})
 }
 
+// colorReady refuses to switch production to a color with no pods, or
+// with pods that are not ready (a scaled-down or broken backup): production
+// must never select such a color.
+func (b *BlueGreen) colorReady(ctx context.Context, e env, color string) error {
+	selector := labels.Set{}
+	for k, v := range e.prod.Spec.Selector {
+		selector[k] = v
+	}
+	selector[b.opts.SelectorKey] = color
+	pods, err := b.c.Typed.CoreV1().Pods(b.c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
+	if err != nil {
+		return fmt.Errorf("check %s before switching back: %w", color, err)
+	}
+	ready := 0
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if p.DeletionTimestamp != nil {
+			continue
+		}
+		if !readiness.PodReady(p) {
+			return fmt.Errorf("%s is not fit to take production back: pod %s is not ready", color, p.Name)
+		}
+		ready++
+	}
+	if ready == 0 {
+		return fmt.Errorf("%s is not fit to take production back: no pod runs (scaled down?)", color)
+	}
+	return nil
+}
+
 func (b *BlueGreen) patchSelector(ctx context.Context, color string) error {
 	patch := fmt.Sprintf(`{"spec":{"selector":{%q:%q}}}`, b.opts.SelectorKey, color)
 	_, err := b.c.Typed.CoreV1().Services(b.c.Namespace).Patch(ctx, b.opts.Service, mergePatch, []byte(patch),
@@ -255,7 +318,12 @@ func (b *BlueGreen) switchBack(ctx context.Context, e env, cause error) error {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.opts.SwitchBackTimeout)
 	defer cancel()
-	f.RollbackErr = b.stage(StageSwitchBack, func() error { return b.switchTo(ctx, e, e.active, nil) })
+	f.RollbackErr = b.stage(StageSwitchBack, func() error {
+		if err := b.colorReady(ctx, e, e.active); err != nil {
+			return err
+		}
+		return b.switchTo(ctx, e, e.active, nil)
+	})
 	f.RolledBack = f.RollbackErr == nil
 	if f.RolledBack {
 		f.Restored = []string{fmt.Sprintf("Service/%s/%s to %s", b.c.Namespace, b.opts.Service, e.active)}

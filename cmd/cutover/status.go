@@ -1,0 +1,144 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cutover/cutover/internal/release"
+)
+
+type recordsOptions struct {
+	kube   kubeFlags
+	output string
+}
+
+// newStatusCmd returns `cutover status APP` (history false) or
+// `cutover history APP`.
+func newRecordsCmd(history bool) *cobra.Command {
+	o := &recordsOptions{}
+	use, short := "status APP", "Show the latest release of APP: colors, images, stages, outcome, approval"
+	if history {
+		use, short = "history APP", "List the releases of APP, newest first"
+	}
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Long: short + `.
+
+Every cutover deploy --strategy blue-green leaves a release record in the
+namespace (ConfigMap cutover-APP-rN, labelled app.kubernetes.io/managed-by=cutover);
+the last 30 are kept.`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd, args[0], history) },
+	}
+	o.kube.register(cmd.Flags())
+	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "output: text or json")
+	return cmd
+}
+
+func (o *recordsOptions) run(cmd *cobra.Command, app string, history bool) error {
+	if o.output != "text" && o.output != "json" {
+		return usageError{fmt.Errorf("-o %q: want text or json", o.output)}
+	}
+	clients, err := o.kube.connect()
+	if err != nil {
+		return badInput{err}
+	}
+	recs, err := release.NewStore(clients.Typed, clients.Namespace).List(cmd.Context(), app)
+	if err != nil {
+		return err
+	}
+	if len(recs) == 0 {
+		return badInput{fmt.Errorf("app %s has no release records in namespace %s", app, clients.Namespace)}
+	}
+	if !history {
+		recs = recs[:1]
+	}
+	w := cmd.OutOrStdout()
+	switch {
+	case o.output == "json":
+		return writeJSON(w, recs, history)
+	case history:
+		return writeHistory(w, recs)
+	}
+	writeStatus(w, recs[0])
+	return nil
+}
+
+func writeJSON(w io.Writer, recs []*release.Record, list bool) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if list {
+		return enc.Encode(recs)
+	}
+	return enc.Encode(recs[0])
+}
+
+func writeHistory(w io.Writer, recs []*release.Record) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "REVISION\tSTARTED\tOUTCOME\tSWITCH\tIMAGES\tTOOK\tAPPROVAL")
+	for _, r := range recs {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Revision, r.Started.Format(time.RFC3339), r.Outcome,
+			switchText(r), strings.Join(r.Images, ","), took(r), approvalText(r.Approval))
+	}
+	return tw.Flush()
+}
+
+func writeStatus(w io.Writer, r *release.Record) {
+	fmt.Fprintf(w, "app:       %s (namespace %s)\n", r.App, r.Namespace)
+	fmt.Fprintf(w, "revision:  %d, %s\n", r.Revision, r.Strategy)
+	fmt.Fprintf(w, "outcome:   %s\n", r.Outcome)
+	fmt.Fprintf(w, "switch:    %s\n", switchText(r))
+	fmt.Fprintf(w, "images:    %s\n", strings.Join(r.Images, ", "))
+	fmt.Fprintf(w, "started:   %s by %s\n", r.Started.Format(time.RFC3339), r.Holder)
+	fmt.Fprintf(w, "took:      %s\n", took(r))
+	fmt.Fprintf(w, "approval:  %s\n", approvalText(r.Approval))
+	if r.Error != "" {
+		fmt.Fprintf(w, "error:     %s\n", r.Error)
+	}
+	fmt.Fprintln(w, "stages:")
+	for _, s := range r.Stages {
+		line := fmt.Sprintf("  %-14s %-10s %s", s.Name, s.Status, stageTook(s))
+		if s.Error != "" {
+			line += "  " + s.Error
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
+func switchText(r *release.Record) string {
+	if r.ToColor == "" {
+		return "-"
+	}
+	return orNone(r.FromColor) + " -> " + r.ToColor
+}
+
+func took(r *release.Record) string {
+	if r.Finished.IsZero() {
+		return "running"
+	}
+	return r.Finished.Sub(r.Started).Round(time.Millisecond).String()
+}
+
+func stageTook(s release.Stage) string {
+	if s.Finished.IsZero() {
+		return ""
+	}
+	return s.Finished.Sub(s.Started).Round(time.Millisecond).String()
+}
+
+func approvalText(a *release.Approval) string {
+	switch {
+	case a == nil:
+		return "-"
+	case a.By != "":
+		return fmt.Sprintf("%s by %s at %s", a.State, a.By, a.At.Format(time.RFC3339))
+	}
+	return a.State
+}
