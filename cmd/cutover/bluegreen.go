@@ -109,6 +109,7 @@ func (o *deployOptions) blueGreen(ctx context.Context, r bgRun, store *release.S
 		IdlePolicy:     o.bg.idlePolicy,
 		ScaleDownDelay: o.bg.scaleDownDelay,
 		Resume:         resume,
+		BeforeWrite:    rec.Start,
 		OnEnv: func(active, target string) {
 			_ = rec.Change(ctx, func(x *release.Record) { x.FromColor, x.ToColor = active, target })
 		},
@@ -123,7 +124,7 @@ func (o *deployOptions) blueGreen(ctx context.Context, r bgRun, store *release.S
 	return strategy.NewBlueGreen(r.clients, opts)
 }
 
-// startRecord creates this run's record. A record left "running" by a run
+// startRecord prepares this run's record, stored at the first write. A record left "running" by a run
 // that died is closed as aborted; if it was the same release and had
 // switched production, its target color is returned to resume from.
 func (o *deployOptions) startRecord(ctx context.Context, store *release.Store, r bgRun, holder string) (*release.Recorder, string, error) {
@@ -134,10 +135,7 @@ func (o *deployOptions) startRecord(ctx context.Context, store *release.Store, r
 		return nil, "", err
 	}
 	rec := &release.Record{App: app, Strategy: "blue-green", Holder: holder, Images: manifest.Images(r.objects),
-		Digest: digest, Service: o.bg.service, SelectorKey: o.bg.selectorKey}
-	if err := store.Create(ctx, rec); err != nil {
-		return nil, "", fmt.Errorf("%w: %w", strategy.ErrRefused, err)
-	}
+		Digest: digest, Service: o.bg.service, SelectorKey: o.bg.selectorKey, Started: time.Now().UTC()}
 	return release.NewRecorder(store, rec, nil), resume, nil
 }
 

@@ -15,17 +15,19 @@ const writeTimeout = 10 * time.Second
 
 // Recorder keeps a run's record in step with the run: as an event.Sink it
 // notes every stage's start and end, and Change and Finish write the rest.
-// A failed write is logged and retried with the next change: a record is
-// an account of the run, never a reason to stop it.
+// Until Start, changes stay in memory: a run refused before its first
+// write leaves no record. A failed write is logged and retried with the
+// next change: a record is an account of the run, never a reason to stop it.
 type Recorder struct {
 	store *Store
 	log   *slog.Logger
 
-	mu  sync.Mutex
-	rec *Record
+	mu      sync.Mutex
+	rec     *Record
+	started bool
 }
 
-// NewRecorder returns a Recorder of r, which Store.Create has stored.
+// NewRecorder returns a Recorder of r, not yet stored.
 func NewRecorder(s *Store, r *Record, log *slog.Logger) *Recorder {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -65,11 +67,35 @@ func (r *Recorder) Change(ctx context.Context, fn func(*Record)) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	fn(r.rec)
+	if !r.started {
+		return nil
+	}
 	if err := r.store.Update(ctx, r.rec); err != nil {
 		r.log.Warn("release record not written", "app", r.rec.App, "revision", r.rec.Revision, "err", err)
 		return err
 	}
 	return nil
+}
+
+// Start stores the record (Store.Create), with every change so far.
+func (r *Recorder) Start(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.started {
+		return nil
+	}
+	if err := r.store.Create(ctx, r.rec); err != nil {
+		return err
+	}
+	r.started = true
+	return nil
+}
+
+// Started reports whether the record is stored.
+func (r *Recorder) Started() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.started
 }
 
 // Record returns a copy of the record as it stands.
@@ -81,8 +107,9 @@ func (r *Recorder) Record() Record {
 	return c
 }
 
-// Finish writes the run's outcome. It uses its own bounded context, so a
-// run cut short by its timeout still leaves its outcome.
+// Finish writes the run's outcome, if the record was stored. It uses its
+// own bounded context, so a run cut short by its timeout still leaves its
+// outcome.
 func (r *Recorder) Finish(outcome string, err error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()

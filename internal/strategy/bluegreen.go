@@ -54,6 +54,9 @@ type BlueGreenOptions struct {
 	// Confirm, if set, waits for a person's approval; an error aborts with
 	// production untouched.
 	Confirm func(ctx context.Context, from, to string) error
+	// BeforeWrite, if set, runs after the dry run of Deploy passed and
+	// before the first write; an error refuses the release.
+	BeforeWrite func(ctx context.Context) error
 	// OnEnv, if set, learns what Check Env found: the active color ("" on
 	// a first deploy) and the target.
 	OnEnv func(active, target string)
@@ -214,6 +217,11 @@ func (b *BlueGreen) deploy(ctx context.Context, e env) (*manifest.Object, error)
 			return fmt.Errorf("%w: %w", ErrRefused, err)
 		}
 		b.reportPlan(StageDeploy, items)
+		if hook := b.opts.BeforeWrite; hook != nil {
+			if err := hook(ctx); err != nil {
+				return fmt.Errorf("%w: %w", ErrRefused, err)
+			}
+		}
 		if err := b.ap.Apply(ctx, items); err != nil {
 			return err
 		}
