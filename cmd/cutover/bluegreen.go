@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/cutover/cutover/internal/apply"
+	"github.com/cutover/cutover/internal/config"
 	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/internal/kube"
 	"github.com/cutover/cutover/internal/manifest"
@@ -59,7 +60,7 @@ func (f *blueGreenFlags) validate() error {
 type bgRun struct {
 	clients *kube.Clients
 	sink    event.Sink
-	checks  []verify.Spec
+	checks  map[[2]string][]verify.Spec // by verify stage (config.StageStaged, StageProd) and color
 	render  func(context.Context, string) ([]manifest.Object, error)
 	objects []manifest.Object // rendered for the first color: digest and images
 	secrets []string
@@ -105,7 +106,7 @@ func (o *deployOptions) blueGreen(ctx context.Context, r bgRun, store *release.S
 		SelectorKey:    o.bg.selectorKey,
 		Colors:         [2]string{o.bg.colors[0], o.bg.colors[1]},
 		Render:         r.render,
-		Checks:         func(stage, color string) []verify.Spec { return o.stageChecks(r.checks, stage, color) },
+		Checks:         func(stage, color string) []verify.Spec { return r.checks[[2]string{verifyStage(stage), color}] },
 		IdlePolicy:     o.bg.idlePolicy,
 		ScaleDownDelay: o.bg.scaleDownDelay,
 		Resume:         resume,
@@ -223,21 +224,10 @@ func (f *blueGreenFlags) appName() string {
 	return f.service
 }
 
-// stageChecks are the checks of a verify stage for a color.
-func (o *deployOptions) stageChecks(checks []verify.Spec, _ string, color string) []verify.Spec {
-	return forColor(checks, color)
-}
-
-// forColor fills {color} in the checks' URLs.
-func forColor(checks []verify.Spec, color string) []verify.Spec {
-	out := make([]verify.Spec, 0, len(checks))
-	for _, s := range checks {
-		if h, ok := s.Check.(*verify.HTTP); ok {
-			c := *h
-			c.URL = strings.ReplaceAll(c.URL, "{color}", color)
-			s.Check = &c
-		}
-		out = append(out, s)
+// verifyStage maps a blue/green stage to the config file's stage name.
+func verifyStage(stage string) string {
+	if stage == strategy.StageVerifyStaged {
+		return config.StageStaged
 	}
-	return out
+	return config.StageProd
 }

@@ -12,10 +12,13 @@ import (
 	"golang.org/x/term"
 
 	"github.com/cutover/cutover/internal/apply"
+	"github.com/cutover/cutover/internal/config"
 	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/internal/kube"
 	"github.com/cutover/cutover/internal/manifest"
 	"github.com/cutover/cutover/internal/output"
 	"github.com/cutover/cutover/internal/strategy"
+	"github.com/cutover/cutover/internal/verify"
 )
 
 type deployOptions struct {
@@ -31,6 +34,8 @@ type deployOptions struct {
 	noRollback bool
 	force      bool
 	output     string
+	configPath string
+	fileChecks checkSet // from the config file
 }
 
 func newDeployCmd() *cobra.Command {
@@ -78,11 +83,15 @@ Sources, later winning: the environment, --var-file, --var.
 	fs.BoolVar(&o.dryRun, "dry-run", false, "validate with a server-side dry run, print what would change, write nothing")
 	fs.BoolVar(&o.noRollback, "no-rollback", false, "leave a failed release as it is")
 	fs.BoolVar(&o.force, "force-conflicts", false, "take over fields that other field managers own")
+	fs.StringVarP(&o.configPath, "config", "c", "", "config file (cutover.yaml): app, strategy, files, checks, approval, notifications; flags override it")
 	fs.StringVarP(&o.output, "output", "o", "text", "output: text (live view on a terminal, plain lines otherwise) or json (one event per line)")
 	return cmd
 }
 
 func (o *deployOptions) run(cmd *cobra.Command) error {
+	if err := o.applyConfig(cmd.Flags()); err != nil {
+		return err
+	}
 	blueGreen, err := o.strategyIsBlueGreen()
 	if err != nil {
 		return err
@@ -91,10 +100,11 @@ func (o *deployOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	checks, err := o.verify.checks()
+	defs, err := o.verify.checks()
 	if err != nil {
 		return err
 	}
+	defs = append(o.fileChecks, defs...)
 	stdin, err := o.input.rereadableStdin(cmd.InOrStdin())
 	if err != nil {
 		return err
@@ -116,24 +126,52 @@ func (o *deployOptions) run(cmd *cobra.Command) error {
 	}
 	ctx, cancel := contextWithTimeout(ctx, o.timeout)
 	defer cancel()
+	bind := checkBinding{clients: clients, app: o.bg.appName(), roleVar: o.bg.roleVar, vars: o.input.variables, sink: sink}
 	if blueGreen {
-		render := func(ctx context.Context, color string) ([]manifest.Object, error) {
-			s, _, err := o.input.load(ctx, stdin(), o.bg.roleVar+"="+color)
-			if err != nil {
-				return nil, err
-			}
-			return s.Objects, nil
-		}
-		err = o.runBlueGreen(ctx, bgRun{clients: clients, sink: sink, checks: checks, render: render,
-			objects: set.Objects, secrets: secrets, in: terminalInput(cmd.InOrStdin(), cmd.OutOrStdout())})
+		err = o.deployBlueGreen(ctx, cmd, bgRun{clients: clients, sink: sink, objects: set.Objects, secrets: secrets,
+			in: terminalInput(cmd.InOrStdin(), cmd.OutOrStdout())}, defs, bind, stdin)
 	} else {
-		err = strategy.NewRolling(clients, strategy.RollingOptions{
-			Apply:  apply.Options{Force: o.force},
-			Checks: checks, DryRun: o.dryRun, NoRollback: o.noRollback, RollbackTimeout: o.rollbackTO, Sink: sink,
-		}).Run(ctx, set.Objects)
+		err = o.deployRolling(ctx, clients, sink, set.Objects, defs, bind)
 	}
 	report(sink, err)
 	return redactErr(err, secrets)
+}
+
+func (o *deployOptions) deployRolling(ctx context.Context, clients *kube.Clients, sink event.Sink, objs []manifest.Object,
+	defs checkSet, bind checkBinding) error {
+	bind.stage = config.StageProd
+	checks, err := defs.specs(ctx, bind)
+	if err != nil {
+		return err
+	}
+	return strategy.NewRolling(clients, strategy.RollingOptions{
+		Apply:  apply.Options{Force: o.force},
+		Checks: checks, DryRun: o.dryRun, NoRollback: o.noRollback, RollbackTimeout: o.rollbackTO, Sink: sink,
+	}).Run(ctx, objs)
+}
+
+func (o *deployOptions) deployBlueGreen(ctx context.Context, _ *cobra.Command, r bgRun, defs checkSet, bind checkBinding,
+	stdin func() io.Reader) error {
+	checks := map[[2]string][]verify.Spec{}
+	for _, stage := range []string{config.StageStaged, config.StageProd} {
+		for _, color := range o.bg.colors {
+			bind.stage, bind.color = stage, color
+			specs, err := defs.specs(ctx, bind)
+			if err != nil {
+				return err
+			}
+			checks[[2]string{stage, color}] = specs
+		}
+	}
+	r.checks = checks
+	r.render = func(ctx context.Context, color string) ([]manifest.Object, error) {
+		s, _, err := o.input.load(ctx, stdin(), o.bg.roleVar+"="+color)
+		if err != nil {
+			return nil, err
+		}
+		return s.Objects, nil
+	}
+	return o.runBlueGreen(ctx, r)
 }
 
 func (o *deployOptions) strategyIsBlueGreen() (bool, error) {

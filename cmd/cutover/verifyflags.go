@@ -9,10 +9,11 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/cutover/cutover/internal/config"
 	"github.com/cutover/cutover/internal/verify"
 )
 
-// verifyFlags are the quick form of an HTTP check after the rollout.
+// verifyFlags are the quick forms of checks: HTTP and command.
 type verifyFlags struct {
 	url       string
 	status    []int
@@ -23,6 +24,7 @@ type verifyFlags struct {
 	timeout   time.Duration
 	successes int
 	insecure  bool
+	command   string
 }
 
 func (f *verifyFlags) register(fs *pflag.FlagSet) {
@@ -35,29 +37,41 @@ func (f *verifyFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.timeout, "verify-timeout", 5*time.Second, "timeout of each attempt")
 	fs.IntVar(&f.successes, "verify-successes", 1, "consecutive passes needed")
 	fs.BoolVar(&f.insecure, "verify-insecure", false, "do not verify the server's TLS certificate")
+	fs.StringVar(&f.command, "verify-command", "",
+		"after the rollout (blue-green: at Verify Staged and Verify Prod), run this shell command; exit 0 passes. Its environment has TARGET_ROLE (the color), TEST_URL (--verify-url for the color), APP, NAMESPACE and CUTOVER_STAGE (staged or prod)")
 }
 
-// checks returns the configured checks; none without --verify-url.
-func (f *verifyFlags) checks() ([]verify.Spec, error) {
-	if f.url == "" {
-		if f.contains != "" || f.matches != "" || len(f.status) > 0 {
-			return nil, usageError{fmt.Errorf("--verify-contains, --verify-match and --verify-status need --verify-url")}
-		}
-		return nil, nil
+// checks returns the checks of the flags: an HTTP check for --verify-url,
+// a command check for --verify-command; each runs at every verify stage.
+func (f *verifyFlags) checks() (checkSet, error) {
+	if f.url == "" && (f.contains != "" || f.matches != "" || len(f.status) > 0) {
+		return nil, usageError{fmt.Errorf("--verify-contains, --verify-match and --verify-status need --verify-url")}
 	}
+	policy := verify.Policy{Attempts: f.attempts, Interval: f.interval, Timeout: f.timeout, SuccessesInRow: f.successes}
+	var out checkSet
+	if f.url != "" {
+		h, err := f.httpCheck()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, checkDef{stage: config.StageBoth, policy: policy, build: httpDef(h, "")})
+	}
+	if f.command != "" {
+		out = append(out, checkDef{stage: config.StageBoth, policy: policy, build: commandDef(f.command, nil, "", f.url)})
+	}
+	return out, nil
+}
+
+func (f *verifyFlags) httpCheck() (*config.HTTPCheck, error) {
 	if !strings.HasPrefix(f.url, "http://") && !strings.HasPrefix(f.url, "https://") {
 		return nil, usageError{fmt.Errorf("--verify-url %q: want an http:// or https:// URL", f.url)}
 	}
-	check := &verify.HTTP{URL: f.url, Status: f.status, Contains: f.contains, InsecureSkipVerify: f.insecure}
 	if f.matches != "" {
-		re, err := regexp.Compile(f.matches)
-		if err != nil {
+		if _, err := regexp.Compile(f.matches); err != nil {
 			return nil, usageError{fmt.Errorf("--verify-match: %w", err)}
 		}
-		check.Matches = re
 	}
-	policy := verify.Policy{Attempts: f.attempts, Interval: f.interval, Timeout: f.timeout, SuccessesInRow: f.successes}
-	return []verify.Spec{{Check: check, Policy: policy}}, nil
+	return &config.HTTPCheck{URL: f.url, Status: f.status, Contains: f.contains, Matches: f.matches, InsecureSkipVerify: &f.insecure}, nil
 }
 
 // contextWithTimeout bounds ctx by d when d > 0.

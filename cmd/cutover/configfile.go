@@ -1,0 +1,66 @@
+package main
+
+import (
+	"os"
+	"slices"
+
+	"github.com/spf13/pflag"
+
+	"github.com/cutover/cutover/internal/config"
+	"github.com/cutover/cutover/internal/notify"
+)
+
+// applyConfig loads --config, if given, under the flags: a flag given on
+// the command line wins over the file. Its errors are bad input.
+func (o *deployOptions) applyConfig(fs *pflag.FlagSet) error {
+	if o.configPath == "" {
+		return nil
+	}
+	cfg, err := config.Load(o.configPath)
+	if err != nil {
+		return badInput{err}
+	}
+	set := fs.Changed
+	config.UseString(&o.kube.namespace, cfg.Namespace, set("namespace"))
+	config.UseString(&o.strategy, cfg.Strategy, set("strategy"))
+	config.UseList(&o.input.files, cfg.Files, set("filename"))
+	o.input.varFiles = append(slices.Clone(cfg.VarFiles), o.input.varFiles...)
+	o.input.vars = append(cfg.VarList(), o.input.vars...)
+	o.input.secretVars = append(slices.Clone(cfg.SecretVars), o.input.secretVars...)
+	config.Use(&o.input.strict, cfg.StrictVars, set("strict-vars"))
+	config.Use(&o.timeout, cfg.Timeout, set("timeout"))
+	config.Use(&o.rollbackTO, cfg.RollbackTimeout, set("rollback-timeout"))
+	config.Use(&o.noRollback, cfg.NoRollback, set("no-rollback"))
+	config.Use(&o.force, cfg.ForceConflicts, set("force-conflicts"))
+	config.UseString(&o.bg.app, cfg.App, set("app"))
+	o.bg.applyConfig(cfg.BlueGreen, set)
+	o.fileChecks = configChecks(cfg)
+	return o.approval.applyConfig(cfg.Approval, set)
+}
+
+func (f *blueGreenFlags) applyConfig(c config.BlueGreen, set func(string) bool) {
+	config.UseString(&f.service, c.Service, set("service"))
+	config.UseString(&f.selectorKey, c.SelectorKey, set("selector-key"))
+	config.UseString(&f.roleVar, c.RoleVar, set("role-var"))
+	config.UseList(&f.colors, c.Colors, set("colors"))
+	config.UseString(&f.idlePolicy, c.IdlePolicy, set("idle-policy"))
+	config.Use(&f.scaleDownDelay, c.ScaleDownDelay, set("scale-down-delay"))
+}
+
+func (f *approvalFlags) applyConfig(c config.Approval, set func(string) bool) error {
+	config.UseString(&f.mode, c.Mode, set("approval"))
+	config.Use(&f.timeout, c.Timeout, set("approval-timeout"))
+	if w := c.Notify.Webhook; w != nil && !set("notify-webhook") {
+		url, headers, err := w.Resolve(os.LookupEnv)
+		if err != nil {
+			return badInput{err}
+		}
+		f.webhook, f.headers = url, headers
+	}
+	if s := c.Notify.SMTP; s != nil {
+		f.smtp = &notify.SMTP{Host: s.Host, TLS: notify.TLSMode(s.TLS), Username: s.Username,
+			PasswordEnv: s.PasswordEnv, From: s.From, To: s.To}
+		config.Use(&f.smtp.Port, s.Port, false)
+	}
+	return nil
+}
