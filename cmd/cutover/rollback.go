@@ -10,6 +10,7 @@ import (
 
 	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/internal/readiness"
+	"github.com/cutover/cutover/internal/release"
 	"github.com/cutover/cutover/internal/rollback"
 )
 
@@ -23,9 +24,17 @@ type rollbackOptions struct {
 func newRollbackCmd() *cobra.Command {
 	o := &rollbackOptions{}
 	cmd := &cobra.Command{
-		Use:   "rollback deployment/NAME [--to-revision N]",
-		Short: "Put a Deployment back on an earlier revision and wait until it is fully available",
-		Long: `Rollback restores a Deployment's pod template from an earlier ReplicaSet
+		Use:   "rollback (APP | deployment/NAME [--to-revision N])",
+		Short: "Switch a blue/green app back to its previous color, or put a Deployment back on an earlier revision",
+		Long: `Rollback APP, for an app with blue/green release records, switches the
+production Service back to the previous color, at once, if that color still
+runs the previous release (idle policy keep). A color the scale-down policy
+scaled to zero is scaled up and waited for first. Production is switched only
+to a color whose pods are all ready, and the switch is confirmed through its
+EndpointSlices. If the previous color was updated to the new release (idle
+policy update), it is refused: deploy the previous version again.
+
+Rollback deployment/NAME restores a Deployment's pod template from an earlier ReplicaSet
 (kubectl rollout undo semantics), by default the revision before the current
 one, and waits until every replica of it is updated and available and no
 other pod is left.
@@ -35,7 +44,8 @@ every other field cutover owns, so the next "cutover deploy" does not
 conflict.
 
 ` + exitCodesHelp,
-		Example: `  cutover rollback deployment/web -n prod
+		Example: `  cutover rollback tomcat-service -n prod
+  cutover rollback deployment/web -n prod
   cutover rollback deployment/web --to-revision 3`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd, args[0]) },
@@ -52,16 +62,25 @@ func (o *rollbackOptions) run(cmd *cobra.Command, arg string) error {
 	if err != nil {
 		return err
 	}
-	sink, err := newSink(o.output, cmd.OutOrStdout())
-	if err != nil {
-		return err
-	}
 	clients, err := o.kube.connect()
 	if err != nil {
 		return badInput{err}
 	}
 	ctx, cancel := contextWithTimeout(cmd.Context(), o.timeout)
 	defer cancel()
+	if !strings.Contains(arg, "/") {
+		ar, isApp, err := findAppRollback(ctx, release.NewStore(clients.Typed, clients.Namespace), arg)
+		if err != nil {
+			return err
+		}
+		if isApp {
+			return o.runAppRollback(ctx, cmd, clients, ar)
+		}
+	}
+	sink, err := newSink(o.output, cmd.OutOrStdout())
+	if err != nil {
+		return err
+	}
 	d, revs, err := rollback.History(ctx, clients.Typed, clients.Namespace, name)
 	if err != nil {
 		return badInput{err}

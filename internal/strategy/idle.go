@@ -3,6 +3,7 @@ package strategy
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -84,24 +85,43 @@ func (b *BlueGreen) scaleDown(ctx context.Context, color string) error {
 }
 
 func (b *BlueGreen) scaleToZero(ctx context.Context, name string) error {
-	deployments := b.c.Typed.AppsV1().Deployments(b.c.Namespace)
-	d, err := deployments.Get(ctx, name, metav1.GetOptions{})
+	d, err := b.c.Typed.AppsV1().Deployments(b.c.Namespace).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return fmt.Errorf("scale down %s: %w", name, err)
 	}
+	from := strconv.Itoa(int(ptr.Deref(d.Spec.Replicas, 1)))
+	if err := b.scaleTo(ctx, name, 0, from); err != nil {
+		return err
+	}
+	event.Stamp(b.sink, event.Event{Type: event.ObjectApplied, Stage: StagePost,
+		Object: fmt.Sprintf("Deployment/%s/%s", b.c.Namespace, name), Action: "scaled to 0"})
+	return nil
+}
+
+// scaleTo sets a Deployment's replicas as the field manager that owns
+// them, noting scaledFrom in AnnotationScaledFrom (or dropping the note
+// when scaledFrom is empty).
+func (b *BlueGreen) scaleTo(ctx context.Context, name string, replicas int32, scaledFrom string) error {
+	deployments := b.c.Typed.AppsV1().Deployments(b.c.Namespace)
+	d, err := deployments.Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("scale %s: %w", name, err)
+	}
 	ac, err := appsv1ac.ExtractDeployment(d, b.ap.FieldManager())
 	if err != nil {
-		return fmt.Errorf("scale down %s: %w", name, err)
+		return fmt.Errorf("scale %s: %w", name, err)
 	}
 	if ac.Spec == nil {
 		ac.Spec = appsv1ac.DeploymentSpec()
 	}
-	ac.Spec.Replicas = ptr.To[int32](0)
-	if _, err := deployments.Apply(ctx, ac, metav1.ApplyOptions{FieldManager: b.ap.FieldManager(), Force: true}); err != nil {
-		return fmt.Errorf("scale down %s: %w", name, err)
+	ac.Spec.Replicas = ptr.To(replicas)
+	delete(ac.Annotations, AnnotationScaledFrom)
+	if scaledFrom != "" {
+		ac.WithAnnotations(map[string]string{AnnotationScaledFrom: scaledFrom})
 	}
-	event.Stamp(b.sink, event.Event{Type: event.ObjectApplied, Stage: StagePost,
-		Object: fmt.Sprintf("Deployment/%s/%s", b.c.Namespace, name), Action: "scaled to 0"})
+	if _, err := deployments.Apply(ctx, ac, metav1.ApplyOptions{FieldManager: b.ap.FieldManager(), Force: true}); err != nil {
+		return fmt.Errorf("scale %s: %w", name, err)
+	}
 	return nil
 }
 
