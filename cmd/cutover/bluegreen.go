@@ -71,6 +71,9 @@ type bgRun struct {
 // lock and keeping its release record.
 func (o *deployOptions) runBlueGreen(ctx context.Context, r bgRun) (err error) {
 	app := o.bg.appName()
+	if o.dryRun { // writes nothing: no lock, no record
+		return o.blueGreen(ctx, r, nil, release.NewRecorder(nil, &release.Record{}, nil), "").Run(ctx)
+	}
 	lock, err := release.Acquire(context.WithoutCancel(ctx), r.clients.Typed, r.clients.Namespace, app,
 		release.LockOptions{Holder: holderID(), Dead: release.DeadOnThisHost})
 	if err != nil {
@@ -110,6 +113,7 @@ func (o *deployOptions) blueGreen(ctx context.Context, r bgRun, store *release.S
 		IdlePolicy:     o.bg.idlePolicy,
 		ScaleDownDelay: o.bg.scaleDownDelay,
 		Resume:         resume,
+		DryRun:         o.dryRun,
 		BeforeWrite:    rec.Start,
 		OnEnv: func(active, target string) {
 			_ = rec.Change(ctx, func(x *release.Record) { x.FromColor, x.ToColor = active, target })

@@ -232,3 +232,36 @@ func TestBlueGreenBadProductionSelector(t *testing.T) {
 		t.Errorf("namespace changed: %v -> %v", before, after)
 	}
 }
+
+func TestBlueGreenDryRun(t *testing.T) {
+	t.Parallel()
+	ns := cluster.Namespace(t)
+	first := cutover(t, ns, "", "deploy", "--strategy", "blue-green", "-f", "../../examples/blue-green/", "--service", "tomcat-service",
+		"--var", "TOMCAT_VERSION=7", "--dry-run")
+	if first.code != exitOK || !strings.Contains(first.stdout, "Service/"+ns+"/tomcat-service: would be created") {
+		t.Fatalf("first deploy dry run: exit %d\n%s", first.code, first.stdout)
+	}
+	if r := blueGreen(t, ns, "7"); r.code != exitOK {
+		t.Fatalf("first deploy exited %d", r.code)
+	}
+	before := snapshot(t, ns)
+	r := blueGreen(t, ns, "8", "--dry-run")
+	if r.code != exitOK {
+		t.Fatalf("dry run exited %d", r.code)
+	}
+	var planned []string
+	for _, ev := range jsonEvents(t, r.stdout) {
+		if ev["type"] == "object.planned" {
+			planned = append(planned, fmt.Sprint(ev["object"], " ", ev["action"]))
+		}
+	}
+	want := []string{"Deployment/" + ns + "/tomcat-deployment-green created",
+		"Service/" + ns + "/tomcat-service would switch role from blue to green", "Service/" + ns + "/tomcat-test-green created"}
+	slices.Sort(planned)
+	if !slices.Equal(planned, want) {
+		t.Errorf("planned %q, want %q", planned, want)
+	}
+	if after := snapshot(t, ns); !slices.Equal(before, after) {
+		t.Errorf("dry run changed the namespace: %v -> %v", before, after)
+	}
+}

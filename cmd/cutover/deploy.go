@@ -179,9 +179,6 @@ func (o *deployOptions) strategyIsBlueGreen() (bool, error) {
 	case "rolling":
 		return false, nil
 	case "blue-green", "bluegreen":
-		if o.dryRun {
-			return false, usageError{fmt.Errorf("--dry-run is not available with --strategy blue-green yet")}
-		}
 		if err := o.bg.validate(); err != nil {
 			return false, err
 		}

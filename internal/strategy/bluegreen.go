@@ -54,6 +54,9 @@ type BlueGreenOptions struct {
 	// Confirm, if set, waits for a person's approval; an error aborts with
 	// production untouched.
 	Confirm func(ctx context.Context, from, to string) error
+	// DryRun stops after Check Env and the server-side dry run of the
+	// target color's objects (and of the production Service's switch).
+	DryRun bool
 	// BeforeWrite, if set, runs after the dry run of Deploy passed and
 	// before the first write; an error refuses the release.
 	BeforeWrite func(ctx context.Context) error
@@ -126,7 +129,7 @@ func (b *BlueGreen) Run(ctx context.Context) error {
 		b.opts.OnEnv(e.active, e.target)
 	}
 	prodObj, err := b.deploy(ctx, e)
-	if err != nil {
+	if err != nil || b.opts.DryRun {
 		return err
 	}
 	if err := b.stage(StageVerifyStaged, func() error {
@@ -217,6 +220,9 @@ func (b *BlueGreen) deploy(ctx context.Context, e env) (*manifest.Object, error)
 			return fmt.Errorf("%w: %w", ErrRefused, err)
 		}
 		b.reportPlan(StageDeploy, items)
+		if b.opts.DryRun {
+			return b.dryRunSwitch(ctx, e, prod)
+		}
 		if hook := b.opts.BeforeWrite; hook != nil {
 			if err := hook(ctx); err != nil {
 				return fmt.Errorf("%w: %w", ErrRefused, err)
@@ -233,6 +239,23 @@ func (b *BlueGreen) deploy(ctx context.Context, e env) (*manifest.Object, error)
 		return nil, &Failure{Cause: err, Untouched: true}
 	}
 	return prod, nil
+}
+
+// dryRunSwitch reports what Switch would do, and dry-runs the production
+// Service on a first deploy.
+func (b *BlueGreen) dryRunSwitch(ctx context.Context, e env, prod *manifest.Object) error {
+	if e.prod == nil {
+		items, err := b.ap.Plan(ctx, []manifest.Object{*prod})
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrRefused, err)
+		}
+		b.reportPlan(StageSwitch, items)
+		return nil
+	}
+	event.Stamp(b.sink, event.Event{Type: event.ObjectPlanned, Stage: StageSwitch,
+		Object: fmt.Sprintf("Service/%s/%s", b.c.Namespace, b.opts.Service),
+		Action: fmt.Sprintf("would switch %s from %s to %s", b.opts.SelectorKey, e.active, e.target)})
+	return nil
 }
 
 func (b *BlueGreen) confirm(ctx context.Context, e env) error {
