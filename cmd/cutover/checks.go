@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/cutover/cutover/internal/config"
 	"github.com/cutover/cutover/internal/event"
@@ -144,8 +145,20 @@ func configChecks(cfg *config.Config) checkSet {
 			d.build = commandDef(c.Command.Run, c.Command.Env, c.Name, "")
 		case c.Job != nil:
 			d.build = jobDef(c.Job.File, c.Name)
+			jobPolicy(&d.policy, c)
 		}
 		out = append(out, d)
 	}
 	return out
+}
+
+// jobPolicy gives a Job check the defaults that fit a test suite rather
+// than a probe: one attempt, ten minutes.
+func jobPolicy(p *verify.Policy, c config.Check) {
+	if c.Attempts == nil {
+		p.Attempts = 1
+	}
+	if c.Timeout == nil {
+		p.Timeout = 10 * time.Minute
+	}
 }
