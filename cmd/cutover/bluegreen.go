@@ -30,6 +30,7 @@ type blueGreenFlags struct {
 	app            string
 	idlePolicy     string
 	scaleDownDelay time.Duration
+	managed        bool
 }
 
 func (f *blueGreenFlags) register(fs *pflag.FlagSet) {
@@ -39,6 +40,7 @@ func (f *blueGreenFlags) register(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&f.colors, "colors", []string{"blue", "green"}, "blue-green: the two colors; the first is used on a first deploy")
 	fs.StringVar(&f.app, "app", "", "blue-green: the app's name in records, locks and approvals (default: --service)")
 	fs.StringVar(&f.idlePolicy, "idle-policy", strategy.IdleKeep, "blue-green: after the switch, keep the old color (hot backup), scale-down, or update it to the new release")
+	fs.BoolVar(&f.managed, "managed", false, "blue-green managed mode: the files hold a plain Deployment NAME and the --service; cutover applies NAME-<color> copies with <selector-key>=<color> added to their selector, a test Service <service>-test-<color>, and owns the production selector (a plain production Service is adopted)")
 	fs.DurationVar(&f.scaleDownDelay, "scale-down-delay", 30*time.Second, "blue-green: wait before scaling the old color down, for connections and endpoint changes to settle")
 }
 
@@ -114,6 +116,7 @@ func (o *deployOptions) blueGreen(ctx context.Context, r bgRun, store *release.S
 		ScaleDownDelay: o.bg.scaleDownDelay,
 		Resume:         resume,
 		DryRun:         o.dryRun,
+		Adopt:          o.bg.managed,
 		BeforeWrite:    rec.Start,
 		OnEnv: func(active, target string) {
 			_ = rec.Change(ctx, func(x *release.Record) { x.FromColor, x.ToColor = active, target })

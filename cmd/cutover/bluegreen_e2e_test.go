@@ -35,8 +35,14 @@ func prodColor(t *testing.T, ns string) string {
 // endpoints.
 func prodEndpoints(t *testing.T, ns string) []string {
 	t.Helper()
+	return serviceEndpoints(t, ns, "tomcat-service")
+}
+
+// serviceEndpoints returns the pod names behind a Service's ready endpoints.
+func serviceEndpoints(t *testing.T, ns, service string) []string {
+	t.Helper()
 	list, err := cluster.Client.DiscoveryV1().EndpointSlices(ns).List(context.Background(),
-		metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=tomcat-service"})
+		metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + service})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,6 +45,7 @@ func (f *blueGreenFlags) applyConfig(c config.BlueGreen, set func(string) bool) 
 	config.UseList(&f.colors, c.Colors, set("colors"))
 	config.UseString(&f.idlePolicy, c.IdlePolicy, set("idle-policy"))
 	config.Use(&f.scaleDownDelay, c.ScaleDownDelay, set("scale-down-delay"))
+	config.Use(&f.managed, c.Managed, set("managed"))
 }
 
 func (f *approvalFlags) applyConfig(c config.Approval, set func(string) bool) error {

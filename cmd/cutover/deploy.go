@@ -166,10 +166,14 @@ func (o *deployOptions) deployBlueGreen(ctx context.Context, _ *cobra.Command, r
 	r.checks = checks
 	r.render = func(ctx context.Context, color string) ([]manifest.Object, error) {
 		s, _, err := o.input.load(ctx, stdin(), o.bg.roleVar+"="+color)
-		if err != nil {
-			return nil, err
+		if err != nil || !o.bg.managed {
+			return objectsOf(s), err
 		}
-		return s.Objects, nil
+		objs, err := strategy.ManagedObjects(s.Objects, strategy.ManagedOptions{Service: o.bg.service, SelectorKey: o.bg.selectorKey, Color: color})
+		if err != nil {
+			return nil, badInput{err}
+		}
+		return objs, nil
 	}
 	return o.runBlueGreen(ctx, r)
 }
@@ -238,4 +242,11 @@ func newSink(format string, w io.Writer) (event.Sink, error) {
 		return output.NewLines(w), nil
 	}
 	return nil, usageError{fmt.Errorf("-o %q: want text or json", format)}
+}
+
+func objectsOf(s *manifest.Set) []manifest.Object {
+	if s == nil {
+		return nil
+	}
+	return s.Objects
 }

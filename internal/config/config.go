@@ -80,6 +80,7 @@ type BlueGreen struct {
 	Colors         []string       `json:"colors,omitempty"`      // two; default blue, green
 	IdlePolicy     string         `json:"idlePolicy,omitempty"`  // keep (default), scale-down, update
 	ScaleDownDelay *time.Duration `json:"scaleDownDelay,omitempty"`
+	Managed        *bool          `json:"managed,omitempty"` // managed mode (see cutover deploy --help)
 }
 
 // Check is one verification: exactly one of HTTP, Command and Job, with the

@@ -40,7 +40,7 @@ func fullConfig() *Config {
 		ForceConflicts:  ptr(false),
 		BlueGreen: BlueGreen{
 			Service: "tomcat-service", SelectorKey: "role", RoleVar: "TARGET_ROLE",
-			Colors: []string{"blue", "green"}, IdlePolicy: "scale-down", ScaleDownDelay: ptr(30 * time.Second),
+			Colors: []string{"blue", "green"}, IdlePolicy: "scale-down", ScaleDownDelay: ptr(30 * time.Second), Managed: ptr(false),
 		},
 		Checks: []Check{{
 			Name: "tomcat test endpoint", Stage: StageStaged,

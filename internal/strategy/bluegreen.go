@@ -54,6 +54,11 @@ type BlueGreenOptions struct {
 	// Confirm, if set, waits for a person's approval; an error aborts with
 	// production untouched.
 	Confirm func(ctx context.Context, from, to string) error
+	// Adopt lets a production Service whose selector lacks the selector key
+	// (a plain app moving to managed mode) be taken over: the first color
+	// is deployed and the switch adds the key. Without Adopt that is an
+	// error.
+	Adopt bool
 	// DryRun stops after Check Env and the server-side dry run of the
 	// target color's objects (and of the production Service's switch).
 	DryRun bool
@@ -161,6 +166,12 @@ func (b *BlueGreen) checkEnv(ctx context.Context) (env, error) {
 		return env{}, fmt.Errorf("read production service %s: %w", b.opts.Service, err)
 	}
 	active, ok := svc.Spec.Selector[b.opts.SelectorKey]
+	if !ok && b.opts.Adopt && len(svc.Spec.Selector) > 0 {
+		event.Stamp(b.sink, event.Event{Type: event.Warning, Stage: StageCheckEnv, Message: fmt.Sprintf(
+			"production service %s selects %v without %q: adopting it; the switch moves traffic to %s",
+			svc.Name, svc.Spec.Selector, b.opts.SelectorKey, b.opts.Colors[0])})
+		return env{prod: svc, target: b.opts.Colors[0]}, nil
+	}
 	if !ok {
 		return env{}, fmt.Errorf("production service %s/%s has no selector key %q (selector %v); set --selector-key",
 			svc.Namespace, svc.Name, b.opts.SelectorKey, svc.Spec.Selector)
@@ -299,6 +310,27 @@ func (b *BlueGreen) switchTo(ctx context.Context, e env, color string, prodObj *
 	})
 }
 
+// unadopt gives an adopted production Service its original selector back.
+func (b *BlueGreen) unadopt(ctx context.Context, e env, f *Failure) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.opts.SwitchBackTimeout)
+	defer cancel()
+	f.RollbackErr = b.stage(StageSwitchBack, func() error {
+		patch := fmt.Sprintf(`{"spec":{"selector":{%q:null}}}`, b.opts.SelectorKey)
+		_, err := b.c.Typed.CoreV1().Services(b.c.Namespace).Patch(ctx, b.opts.Service, mergePatch, []byte(patch),
+			metav1.PatchOptions{FieldManager: b.ap.FieldManager()})
+		if err != nil {
+			return fmt.Errorf("restore selector of service %s: %w", b.opts.Service, err)
+		}
+		return readiness.WaitEndpoints(ctx, b.c, readiness.EndpointsOptions{
+			Namespace: b.c.Namespace, Service: b.opts.Service, Selector: labels.SelectorFromSet(e.prod.Spec.Selector)})
+	})
+	f.RolledBack = f.RollbackErr == nil
+	if f.RolledBack {
+		f.Restored = []string{fmt.Sprintf("Service/%s/%s to its selector %v", b.c.Namespace, b.opts.Service, e.prod.Spec.Selector)}
+	}
+	return f
+}
+
 // colorReady refuses to switch production to a color with no pods, or
 // with pods that are not ready (a scaled-down or broken backup): production
 // must never select such a color.
@@ -343,6 +375,9 @@ func (b *BlueGreen) patchSelector(ctx context.Context, color string) error {
 // or Verify Prod, and confirms it through the endpoints.
 func (b *BlueGreen) switchBack(ctx context.Context, e env, cause error) error {
 	f := &Failure{Cause: cause}
+	if e.prod != nil && e.active == "" {
+		return b.unadopt(ctx, e, f)
+	}
 	if e.prod == nil {
 		f.RollbackErr = errors.New("first deploy: no previous color to switch back to")
 		return f
