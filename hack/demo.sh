@@ -1,35 +1,97 @@
 #!/usr/bin/env bash
-# The demo: start the local test bed, then with cutover deploy Tomcat 7, roll
-# it to Tomcat 8, and try a Tomcat 9 whose pods never become ready, which
-# cutover rolls back on its own. Run it with `make demo`.
+# The demo: the article's quickstart on the local test bed, with cutover.
+#
+#   1. Blue/green, the article's manifests (examples/blue-green): Tomcat 7 to
+#      blue (a first deploy creates tomcat-service on blue), then 7 -> 8 to
+#      green: verified through green's test Service, approved (the demo
+#      answers "cutover approve" for you), switched, verified in production.
+#   2. A rolling update: Tomcat 7, then 8, then a 9 whose pods never become
+#      ready, which cutover rolls back on its own.
+#
+# kwok's fake pods serve no HTTP: the test bed's data plane does. It runs a
+# small HTTP server per ready pod answering "Apache Tomcat/<major>", and a
+# gateway that routes /NAMESPACE/SERVICE/PATH through the Service's ready
+# EndpointSlice endpoints, as kube-proxy would. The checks below go through it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 kubeconfig=$PWD/.testbed/demo-kubeconfig
-log=$(mktemp)
-bin/cutover-testbed -kubeconfig "$kubeconfig" >"$log" 2>&1 &
+work=$(mktemp -d)
+bin/cutover-testbed -kubeconfig "$kubeconfig" -gateway 127.0.0.1:0 >"$work/testbed.log" 2>&1 &
 testbed=$!
-trap 'kill $testbed 2>/dev/null; wait $testbed 2>/dev/null; rm -f "$log"' EXIT
+trap 'kill $testbed 2>/dev/null; wait $testbed 2>/dev/null; rm -rf "$work"' EXIT
 
-echo "== starting the test bed (etcd, kube-apiserver, controller manager, scheduler, kwok)"
-until grep -q '^testbed ready' "$log"; do
-	if ! kill -0 $testbed 2>/dev/null; then cat "$log"; exit 1; fi
+echo "== starting the test bed (etcd, kube-apiserver, controller manager, scheduler, kwok, data plane)"
+until grep -q '^testbed ready' "$work/testbed.log"; do
+	if ! kill -0 $testbed 2>/dev/null; then cat "$work/testbed.log"; exit 1; fi
 	sleep 0.2
 done
-grep '^testbed ready' "$log"
+grep '^testbed ready\|^gateway' "$work/testbed.log"
+gateway=$(sed -n 's/^gateway: //p' "$work/testbed.log")
 export KUBECONFIG=$kubeconfig
 
-deploy() { # VERSION BEHAVIOR
+# The blue/green job of the article as a cutover.yaml: Verify Staged reads
+# the new color's test Service, Verify Prod the production Service.
+config() { # VERSION
+	cat >"$work/cutover.yaml" <<YAML
+app: tomcat
+strategy: blue-green
+files: [$PWD/examples/blue-green]
+blueGreen:
+  service: tomcat-service
+checks:
+  - name: test endpoint
+    stage: staged
+    http: {url: "$gateway/default/tomcat-test-{color}/", contains: "Apache Tomcat/$1"}
+    attempts: 31
+    interval: 1s
+  - name: production
+    stage: prod
+    http: {url: "$gateway/default/tomcat-service/", contains: "Apache Tomcat/$1"}
+    attempts: 5
+    interval: 1s
+approval:
+  mode: manual
+  timeout: 5m
+YAML
+}
+
+echo
+echo "== blue/green: Tomcat 7, a first deploy (blue; approved by the demo)"
+config 7
+bin/cutover deploy -c "$work/cutover.yaml" --var TOMCAT_VERSION=7 --approval none | cat
+echo "-- exit code ${PIPESTATUS[0]}"
+
+echo
+echo "== blue/green: Tomcat 7 -> 8 (green), waiting for approval"
+config 8
+bin/cutover deploy -c "$work/cutover.yaml" --var TOMCAT_VERSION=8 | cat &
+deploy=$!
+until bin/cutover status tomcat 2>/dev/null | grep -q '^approval: *pending'; do sleep 0.2; done
+echo ">> the demo answers: cutover approve tomcat"
+bin/cutover approve tomcat --by demo --comment "Ready to go"
+wait $deploy
+echo "-- exit code $?"
+echo
+echo "== production now: $(curl -s "$gateway/default/tomcat-service/" | head -1)"
+echo
+echo "== cutover history tomcat"
+bin/cutover history tomcat
+echo
+echo "== cutover status tomcat (the stage view)"
+bin/cutover status tomcat
+
+rolling() { # VERSION BEHAVIOR
 	echo
-	echo "== cutover deploy: Tomcat $1${2:+ ($2 pods)}"
-	bin/cutover deploy -f hack/demo/tomcat.yaml --var TOMCAT_VERSION="$1" --var BEHAVIOR="${2:-ready}" --timeout 2m
+	echo "== rolling update: Tomcat $1${2:+ ($2 pods)}"
+	bin/cutover deploy -n tomcat-rolling -f hack/demo/tomcat.yaml --var TOMCAT_VERSION="$1" --var BEHAVIOR="${2:-ready}" --timeout 2m
 	echo "-- exit code $?"
 }
-deploy 7
-deploy 8
-deploy 9 never-ready
+rolling 7
+rolling 8
+rolling 9 never-ready
 echo
 echo "== what runs now"
-if command -v kubectl >/dev/null; then kubectl get deployment,pods -o wide; fi
+if command -v kubectl >/dev/null; then kubectl get deployment,service -o wide -A -l app=tomcat; fi
 echo
 echo "demo done; the test bed stops now"

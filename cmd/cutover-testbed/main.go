@@ -1,9 +1,12 @@
 // Command cutover-testbed runs the local Kubernetes control plane that
 // cutover's tests and demo use, in the foreground, until Ctrl-C or SIGTERM.
 //
-//	go run ./cmd/cutover-testbed [-kubeconfig .testbed/kubeconfig] [-nodes 3]
+//	go run ./cmd/cutover-testbed [-kubeconfig .testbed/kubeconfig] [-nodes 3] [-gateway 127.0.0.1:8080]
 //
-// Once every component is healthy it prints one line:
+// With -gateway it also runs the data plane (internal/dataplane): an HTTP
+// backend per ready pod and a gateway that routes /NAMESPACE/SERVICE/PATH
+// through the Service's ready endpoints, and prints "gateway: URL". Once
+// every component is healthy it prints:
 //
 //	testbed ready: kubeconfig=<absolute path>
 package main
@@ -18,6 +21,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/cutover/cutover/internal/dataplane"
 	"github.com/cutover/cutover/internal/testbed"
 )
 
@@ -32,6 +36,7 @@ func run() error {
 	kubeconfig := flag.String("kubeconfig", ".testbed/kubeconfig", "where to write the admin kubeconfig")
 	nodes := flag.Int("nodes", 3, "number of fake nodes")
 	verbose := flag.Bool("v", false, "log each start-up step")
+	gateway := flag.String("gateway", "", "also serve HTTP for the fake pods: a gateway on this address (e.g. 127.0.0.1:8080) routes /NAMESPACE/SERVICE/PATH through the Service's ready endpoints")
 	flag.Parse()
 
 	abs, err := filepath.Abs(*kubeconfig)
@@ -49,6 +54,20 @@ func run() error {
 	cluster, err := testbed.Start(ctx, testbed.Options{Nodes: *nodes, KubeconfigPath: abs, Logger: log})
 	if err != nil {
 		return err
+	}
+	if *gateway != "" {
+		dp, err := dataplane.Start(ctx, dataplane.Options{Config: cluster.Config, Logger: log})
+		if err != nil {
+			_ = cluster.Stop()
+			return err
+		}
+		defer dp.Close()
+		gw, err := dp.Gateway(*gateway)
+		if err != nil {
+			_ = cluster.Stop()
+			return err
+		}
+		fmt.Printf("gateway: %s\n", gw.URL())
 	}
 	fmt.Printf("testbed ready: kubeconfig=%s\n", abs)
 	<-ctx.Done()

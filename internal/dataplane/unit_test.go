@@ -223,3 +223,22 @@ func httpErr(url string) error {
 	}
 	return err
 }
+
+func TestParseGatewayPath(t *testing.T) {
+	cases := []struct {
+		in, ns, svc, port, rest string
+		ok                      bool
+	}{
+		{"/default/tomcat-test-blue/", "default", "tomcat-test-blue", "0", "/", true},
+		{"/prod/web:80/health?x", "prod", "web", "80", "/health?x", true},
+		{"/prod/web:http", "prod", "web", "http", "/", true},
+		{"/prod", "", "", "0", "", false},
+		{"//web/", "", "", "0", "", false},
+	}
+	for _, c := range cases {
+		ns, svc, port, rest, ok := parseGatewayPath(c.in)
+		if ok != c.ok || ns != c.ns || svc != c.svc || (ok && port.String() != c.port) || rest != c.rest {
+			t.Errorf("parseGatewayPath(%q) = %q %q %q %q %v", c.in, ns, svc, port.String(), rest, ok)
+		}
+	}
+}
