@@ -148,8 +148,8 @@ func (o *deployOptions) startRecord(ctx context.Context, store *release.Store, r
 }
 
 // closeInterrupted marks the app's latest record aborted if it is still
-// running (its run died: we hold the lock). It returns the color to resume
-// from when that run released the same objects and had reached Switch.
+// running (its run died: we hold the lock). It returns the color that run
+// released the same objects to, to resume from if it had switched.
 func closeInterrupted(ctx context.Context, store *release.Store, app, digest string) (string, error) {
 	prev, err := store.Latest(ctx, app)
 	if err != nil || prev == nil || prev.Outcome != release.OutcomeRunning {
@@ -162,20 +162,13 @@ func closeInterrupted(ctx context.Context, store *release.Store, app, digest str
 	if err := store.Update(ctx, prev); err != nil {
 		return "", fmt.Errorf("%w: close interrupted record: %w", strategy.ErrRefused, err)
 	}
-	if prev.Digest != digest || !reached(prev, strategy.StageSwitch) {
+	if prev.Digest != digest {
 		return "", nil
 	}
+	// The strategy resumes only if production selects this color, which
+	// only that run's switch can have done: the record's stage list, written
+	// in the background, may lag behind a kill.
 	return prev.ToColor, nil
-}
-
-// reached reports whether a record's run started stage.
-func reached(r *release.Record, stage string) bool {
-	for _, s := range r.Stages {
-		if s.Name == stage {
-			return true
-		}
-	}
-	return false
 }
 
 // outcome names how a run ended, for its record.

@@ -3,21 +3,25 @@ package release
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/cutover/cutover/internal/event"
 )
 
-// writeTimeout bounds one record write made on behalf of an event, which
-// carries no context of its own.
+// writeTimeout bounds one record write made in the background.
 const writeTimeout = 10 * time.Second
 
 // Recorder keeps a run's record in step with the run: as an event.Sink it
 // notes every stage's start and end, and Change and Finish write the rest.
-// Until Start, changes stay in memory: a run refused before its first
-// write leaves no record. A failed write is logged and retried with the
-// next change: a record is an account of the run, never a reason to stop it.
+//
+// Until Start, changes stay in memory: a run refused before its first write
+// leaves no record. After Start, stage events are written in the
+// background, coalesced, so that keeping the record never delays the run
+// (a switch must not wait for a bookkeeping write); Change and Finish write
+// at once. A failed background write is logged and retried with the next
+// change: a record is an account of the run, never a reason to stop it.
 type Recorder struct {
 	store *Store
 	log   *slog.Logger
@@ -25,6 +29,12 @@ type Recorder struct {
 	mu      sync.Mutex
 	rec     *Record
 	started bool
+
+	writing sync.Mutex    // one write at a time, in order
+	wake    chan struct{} // a background write is wanted
+	stop    chan struct{}
+	stopped chan struct{}
+	once    sync.Once
 }
 
 // NewRecorder returns a Recorder of r, not yet stored.
@@ -32,18 +42,19 @@ func NewRecorder(s *Store, r *Record, log *slog.Logger) *Recorder {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Recorder{store: s, rec: r, log: log}
+	return &Recorder{store: s, rec: r, log: log, wake: make(chan struct{}, 1),
+		stop: make(chan struct{}), stopped: make(chan struct{})}
 }
 
 // Emit notes stage events; other events are ignored.
 func (r *Recorder) Emit(e event.Event) {
 	switch e.Type {
 	case event.StageStarted:
-		r.change(func(rec *Record) {
+		r.note(func(rec *Record) {
 			rec.Stages = append(rec.Stages, Stage{Name: e.Stage, Started: e.Time.UTC(), Status: StageRunning})
 		})
 	case event.StageFinished:
-		r.change(func(rec *Record) { finishStage(rec, e) })
+		r.note(func(rec *Record) { finishStage(rec, e) })
 	}
 }
 
@@ -56,28 +67,22 @@ func finishStage(rec *Record, e event.Event) {
 	}
 }
 
-func (r *Recorder) change(fn func(*Record)) {
-	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-	defer cancel()
-	_ = r.Change(ctx, fn)
-}
-
-// Change applies fn to the record and writes it.
-func (r *Recorder) Change(ctx context.Context, fn func(*Record)) error {
+// note applies fn and asks the background writer to write.
+func (r *Recorder) note(fn func(*Record)) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	fn(r.rec)
-	if !r.started {
-		return nil
+	started := r.started
+	r.mu.Unlock()
+	if started {
+		select {
+		case r.wake <- struct{}{}:
+		default: // a write is already wanted; it will carry this change
+		}
 	}
-	if err := r.store.Update(ctx, r.rec); err != nil {
-		r.log.Warn("release record not written", "app", r.rec.App, "revision", r.rec.Revision, "err", err)
-		return err
-	}
-	return nil
 }
 
-// Start stores the record (Store.Create), with every change so far.
+// Start stores the record (Store.Create), with every change so far, and
+// starts the background writer.
 func (r *Recorder) Start(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -88,7 +93,57 @@ func (r *Recorder) Start(ctx context.Context) error {
 		return err
 	}
 	r.started = true
+	go r.writer()
 	return nil
+}
+
+func (r *Recorder) writer() {
+	defer close(r.stopped)
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-r.wake:
+			ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+			_ = r.write(ctx)
+			cancel()
+		}
+	}
+}
+
+// write stores a snapshot of the record, without holding mu during the
+// request, then takes back what the store learned (its version, a decided
+// approval).
+func (r *Recorder) write(ctx context.Context) error {
+	r.writing.Lock()
+	defer r.writing.Unlock()
+	r.mu.Lock()
+	snap := *r.rec
+	snap.Stages = slices.Clone(r.rec.Stages)
+	r.mu.Unlock()
+	if err := r.store.Update(ctx, &snap); err != nil {
+		r.log.Warn("release record not written", "app", snap.App, "revision", snap.Revision, "err", err)
+		return err
+	}
+	r.mu.Lock()
+	r.rec.cm = snap.cm
+	if snap.Approval.decided() && !r.rec.Approval.decided() {
+		r.rec.Approval = snap.Approval
+	}
+	r.mu.Unlock()
+	return nil
+}
+
+// Change applies fn to the record and writes it before returning.
+func (r *Recorder) Change(ctx context.Context, fn func(*Record)) error {
+	r.mu.Lock()
+	fn(r.rec)
+	started := r.started
+	r.mu.Unlock()
+	if !started {
+		return nil
+	}
+	return r.write(ctx)
 }
 
 // Started reports whether the record is stored.
@@ -103,14 +158,18 @@ func (r *Recorder) Record() Record {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c := *r.rec
-	c.Stages = append([]Stage(nil), r.rec.Stages...)
+	c.Stages = slices.Clone(r.rec.Stages)
 	return c
 }
 
-// Finish writes the run's outcome, if the record was stored. It uses its
-// own bounded context, so a run cut short by its timeout still leaves its
-// outcome.
+// Finish stops the background writer and writes the run's outcome, if the
+// record was stored. It uses its own bounded context, so a run cut short
+// by its timeout still leaves its outcome.
 func (r *Recorder) Finish(outcome string, err error) error {
+	if r.Started() {
+		r.once.Do(func() { close(r.stop) })
+		<-r.stopped
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
 	return r.Change(ctx, func(rec *Record) {
