@@ -50,8 +50,8 @@ func TestBlueGreen(t *testing.T) {
 				"--var", "TOMCAT_VERSION=" + v, "-n", ns, "--kubeconfig", "KUBECONFIG", "-o", "json",
 				"--verify-url", gw.URL() + "/" + ns + "/tomcat-test-{color}/", "--verify-contains", "Apache Tomcat/" + v}
 		}
-		runTool(t, "cutover", deployArgs(nsC, "7"))   // first deploy: blue
-		runTool(t, "cutover", deployArgs(nsR, "7"))   // the replay starts from the same state
+		runTool(t, "cutover", deployArgs(nsC, "7")) // first deploy: blue
+		runTool(t, "cutover", deployArgs(nsR, "7")) // the replay starts from the same state
 		watch := watchSwitch(t, nsC, "green")
 		cutRuns = append(cutRuns, runTool(t, "cutover", deployArgs(nsC, "8")))
 		latencies = append(latencies, watch())
