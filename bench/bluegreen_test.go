@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,6 +53,13 @@ func TestBlueGreen(t *testing.T) {
 		}
 		runTool(t, "cutover", deployArgs(nsC, "7")) // first deploy: blue
 		runTool(t, "cutover", deployArgs(nsR, "7")) // the replay starts from the same state
+		for _, ns := range []string{nsC, nsR} {     // start the gateway's routers before the clock does
+			for _, svc := range []string{"tomcat-test-green", "tomcat-service"} {
+				if resp, err := http.Get(gw.URL() + "/" + ns + "/" + svc + "/"); err == nil {
+					_ = resp.Body.Close()
+				}
+			}
+		}
 		watch := watchSwitch(t, nsC, "green")
 		cutRuns = append(cutRuns, runTool(t, "cutover", deployArgs(nsC, "8")))
 		latencies = append(latencies, watch())
