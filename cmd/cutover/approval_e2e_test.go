@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -164,4 +167,42 @@ func TestStatusAndHistory(t *testing.T) {
 			t.Errorf("status does not list stage %s", stage)
 		}
 	}
+}
+
+func TestApprovalNotifiesWebhook(t *testing.T) {
+	t.Parallel()
+	ns := cluster.Namespace(t)
+	if r := blueGreen(t, ns, "7"); r.code != exitOK {
+		t.Fatalf("first deploy exited %d", r.code)
+	}
+	got := make(chan map[string]any, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var msg map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&msg)
+		got <- msg
+	}))
+	defer srv.Close()
+	done := make(chan result, 1)
+	go func() {
+		done <- blueGreen(t, ns, "8", "--approval", "manual", "--notify-webhook", srv.URL+"/hooks/T000/SECRET")
+	}()
+	var msg map[string]any
+	select {
+	case msg = <-got:
+	case <-time.After(time.Minute):
+		t.Fatal("no notification")
+	}
+	text := fmt.Sprint(msg["text"])
+	for _, want := range []string{"tomcat-service", "blue", "green", "tomcat:8", "cutover approve tomcat-service -n " + ns} {
+		if !strings.Contains(text, want) {
+			t.Errorf("notification text lacks %q:\n%s", want, text)
+		}
+	}
+	if d := decideWhenPending(t, ns, "approve"); d.code != exitOK {
+		t.Fatalf("approve exited %d", d.code)
+	}
+	if r := <-done; r.code != exitOK || strings.Contains(r.stdout+r.stderr, "SECRET") {
+		t.Fatalf("deploy exited %d (or printed the webhook's secret path)", r.code)
+	}
+	assertProduction(t, ns, "green", "tomcat:8")
 }
