@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -72,6 +73,10 @@ func (a *Applier) prepareDeferred(ctx context.Context, group []*Item) error {
 			continue
 		}
 		if err := a.mapItem(it, nil); err != nil {
+			var de *discoveryError
+			if errors.As(err, &de) {
+				return de
+			}
 			return fmt.Errorf("%w: %w", ErrInvalid, err)
 		}
 	}

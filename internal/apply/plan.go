@@ -8,9 +8,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"golang.org/x/sync/errgroup"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/cutover/cutover/internal/event"
@@ -83,10 +87,17 @@ func (a *Applier) resolve(objs []manifest.Object) ([]*Item, error) {
 	for _, o := range objs {
 		it := &Item{Object: o, Group: groupFor(o.GroupVersionKind().GroupKind())}
 		if o.GetName() == "" {
-			errs = append(errs, it.locate("metadata.name", errors.New("required: server-side apply needs a name (generateName is not supported)")))
+			s := o.Source
+			errs = append(errs, &manifest.Error{File: s.File, Doc: s.Doc, Line: s.Line, Field: "metadata.name",
+				Err: fmt.Errorf("%s with generateName %q: required: server-side apply needs a name (generateName is not supported)",
+					o.GetKind(), o.GetGenerateName())})
 			continue
 		}
 		if err := a.mapItem(it, crds); err != nil {
+			var de *discoveryError
+			if errors.As(err, &de) {
+				return nil, de // the same for every object: the cluster, not the input
+			}
 			errs = append(errs, err)
 			continue
 		}
@@ -110,13 +121,72 @@ func (a *Applier) mapItem(it *Item, crds map[schema.GroupKind]bool) error {
 		it.Namespace = it.Object.GetNamespace() // scope known once the CRD exists
 		return nil
 	case meta.IsNoMatchError(err):
-		return it.locate("apiVersion", fmt.Errorf("the cluster has no kind %q in %q", gvk.Kind, gvk.GroupVersion()))
+		return a.noKind(it, gvk)
 	case err != nil:
-		return fmt.Errorf("map %s: %w", it.Ref(), err)
+		return &discoveryError{err: err}
 	}
 	it.Mapping = m
 	return a.setNamespace(it)
 }
+
+// noKind explains a kind the cluster does not serve, naming the field to
+// fix: apiVersion when the kind exists in other versions, or when the group
+// or version is not served at all (often a CRD not installed); kind when
+// the group version is served but has no such kind (a typo in kind).
+func (a *Applier) noKind(it *Item, gvk schema.GroupVersionKind) error {
+	msg := fmt.Sprintf("the cluster has no kind %q in %q", gvk.Kind, gvk.GroupVersion())
+	if ms, err := a.c.Mapper.RESTMappings(gvk.GroupKind()); err == nil && len(ms) > 0 {
+		var served []string
+		for _, m := range ms {
+			if v := m.GroupVersionKind.GroupVersion().String(); !slices.Contains(served, v) {
+				served = append(served, v)
+			}
+		}
+		return it.locate("apiVersion", fmt.Errorf("%s; it serves %s as %s", msg, gvk.Kind, strings.Join(served, ", ")))
+	}
+	var groups *metav1.APIGroupList
+	err := errors.New("no typed client")
+	if a.c.Typed != nil {
+		groups, err = a.c.Typed.Discovery().ServerGroups()
+	}
+	switch {
+	case err == nil && servesVersion(groups, gvk.GroupVersion()):
+		return it.locate("kind", errors.New(msg))
+	case gvk.Group != "":
+		msg += " (is its CustomResourceDefinition installed?)"
+	}
+	return it.locate("apiVersion", errors.New(msg))
+}
+
+func servesVersion(groups *metav1.APIGroupList, gv schema.GroupVersion) bool {
+	for _, g := range groups.Groups {
+		if g.Name != gv.Group {
+			continue
+		}
+		for _, v := range g.Versions {
+			if v.Version == gv.Version {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// discoveryError is a failure to ask the cluster which kinds it serves: an
+// unreachable cluster or refused credentials, the same for every object.
+type discoveryError struct{ err error }
+
+func (e *discoveryError) Error() string {
+	switch {
+	case apierrors.IsUnauthorized(e.err):
+		return "the cluster refused the kubeconfig's credentials (401 Unauthorized): " + e.err.Error()
+	case apierrors.IsForbidden(e.err):
+		return "the cluster forbids reading its API discovery (403 Forbidden): " + e.err.Error()
+	}
+	return "cannot reach the cluster to discover its kinds: " + e.err.Error()
+}
+
+func (e *discoveryError) Unwrap() error { return e.err }
 
 // setNamespace applies kubectl's rules: the default namespace fills in, a
 // different namespace under an explicit -n is an error, and cluster-scoped

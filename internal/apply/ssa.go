@@ -78,12 +78,23 @@ func (a *Applier) explain(it *Item, err error) error {
 	if apierrors.IsConflict(err) && details != nil && len(details.Causes) > 0 {
 		return fmt.Errorf("%w: %w", ErrInvalid, it.locate(details.Causes[0].Field, conflictError(details.Causes)))
 	}
-	msg := status.Status().Message
-	if schemaField.MatchString(msg) {
+	msg, field := status.Status().Message, fieldOf(status.Status())
+	if m := typedPatch.FindStringSubmatch(msg); m != nil {
+		// "failed to create typed patch object (ns/name; apps/v1,
+		// Kind=Deployment): .spec.replicas: expected numeric (int or
+		// float), got string": the field and the reason are what matter.
+		field, msg = m[1], m[2]
+	}
+	if schemaField.MatchString(msg) || msg == "field not declared in schema" {
 		msg = "unknown field: not in the schema of " + it.Kind()
 	}
-	return fmt.Errorf("%w: %w", ErrInvalid, it.locate(fieldOf(status.Status()), errors.New(msg)))
+	return fmt.Errorf("%w: %w", ErrInvalid, it.locate(field, errors.New(msg)))
 }
+
+// typedPatch finds the field and the reason in the server's refusal of an
+// apply patch that does not fit the kind's schema (a value of the wrong
+// type, an unknown field), which carries no structured cause.
+var typedPatch = regexp.MustCompile(`^failed to create typed patch object \([^)]*\): (?:errors:\s*)?\.(\S+): ([^\n]+)`)
 
 func transient(err error) bool {
 	return apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) || apierrors.IsTooManyRequests(err) ||
@@ -92,7 +103,7 @@ func transient(err error) bool {
 
 // schemaField finds the field in the server's "field not declared in schema"
 // message, which carries no structured cause.
-var schemaField = regexp.MustCompile(`\.([A-Za-z0-9_.\[\]"=-]+): field not declared in schema`)
+var schemaField = regexp.MustCompile(`\.(\S+): field not declared in schema`)
 
 // fieldOf returns the field a refusal is about, if the server names one.
 func fieldOf(s metav1.Status) string {

@@ -58,13 +58,25 @@ func Load(ctx context.Context, opts Options) (*Set, error) {
 		set.Objects = append(set.Objects, objs...)
 	}
 	if len(set.Objects) == 0 {
-		return nil, &Error{Err: fmt.Errorf("no objects found in %s", strings.Join(opts.Paths, ", "))}
+		return nil, &Error{Err: fmt.Errorf("no objects found in %s", inputNames(opts.Paths))}
 	}
 	if err := checkDuplicates(set.Objects); err != nil {
 		return nil, err
 	}
 	set.Undefined = slices.Sorted(maps.Keys(w.undefined))
 	return set, nil
+}
+
+// inputNames lists the paths for a message, "-" as standard input.
+func inputNames(paths []string) string {
+	names := make([]string, len(paths))
+	for i, p := range paths {
+		names[i] = p
+		if p == "-" {
+			names[i] = "standard input"
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 // input parses one input into objects.

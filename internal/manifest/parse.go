@@ -65,7 +65,18 @@ func yamlError(file string, doc int, err error) *Error {
 		msg = msg[len(m[0]):]
 	}
 	msg = strings.TrimPrefix(msg, "yaml: ")
+	if hint, ok := quotedHints[msg]; ok {
+		msg += ": " + hint
+	}
 	return &Error{File: file, Doc: doc, Line: line, Err: fmt.Errorf("malformed YAML: %s", msg)}
+}
+
+// quotedHints say what the parser's message leaves out ("while scanning a
+// quoted scalar"): these come only from a quoted string left open. The line
+// is normally where it opens.
+var quotedHints = map[string]string{
+	"found unexpected end of stream":      "a quoted string is not closed",
+	"found unexpected document indicator": "a quoted string is not closed before a --- line",
 }
 
 // docRoot returns a document's content, or nil for an empty document (only
