@@ -76,9 +76,12 @@ func (f *inputFlags) rereadableStdin(stdin io.Reader) (func() io.Reader, error) 
 	if !slices.Contains(f.files, "-") {
 		return func() io.Reader { return stdin }, nil
 	}
-	data, err := io.ReadAll(stdin)
+	data, err := io.ReadAll(io.LimitReader(stdin, manifest.MaxInputBytes+1))
 	if err != nil {
 		return nil, badInput{fmt.Errorf("read standard input: %w", err)}
+	}
+	if len(data) > manifest.MaxInputBytes {
+		return nil, badInput{fmt.Errorf("<stdin>: larger than %d bytes, the limit", manifest.MaxInputBytes)}
 	}
 	return func() io.Reader { return bytes.NewReader(data) }, nil
 }

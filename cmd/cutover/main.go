@@ -12,6 +12,9 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/go-logr/logr"
+	"k8s.io/klog/v2"
+
 	"github.com/cutover/cutover/internal/strategy"
 )
 
@@ -37,9 +40,19 @@ const exitCodesHelp = `Exit codes:
   6  failed and the rollback failed too`
 
 func main() {
+	quietClientGo()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], streams{in: os.Stdin, out: os.Stdout, err: os.Stderr}))
+}
+
+// quietClientGo stops client-go's klog from writing its own lines (such
+// as "Couldn't get current server API group list") to stderr beside
+// cutover's error: every failure reaches the user once, through cutover.
+func quietClientGo() {
+	klog.SetLogger(logr.Discard())
+	klog.SetOutput(io.Discard)
+	klog.LogToStderr(false)
 }
 
 // streams are the command's standard input and outputs.

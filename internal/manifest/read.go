@@ -19,10 +19,13 @@ type input struct {
 	data []byte
 }
 
-const (
-	stdinName       = "<stdin>"
-	defaultMaxBytes = 32 << 20
-)
+const stdinName = "<stdin>"
+
+// MaxInputBytes is the default size limit of one input (a file or
+// standard input).
+const MaxInputBytes = 32 << 20
+
+const defaultMaxBytes = MaxInputBytes
 
 // readInputs expands the paths into files and reads each file once.
 func readInputs(ctx context.Context, opts Options) ([]input, error) {

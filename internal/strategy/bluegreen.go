@@ -172,9 +172,13 @@ func (b *BlueGreen) checkEnv(ctx context.Context) (env, error) {
 			svc.Name, svc.Spec.Selector, b.opts.SelectorKey, b.opts.Colors[0])})
 		return env{prod: svc, target: b.opts.Colors[0]}, nil
 	}
+	if !ok && len(svc.Spec.Selector) == 0 {
+		return env{}, fmt.Errorf("production service %s/%s has no selector: cutover switches colors through the selector's %q key",
+			svc.Namespace, svc.Name, b.opts.SelectorKey)
+	}
 	if !ok {
-		return env{}, fmt.Errorf("production service %s/%s has no selector key %q (selector %v); set --selector-key",
-			svc.Namespace, svc.Name, b.opts.SelectorKey, svc.Spec.Selector)
+		return env{}, fmt.Errorf("production service %s/%s has no selector key %q (selector %s); set --selector-key",
+			svc.Namespace, svc.Name, b.opts.SelectorKey, labels.Set(svc.Spec.Selector))
 	}
 	other, known := b.other(active)
 	switch {
@@ -185,7 +189,7 @@ func (b *BlueGreen) checkEnv(ctx context.Context) (env, error) {
 	case known:
 		return env{prod: svc, active: active, target: other}, nil
 	}
-	return env{}, fmt.Errorf("production service %s/%s selects %s=%q, which is neither of the colors %q and %q",
+	return env{}, fmt.Errorf("production service %s/%s selects %s=%q, which is neither of the colors %q and %q (set --colors)",
 		svc.Namespace, svc.Name, b.opts.SelectorKey, active, b.opts.Colors[0], b.opts.Colors[1])
 }
 
