@@ -142,7 +142,12 @@ func (o *deployOptions) startRecord(ctx context.Context, store *release.Store, r
 	if err != nil {
 		return nil, "", err
 	}
-	rec := &release.Record{App: app, Strategy: "blue-green", Holder: holder, Images: manifest.Images(r.objects),
+	mask := event.Masker(r.secrets)
+	images := manifest.Images(r.objects)
+	for i := range images {
+		images[i] = mask(images[i]) // a private tag may be a --secret-var
+	}
+	rec := &release.Record{App: app, Strategy: "blue-green", Holder: holder, Images: images,
 		Digest: digest, Service: o.bg.service, SelectorKey: o.bg.selectorKey, Started: time.Now().UTC()}
 	return release.NewRecorder(store, rec, nil), resume, nil
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -96,7 +97,8 @@ func (f *inputFlags) variables() (*manifest.Vars, error) {
 	}
 	for _, kv := range f.vars {
 		if err := v.Set(kv); err != nil {
-			return nil, usageError{fmt.Errorf("--var %q: %w", kv, err)}
+			name, _, _ := strings.Cut(kv, "=") // never the value: it may be a secret
+			return nil, usageError{fmt.Errorf("--var %s=...: %w", name, err)}
 		}
 	}
 	return v, nil

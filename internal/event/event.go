@@ -5,6 +5,9 @@
 package event
 
 import (
+	"encoding/json"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -73,12 +76,17 @@ func Stamp(s Sink, e Event) {
 }
 
 // Masker returns a function that replaces every occurrence of the given
-// secret values with "***". Empty values are ignored.
+// secret values with "***": as given, and as Go and JSON quote them (the
+// API server quotes a value it rejects, so a value holding " or \ appears
+// escaped). Empty values are ignored.
 func Masker(secrets []string) func(string) string {
 	var pairs []string
 	for _, v := range secrets {
-		if v != "" {
-			pairs = append(pairs, v, "***")
+		if v == "" {
+			continue
+		}
+		for _, form := range secretForms(v) {
+			pairs = append(pairs, form, "***")
 		}
 	}
 	if len(pairs) == 0 {
@@ -124,4 +132,22 @@ func Tee(sinks ...Sink) Sink {
 			s.Emit(e)
 		}
 	})
+}
+
+// secretForms are the ways a value can appear in text: as given, and
+// escaped inside Go or JSON quotes. The longest go first, so that the
+// replacer masks an escaped form whole.
+func secretForms(v string) []string {
+	forms := []string{v}
+	goq := strconv.Quote(v)
+	if inner := goq[1 : len(goq)-1]; inner != v {
+		forms = append(forms, inner)
+	}
+	if b, err := json.Marshal(v); err == nil {
+		if inner := string(b[1 : len(b)-1]); !slices.Contains(forms, inner) {
+			forms = append(forms, inner)
+		}
+	}
+	slices.SortFunc(forms, func(a, b string) int { return len(b) - len(a) })
+	return forms
 }

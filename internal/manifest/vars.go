@@ -112,7 +112,7 @@ func unquote(s string) (string, error) {
 		return "", fmt.Errorf("unterminated %c quote", s[0])
 	}
 	if rest := strings.TrimSpace(s[end+1:]); rest != "" && !strings.HasPrefix(rest, "#") {
-		return "", fmt.Errorf("unexpected text after the closing quote: %q", rest)
+		return "", errors.New("unexpected text after the closing quote (the value is not shown: it may be a secret)")
 	}
 	return s[1:end], nil
 }
