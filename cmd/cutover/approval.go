@@ -106,6 +106,9 @@ func (a *approver) confirm(ctx context.Context, from, to string) error {
 	}
 	d, err := a.store.WaitForDecision(wctx, r.App, r.Revision)
 	if err != nil {
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(err, cause) {
+			err = fmt.Errorf("%w (%w)", err, cause) // e.g. the lock was lost
+		}
 		return a.expire(err)
 	}
 	return a.decided(d)

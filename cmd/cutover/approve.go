@@ -56,7 +56,7 @@ func (o *decideOptions) run(cmd *cobra.Command, app string, approve bool) error 
 		return badInput{err}
 	}
 	if err != nil {
-		return err
+		return forbiddenIsBadInput(err)
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "%s revision %d of %s (%s to %s) as %s\n",
 		pastTense(approve), r.Revision, r.App, orNone(r.FromColor), r.ToColor, by)

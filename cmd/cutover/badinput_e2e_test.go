@@ -338,7 +338,7 @@ func badInputCases() []badCase {
 			name: "var without equals sign", setup: deployBase,
 			args:          argsPlus(deploy("settings-changed.yaml"), "--var", "GREETING"),
 			wantCode:      exitUsage,
-			wantInMessage: []string{`--var "GREETING"`, "want K=V"},
+			wantInMessage: []string{`--var GREETING=...`, "want K=V"},
 		},
 
 		// Inputs that are not manifests, or none at all.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/cutover/cutover/internal/access"
 	"github.com/cutover/cutover/internal/apply"
 	"github.com/cutover/cutover/internal/config"
 	"github.com/cutover/cutover/internal/event"
@@ -76,12 +77,15 @@ func (o *deployOptions) runBlueGreen(ctx context.Context, r bgRun) (err error) {
 	if o.dryRun { // writes nothing: no lock, no record
 		return o.blueGreen(ctx, r, nil, release.NewRecorder(nil, &release.Record{}, nil), "").Run(ctx)
 	}
+	if err := access.Check(ctx, r.clients.Typed, recordNeeds(r.clients.Namespace)); err != nil {
+		return fmt.Errorf("%w: %w", strategy.ErrRefused, err)
+	}
 	lock, err := release.Acquire(context.WithoutCancel(ctx), r.clients.Typed, r.clients.Namespace, app,
 		release.LockOptions{Holder: holderID(), Dead: release.DeadOnThisHost})
 	if err != nil {
 		return fmt.Errorf("%w: %w", strategy.ErrRefused, err)
 	}
-	defer releaseLock(lock)
+	defer releaseLock(lock, r.sink)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	go func() {
@@ -97,9 +101,26 @@ func (o *deployOptions) runBlueGreen(ctx context.Context, r bgRun) (err error) {
 		return err
 	}
 	err = o.blueGreen(ctx, r, store, rec, resume).Run(ctx)
-	_ = rec.Finish(outcome(err), redactErr(err, r.secrets))
-	_ = store.Prune(context.WithoutCancel(ctx), app, keepRecords)
+	if cause := context.Cause(ctx); err != nil && cause != nil && !errors.Is(err, cause) {
+		err = fmt.Errorf("%w (%w)", err, cause) // e.g. the lock was lost
+	}
+	if ferr := rec.Finish(outcome(err), redactErr(err, r.secrets)); ferr != nil && rec.Started() {
+		warn(r.sink, "the release record was not updated: "+ferr.Error())
+	}
+	if perr := store.Prune(context.WithoutCancel(ctx), app, keepRecords); perr != nil {
+		warn(r.sink, "old release records were not pruned: "+perr.Error())
+	}
 	return err
+}
+
+// recordNeeds are the permissions of the lock and the release records.
+func recordNeeds(ns string) []access.Need {
+	return append(access.Verbs(ns, access.Leases, "the per-app lock", "get", "create", "update", "delete"),
+		access.Verbs(ns, access.ConfigMaps, "release records and approvals", "get", "list", "watch", "create", "update", "delete")...)
+}
+
+func warn(sink event.Sink, msg string) {
+	event.Stamp(sink, event.Event{Type: event.Warning, Message: msg})
 }
 
 // keepRecords is how many release records of an app are kept.
@@ -121,8 +142,9 @@ func (o *deployOptions) blueGreen(ctx context.Context, r bgRun, store *release.S
 		OnEnv: func(active, target string) {
 			_ = rec.Change(ctx, func(x *release.Record) { x.FromColor, x.ToColor = active, target })
 		},
-		Apply: apply.Options{Force: o.force},
-		Sink:  event.Tee(r.sink, event.Redact(rec, r.secrets)),
+		Apply:             apply.Options{Force: o.force},
+		Sink:              event.Tee(r.sink, event.Redact(rec, r.secrets)),
+		SwitchBackTimeout: o.rollbackTO,
 	}
 	if o.approval.mode == "manual" {
 		a := &approver{store: store, rec: rec, timeout: o.approval.timeout, notifiers: o.approval.notifiers(),
@@ -189,10 +211,12 @@ func outcome(err error) string {
 	return release.OutcomeFailed
 }
 
-func releaseLock(l *release.Lock) {
+func releaseLock(l *release.Lock, sink event.Sink) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_ = l.Release(ctx)
+	if err := l.Release(ctx); err != nil {
+		warn(sink, "the lock was not released; it expires by itself: "+err.Error())
+	}
 }
 
 // holderID names this run in the app's lock: host and pid (which lets a

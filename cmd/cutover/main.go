@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/go-logr/logr"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/klog/v2"
 
 	"github.com/cutover/cutover/internal/strategy"
@@ -89,6 +90,15 @@ func exitCode(err error) int {
 		return exitBadInput
 	}
 	return exitFailed
+}
+
+// forbiddenIsBadInput marks a refused request as bad input: used where the
+// request was the command's only write, so nothing changed.
+func forbiddenIsBadInput(err error) error {
+	if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
+		return badInput{err}
+	}
+	return err
 }
 
 // badInput marks errors found before anything was changed.

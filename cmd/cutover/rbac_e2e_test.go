@@ -447,7 +447,7 @@ func prodOnly(t *testing.T) string {
 
 // waitPending waits until the app's newest record waits for approval, or
 // the run ends (done is closed or sent on).
-func waitPending(t *testing.T, ns string, done <-chan result) bool {
+func waitPending(t *testing.T, ns string, done chan result) bool {
 	t.Helper()
 	store := release.NewStore(cluster.Client, ns)
 	for {
@@ -456,7 +456,8 @@ func waitPending(t *testing.T, ns string, done <-chan result) bool {
 			return true
 		}
 		select {
-		case <-done:
+		case res := <-done:
+			done <- res // the run ended without waiting: its result is the caller's
 			return false
 		case <-time.After(100 * time.Millisecond):
 		}

@@ -97,7 +97,7 @@ func (o *rollbackOptions) run(cmd *cobra.Command, arg string) error {
 	event.Stamp(sink, event.Event{Type: event.Rollback, Stage: "Rollback", Object: plan.Ref,
 		Status: fmt.Sprintf("restoring revision %d", target.Number)})
 	if err := rollback.Apply(ctx, clients.Dynamic.Resource(gvr).Namespace(clients.Namespace), "cutover", plan); err != nil {
-		return err
+		return forbiddenIsBadInput(err)
 	}
 	err = readiness.Wait(ctx, clients, []readiness.Target{{Resource: gvr, Namespace: clients.Namespace, Name: name, Ref: plan.Ref}},
 		readiness.Options{Sink: sink, Stage: "Rollback"})

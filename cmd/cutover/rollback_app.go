@@ -59,7 +59,7 @@ func (o *rollbackOptions) runAppRollback(ctx context.Context, cmd *cobra.Command
 	if err != nil {
 		return fmt.Errorf("%w: %w", strategy.ErrRefused, err)
 	}
-	defer releaseLock(lock)
+	defer releaseLock(lock, sink)
 	store := release.NewStore(clients.Typed, clients.Namespace)
 	rec := release.NewRecorder(store, &release.Record{App: cur.App, Strategy: "rollback", FromColor: cur.ToColor,
 		ToColor: prev.ToColor, Images: prev.Images, Digest: prev.Digest, Service: cur.Service, SelectorKey: cur.SelectorKey,

@@ -52,7 +52,7 @@ func (o *recordsOptions) run(cmd *cobra.Command, app string, history bool) error
 	}
 	recs, err := release.NewStore(clients.Typed, clients.Namespace).List(cmd.Context(), app)
 	if err != nil {
-		return err
+		return forbiddenIsBadInput(err)
 	}
 	if len(recs) == 0 {
 		return badInput{fmt.Errorf("app %s has no release records in namespace %s", app, clients.Namespace)}

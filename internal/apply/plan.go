@@ -26,6 +26,10 @@ import (
 // cannot be mapped: bad input, nothing was written.
 var ErrInvalid = errors.New("invalid")
 
+// ErrForbidden wraps the server's refusal of a request for want of a
+// permission.
+var ErrForbidden = errors.New("no permission")
+
 // Options configure the applier.
 type Options struct {
 	FieldManager string // default "cutover"

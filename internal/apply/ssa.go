@@ -74,6 +74,9 @@ func (a *Applier) explain(it *Item, err error) error {
 	if !ok || transient(err) {
 		return fmt.Errorf("apply %s: %w", it.Ref(), err)
 	}
+	if apierrors.IsForbidden(err) {
+		return fmt.Errorf("%w: %s: %w", ErrForbidden, it.Ref(), err)
+	}
 	details := status.Status().Details
 	if apierrors.IsConflict(err) && details != nil && len(details.Causes) > 0 {
 		return fmt.Errorf("%w: %w", ErrInvalid, it.locate(details.Causes[0].Field, conflictError(details.Causes)))

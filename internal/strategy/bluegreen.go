@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/cutover/cutover/internal/access"
 	"github.com/cutover/cutover/internal/apply"
 	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/internal/kube"
@@ -146,6 +147,9 @@ func (b *BlueGreen) Run(ctx context.Context) error {
 		return &Failure{Cause: err, Untouched: true}
 	}
 	if err := b.stage(StageSwitch, func() error { return b.switchTo(ctx, e, e.target, prodObj) }); err != nil {
+		if errors.Is(err, errNotSwitched) {
+			return &Failure{Cause: err, Untouched: true}
+		}
 		return b.switchBack(ctx, e, err)
 	}
 	if err := b.stage(StageVerifyProd, func() error {
@@ -235,6 +239,9 @@ func (b *BlueGreen) deploy(ctx context.Context, e env) (*manifest.Object, error)
 			return fmt.Errorf("%w: %w", ErrRefused, err)
 		}
 		b.reportPlan(StageDeploy, items)
+		if err := b.checkAccess(ctx, append(waitNeeds(items), b.switchNeeds(e)...)); err != nil {
+			return fmt.Errorf("%w: %w", ErrRefused, err)
+		}
 		if b.opts.DryRun {
 			return b.dryRunSwitch(ctx, e, prod)
 		}
@@ -254,6 +261,18 @@ func (b *BlueGreen) deploy(ctx context.Context, e env) (*manifest.Object, error)
 		return nil, &Failure{Cause: err, Untouched: true}
 	}
 	return prod, nil
+}
+
+// switchNeeds are the permissions of Switch and Switch Back.
+func (b *BlueGreen) switchNeeds(e env) []access.Need {
+	ns := b.c.Namespace
+	verbs := []string{"get", "patch"}
+	if e.prod == nil {
+		verbs = append(verbs, "create")
+	}
+	out := access.Verbs(ns, access.Services, "switch the production service "+b.opts.Service, verbs...)
+	out = append(out, access.Verbs(ns, access.EndpointSlices, "confirm the switch through the endpoints", "list", "watch")...)
+	return append(out, access.Verbs(ns, access.Pods, "check a color before switching to it", "list", "watch")...)
 }
 
 // dryRunSwitch reports what Switch would do, and dry-runs the production
@@ -370,10 +389,14 @@ func (b *BlueGreen) patchSelector(ctx context.Context, color string) error {
 	_, err := b.c.Typed.CoreV1().Services(b.c.Namespace).Patch(ctx, b.opts.Service, mergePatch, []byte(patch),
 		metav1.PatchOptions{FieldManager: b.ap.FieldManager()})
 	if err != nil {
-		return fmt.Errorf("switch service %s to %s: %w", b.opts.Service, color, err)
+		return fmt.Errorf("switch service %s to %s: %w: %w", b.opts.Service, color, errNotSwitched, err)
 	}
 	return nil
 }
+
+// errNotSwitched marks a switch whose patch was refused: production did
+// not change, so there is nothing to switch back.
+var errNotSwitched = errors.New("the selector was not changed")
 
 // switchBack returns production to the previous color after a failed switch
 // or Verify Prod, and confirms it through the endpoints.

@@ -55,8 +55,10 @@ func NewRolling(c *kube.Clients, opts RollingOptions) *Rolling {
 func (r *Rolling) Run(ctx context.Context, objs []manifest.Object) error {
 	var items []*apply.Item
 	err := r.stage(StageValidate, func() (err error) {
-		items, err = r.ap.Plan(ctx, objs)
-		return err
+		if items, err = r.ap.Plan(ctx, objs); err != nil {
+			return err
+		}
+		return r.checkAccess(ctx, waitNeeds(items))
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrRefused, err)
@@ -82,7 +84,7 @@ func (r *Rolling) Run(ctx context.Context, objs []manifest.Object) error {
 // fail rolls back, unless told not to, and describes the outcome.
 func (r *Rolling) fail(ctx context.Context, items []*apply.Item, cause error) error {
 	f := &Failure{Cause: cause}
-	if errors.Is(cause, apply.ErrInvalid) && !anyApplied(items) {
+	if (errors.Is(cause, apply.ErrInvalid) || errors.Is(cause, apply.ErrForbidden)) && !anyApplied(items) {
 		return fmt.Errorf("%w: %w", ErrRefused, cause) // a deferred object was refused before any write
 	}
 	if r.opts.NoRollback {
