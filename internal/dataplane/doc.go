@@ -51,5 +51,5 @@
 // the EndpointSlice controller does (typically tens of milliseconds in the
 // test bed). deletionTimestamp has a resolution of one second and is rounded
 // down, so a pod with terminationGracePeriodSeconds 1 may stop serving almost
-// at once; use 2 or more when measuring zero downtime.
+// at once; use 5 or more when measuring zero downtime.
 package dataplane

@@ -4,6 +4,10 @@
 //
 //   - a Deployment is not done while it still has terminating pods
 //     (status.terminatingReplicas): old pods hold connections until gone;
+//   - a Deployment's ProgressDeadlineExceeded condition older than the last
+//     write of its spec is stale: the controller keeps it until the new
+//     revision makes progress (after a rollback to an existing ReplicaSet, a
+//     fix of a broken release), so it does not fail the wait;
 //   - a Deployment fails at once, naming the pod, when a pod of its new
 //     ReplicaSet crash-loops, cannot pull its image, cannot start its
 //     container or cannot be scheduled, instead of waiting for the progress
@@ -12,9 +16,13 @@ package readiness
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/cutover/cutover/internal/event"
 )
@@ -40,6 +48,10 @@ func compute(u *unstructured.Unstructured) state {
 		return state{Status: status.UnknownStatus, Message: err.Error()}
 	}
 	st := state{Status: res.Status, Message: res.Message}
+	if u.GetKind() == "Deployment" && st.Status == status.FailedStatus && staleDeadline(u) {
+		st.Status = status.InProgressStatus
+		st.Message = "waiting for the new revision to progress (a progress deadline exceeded before this change)"
+	}
 	if u.GetKind() == "Deployment" {
 		st.Counts = deploymentCounts(u)
 		if n, _, _ := unstructured.NestedInt64(u.Object, "status", "terminatingReplicas"); n > 0 && st.Status == status.CurrentStatus {
@@ -64,4 +76,36 @@ func deploymentCounts(u *unstructured.Unstructured) *event.Counts {
 		Available: get("status", "availableReplicas"),
 		Old:       max(replicas-updated, 0) + get("status", "terminatingReplicas"),
 	}
+}
+
+// staleDeadline reports a ProgressDeadlineExceeded condition last updated
+// no later than the last write of the Deployment's spec (both times are the
+// API server's, so clocks do not matter).
+func staleDeadline(u *unstructured.Unstructured) bool {
+	var d appsv1.Deployment
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &d); err != nil {
+		return false
+	}
+	written := lastSpecWrite(d.ManagedFields)
+	for _, c := range d.Status.Conditions {
+		if c.Type == appsv1.DeploymentProgressing && c.Reason == "ProgressDeadlineExceeded" {
+			return !written.IsZero() && !c.LastUpdateTime.After(written)
+		}
+	}
+	return false
+}
+
+// lastSpecWrite is the time of the newest write to the object itself (not
+// its status) by a client other than the controllers.
+func lastSpecWrite(fields []metav1.ManagedFieldsEntry) time.Time {
+	var t time.Time
+	for _, f := range fields {
+		if f.Subresource != "" || f.Time == nil || f.Manager == "kube-controller-manager" {
+			continue
+		}
+		if f.Time.After(t) {
+			t = f.Time.Time
+		}
+	}
+	return t
 }

@@ -119,3 +119,42 @@ func TestDeploymentProblemWaitsForTheController(t *testing.T) {
 		t.Errorf("judged pods before the controller observed the generation: %q", got)
 	}
 }
+
+func TestStaleProgressDeadline(t *testing.T) {
+	exceeded := func(updated string) map[string]any {
+		return complete(map[string]any{"availableReplicas": int64(2), "conditions": []any{
+			map[string]any{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "lastUpdateTime": updated},
+		}})
+	}
+	written := func(u *unstructured.Unstructured, manager, at, sub string) *unstructured.Unstructured {
+		f := map[string]any{"manager": manager, "operation": "Apply", "time": at}
+		if sub != "" {
+			f["subresource"] = sub
+		}
+		mf, _, _ := unstructured.NestedSlice(u.Object, "metadata", "managedFields")
+		_ = unstructured.SetNestedSlice(u.Object, append(mf, f), "metadata", "managedFields")
+		return u
+	}
+	cases := []struct {
+		name string
+		u    *unstructured.Unstructured
+		want status.Status
+	}{
+		{"deadline exceeded before cutover's write: stale", written(deployment(exceeded("2026-01-01T10:00:00Z")), "cutover", "2026-01-01T10:05:00Z", ""),
+			status.InProgressStatus},
+		{"deadline exceeded in the second of the write: stale", written(deployment(exceeded("2026-01-01T10:05:00Z")), "cutover", "2026-01-01T10:05:00Z", ""),
+			status.InProgressStatus},
+		{"deadline exceeded after the write: failed", written(deployment(exceeded("2026-01-01T10:15:00Z")), "cutover", "2026-01-01T10:05:00Z", ""),
+			status.FailedStatus},
+		{"only controller and status writes: failed", written(written(deployment(exceeded("2026-01-01T10:00:00Z")),
+			"kube-controller-manager", "2026-01-01T10:20:00Z", ""), "cutover", "2026-01-01T10:20:00Z", "status"), status.FailedStatus},
+		{"no managed fields: failed", deployment(exceeded("2026-01-01T10:00:00Z")), status.FailedStatus},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if st := compute(tc.u); st.Status != tc.want {
+				t.Errorf("status %s (%s), want %s", st.Status, st.Message, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,203 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/cutover/cutover/internal/dataplane"
+)
+
+// Names in the manifests.
+const (
+	prodService = "tomcat-service"
+	app         = "tomcat-service" // blue/green's app name: --service
+)
+
+var colors = []string{"blue", "green"}
+
+// bed is one scenario's world: its namespace and manifests, the data plane
+// standing in for the pods and kube-proxy, and the check server that
+// cutover's --verify-url reaches.
+type bed struct {
+	s         Scenario
+	ns        string
+	manifests map[string]string // directory by release
+	dp        *dataplane.DataPlane
+	prod      *dataplane.Router
+	test      map[string]*dataplane.Router // blue/green test Services by color
+	check     *checkServer
+}
+
+func newBed(ctx context.Context, t *testing.T, s Scenario) (*bed, error) {
+	b := &bed{s: s, ns: cluster.Namespace(t), manifests: map[string]string{}, test: map[string]*dataplane.Router{}}
+	dir := t.TempDir()
+	for _, rel := range []string{"7", "8"} {
+		m, err := s.writeManifests(dir, rel)
+		if err != nil {
+			return nil, err
+		}
+		b.manifests[rel] = m
+	}
+	// BackendWait covers the pod watch reconnecting later than the
+	// EndpointSlice watch after an API server restart (client-go's backoff
+	// reaches seconds), which would otherwise show as 502s that no real
+	// kube-proxy would give.
+	dp, err := dataplane.Start(ctx, dataplane.Options{Config: cluster.Config, Namespace: b.ns,
+		MaxGrace: 5 * time.Second, BackendWait: 15 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	t.Cleanup(dp.Close)
+	b.dp = dp
+	if b.prod, err = dp.Route(ctx, b.ns, prodService, intstr.FromInt32(80)); err != nil {
+		return nil, err
+	}
+	if s.Strategy == BlueGreen {
+		for _, c := range colors {
+			if b.test[c], err = dp.Route(ctx, b.ns, "tomcat-test-"+c, intstr.FromInt32(80)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	b.check = newCheckServer(b)
+	t.Cleanup(b.check.srv.Close)
+	return b, nil
+}
+
+// kube are the connection flags of every cutover command.
+func (b *bed) kube() []string {
+	return []string{"--kubeconfig", cluster.Kubeconfig, "-n", b.ns}
+}
+
+// deployArgs is the deploy command of a release.
+func (b *bed) deployArgs(release string) []string {
+	s := b.s
+	args := append([]string{"deploy", "-f", b.manifests[release], "-o", "json", "--timeout", "3m",
+		"--var", "TOMCAT_VERSION=" + release}, b.kube()...)
+	if s.Strategy == BlueGreen {
+		args = append(args, "--strategy", "blue-green", "--service", prodService,
+			"--idle-policy", s.IdlePolicy, "--scale-down-delay", "1s")
+	}
+	if s.Verify {
+		attempts := 25
+		if release == "8" && (s.Fault == CheckStaged || s.Fault == CheckProd) {
+			attempts = 3
+		}
+		args = append(args, "--verify-url", b.check.url(), "--verify-contains", "Apache Tomcat/"+release,
+			"--verify-attempts", strconv.Itoa(attempts), "--verify-interval", "200ms", "--verify-timeout", "2s")
+	}
+	if release == "8" && s.Fault == Reject {
+		args = append(args, "--approval", "manual", "--approval-timeout", "2m")
+	}
+	return args
+}
+
+// checkMode says what the check server answers.
+type checkMode int32
+
+const (
+	checkPass       checkMode = iota // pass through to the app
+	checkFailStaged                  // fail before production switched (rolling: always)
+	checkFailProd                    // fail once production selects the color
+)
+
+// checkServer is what --verify-url reaches: /{color} for blue/green, the
+// color's test Service; /prod for rolling, production. It passes requests
+// through to the data plane router of that Service, or fails them as the
+// scenario's check fault asks.
+type checkServer struct {
+	b    *bed
+	srv  *httptest.Server
+	mode atomic.Int32
+}
+
+func newCheckServer(b *bed) *checkServer {
+	c := &checkServer{b: b}
+	c.srv = httptest.NewServer(http.HandlerFunc(c.serve))
+	return c
+}
+
+func (c *checkServer) url() string {
+	if c.b.s.Strategy == BlueGreen {
+		return c.srv.URL + "/{color}"
+	}
+	return c.srv.URL + "/prod"
+}
+
+func (c *checkServer) set(m checkMode) { c.mode.Store(int32(m)) }
+
+func (c *checkServer) serve(w http.ResponseWriter, r *http.Request) {
+	target := strings.Trim(r.URL.Path, "/")
+	router := c.b.prod
+	if c.b.s.Strategy == BlueGreen {
+		router = c.b.test[target]
+	}
+	if router == nil {
+		http.Error(w, "no such check target "+target, http.StatusNotFound)
+		return
+	}
+	if fail, why := c.fails(r.Context(), target); fail {
+		http.Error(w, "chaos: failing check ("+why+")", http.StatusInternalServerError)
+		return
+	}
+	status, body, err := get(r.Context(), router.URL())
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, body)
+}
+
+// fails decides whether the check of target fails now.
+func (c *checkServer) fails(ctx context.Context, target string) (bool, string) {
+	mode := checkMode(c.mode.Load())
+	if mode == checkPass {
+		return false, ""
+	}
+	if c.b.s.Strategy == Rolling {
+		return true, "verify"
+	}
+	svc, err := cluster.Client.CoreV1().Services(c.b.ns).Get(ctx, prodService, metav1.GetOptions{})
+	if err != nil {
+		return true, err.Error()
+	}
+	prod := svc.Spec.Selector["role"] == target
+	switch {
+	case mode == checkFailStaged && !prod:
+		return true, "staged " + target
+	case mode == checkFailProd && prod:
+		return true, "production on " + target
+	}
+	return false, ""
+}
+
+var httpClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+
+func get(ctx context.Context, url string) (int, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return 0, "", fmt.Errorf("read %s: %w", url, err)
+	}
+	return resp.StatusCode, string(body), nil
+}

@@ -1,0 +1,57 @@
+package chaos
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/cutover/cutover/internal/testbed"
+)
+
+var (
+	cluster *testbed.Cluster
+	// cutoverBin is the cutover binary, built once for the package.
+	cutoverBin string
+)
+
+var (
+	flagN    = flag.Int("chaos.n", len(cases), "number of scenarios")
+	flagSeed = flag.Uint64("chaos.seed", 1, "seed of the first scenario; scenario i has seed chaos.seed+i")
+	// flagRestartAt explores API server restarts at other moments than the
+	// wait for the rollout; the outcome is then free among riding it out,
+	// refusing before any change and rolling back.
+	flagRestartAt = flag.String("chaos.restart-at", "", "restart kube-apiserver when this stage starts (e.g. Switch), or once an object of a kind is applied (e.g. applied:Service), instead of while cutover waits for the rollout")
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "cutover-chaos-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := func() int {
+		defer os.RemoveAll(dir)
+		if cutoverBin, err = build(dir); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		return testbed.Run(m, &cluster)
+	}()
+	os.Exit(code)
+}
+
+// build compiles cmd/cutover into dir: the scenarios run it as a process,
+// to kill it like CI would.
+func build(dir string) (string, error) {
+	bin := filepath.Join(dir, "cutover")
+	cmd := exec.Command("go", "build", "-o", bin, "../cmd/cutover")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("build cutover: %w", err)
+	}
+	return bin, nil
+}
