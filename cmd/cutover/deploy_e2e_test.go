@@ -241,34 +241,7 @@ func TestDeployCRDWithItsCustomResource(t *testing.T) {
 	t.Parallel()
 	ns := cluster.Namespace(t)
 	group := ns + ".example.com"
-	docs := fmt.Sprintf(`apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: widgets.%[1]s
-spec:
-  group: %[1]s
-  scope: Namespaced
-  names: {plural: widgets, singular: widget, kind: Widget}
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema:
-        type: object
-        properties:
-          spec:
-            type: object
-            properties:
-              size: {type: integer}
----
-apiVersion: %[1]s/v1
-kind: Widget
-metadata:
-  name: sprocket
-spec:
-  size: ${SIZE}
-`, group)
+	docs := widgetManifests(group, "${SIZE}")
 	t.Cleanup(func() {
 		_ = dynamicFor(t).Resource(schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}).
 			Delete(context.Background(), "widgets."+group, metav1.DeleteOptions{})

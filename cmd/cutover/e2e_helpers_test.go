@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -93,4 +94,37 @@ func snapshot(t *testing.T, ns string) []string {
 
 func unstructuredInt(obj map[string]any, fields ...string) (int64, bool, error) {
 	return unstructured.NestedInt64(obj, fields...)
+}
+
+// widgetManifests is a CRD of group and one custom resource of it, whose
+// spec.size is size (a number or a variable).
+func widgetManifests(group, size string) string {
+	return fmt.Sprintf(`apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.%[1]s
+spec:
+  group: %[1]s
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              size: {type: integer}
+---
+apiVersion: %[1]s/v1
+kind: Widget
+metadata:
+  name: sprocket
+spec:
+  size: %[2]s
+`, group, size)
 }

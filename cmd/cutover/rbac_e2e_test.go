@@ -819,34 +819,7 @@ func TestRBACOptionalClusterRoleForCRDs(t *testing.T) {
 		_ = cluster.Client.RbacV1().ClusterRoles().Delete(ctx, "cutover-crds-"+ns, metav1.DeleteOptions{})
 		_ = cluster.Client.RbacV1().ClusterRoleBindings().Delete(ctx, "cutover-crds-"+ns, metav1.DeleteOptions{})
 	})
-	file := writeFile(t, "crd.yaml", fmt.Sprintf(`apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: widgets.%[1]s
-spec:
-  group: %[1]s
-  scope: Namespaced
-  names: {plural: widgets, singular: widget, kind: Widget}
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema:
-        type: object
-        properties:
-          spec:
-            type: object
-            properties:
-              size: {type: integer}
----
-apiVersion: %[1]s/v1
-kind: Widget
-metadata:
-  name: sprocket
-spec:
-  size: 3
-`, group))
+	file := writeFile(t, "crd.yaml", widgetManifests(group, "3"))
 	r := sa.run(t, "deploy", "-f", file, "-o", "json")
 	if r.code != exitBadInput {
 		t.Fatalf("without the ClusterRole: exit %d, want %d", r.code, exitBadInput)
