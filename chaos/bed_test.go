@@ -52,9 +52,12 @@ func newBed(ctx context.Context, t *testing.T, s Scenario) (*bed, error) {
 	// BackendWait covers the pod watch reconnecting later than the
 	// EndpointSlice watch after an API server restart (client-go's backoff
 	// reaches seconds), which would otherwise show as 502s that no real
-	// kube-proxy would give.
+	// kube-proxy would give. No MaxGrace: a pod deleted while the API
+	// server was down (its deletionTimestamp never seen) keeps serving for
+	// its whole grace period, as a real app does after SIGTERM, while the
+	// EndpointSlice controller, itself catching up, still lists it.
 	dp, err := dataplane.Start(ctx, dataplane.Options{Config: cluster.Config, Namespace: b.ns,
-		MaxGrace: 5 * time.Second, BackendWait: 15 * time.Second})
+		BackendWait: 15 * time.Second})
 	if err != nil {
 		return nil, err
 	}
