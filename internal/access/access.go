@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 
 	authv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -41,27 +40,31 @@ func (n Need) String() string {
 	return n.Verb + " " + r
 }
 
-// Check asks the API server (SelfSubjectAccessReview) about every need at
-// once and returns an error wrapping ErrDenied that lists every missing
-// one. If the server cannot answer such reviews, Check returns nil: the
-// run then finds out as it goes, as it would without Check.
+// Check asks the API server about every need and returns an error
+// wrapping ErrDenied that lists every missing one. It reads the rules of
+// each namespace once (SelfSubjectRulesReview) and asks about single needs
+// (SelfSubjectAccessReview) only where the rules cannot tell: a
+// cluster-scoped need, or an authorizer that does not list its rules. If
+// the server cannot answer such reviews, Check returns nil: the run then
+// finds out as it goes, as it would without Check.
 func Check(ctx context.Context, c kubernetes.Interface, needs []Need) error {
 	needs = dedupe(needs)
-	denied := make([]bool, len(needs))
-	errs := make([]error, len(needs))
-	var wg sync.WaitGroup
-	for i, n := range needs {
-		wg.Go(func() { denied[i], errs[i] = deniedNeed(ctx, c, n) })
+	allowed, err := byRules(ctx, c, needs)
+	if err != nil {
+		return nil //nolint:nilerr // cannot review: the run finds out as it goes
 	}
-	wg.Wait()
 	var missing []string
 	for i, n := range needs {
+		if allowed[i] {
+			continue
+		}
+		denied, err := deniedNeed(ctx, c, n)
 		switch {
-		case errs[i] != nil && unanswerable(errs[i]):
+		case err != nil && unanswerable(err):
 			return nil
-		case errs[i] != nil:
-			return fmt.Errorf("check permissions: %w", errs[i])
-		case denied[i]:
+		case err != nil:
+			return fmt.Errorf("check permissions: %w", err)
+		case denied:
 			missing = append(missing, describe(n))
 		}
 	}
@@ -69,6 +72,42 @@ func Check(ctx context.Context, c kubernetes.Interface, needs []Need) error {
 		return nil
 	}
 	return fmt.Errorf("%w: forbidden: cannot %s", ErrDenied, strings.Join(missing, "; cannot "))
+}
+
+// byRules reports, for each need, whether its namespace's rules allow it.
+// false means "not known to be allowed", to be asked about singly.
+func byRules(ctx context.Context, c kubernetes.Interface, needs []Need) ([]bool, error) {
+	rules := map[string][]authv1.ResourceRule{}
+	for _, n := range needs {
+		if _, done := rules[n.Namespace]; done || n.Namespace == "" {
+			continue
+		}
+		review := &authv1.SelfSubjectRulesReview{Spec: authv1.SelfSubjectRulesReviewSpec{Namespace: n.Namespace}}
+		got, err := c.AuthorizationV1().SelfSubjectRulesReviews().Create(ctx, review, metav1.CreateOptions{})
+		if err != nil {
+			return nil, err
+		}
+		rules[n.Namespace] = got.Status.ResourceRules
+	}
+	out := make([]bool, len(needs))
+	for i, n := range needs {
+		out[i] = n.Namespace != "" && slices.ContainsFunc(rules[n.Namespace], func(r authv1.ResourceRule) bool { return covers(r, n) })
+	}
+	return out, nil
+}
+
+// covers reports whether rule allows need (wildcards included).
+func covers(rule authv1.ResourceRule, n Need) bool {
+	resource := n.Resource.Resource
+	if n.Subresource != "" {
+		resource += "/" + n.Subresource
+	}
+	return matches(rule.Verbs, n.Verb) && matches(rule.APIGroups, n.Resource.Group) &&
+		matches(rule.Resources, resource) && len(rule.ResourceNames) == 0
+}
+
+func matches(list []string, v string) bool {
+	return slices.Contains(list, v) || slices.Contains(list, "*")
 }
 
 func deniedNeed(ctx context.Context, c kubernetes.Interface, n Need) (bool, error) {
