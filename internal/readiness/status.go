@@ -41,8 +41,10 @@ func (s state) equal(o state) bool {
 	return s.Counts == nil || *s.Counts == *o.Counts
 }
 
-// compute returns the readiness of a live object.
-func compute(u *unstructured.Unstructured) state {
+// compute returns the readiness of a live object. With ignoreTerminating,
+// a Deployment's terminating pods do not hold it back (see
+// Options.IgnoreTerminating).
+func compute(u *unstructured.Unstructured, ignoreTerminating bool) state {
 	res, err := status.Compute(u)
 	if err != nil {
 		return state{Status: status.UnknownStatus, Message: err.Error()}
@@ -54,7 +56,7 @@ func compute(u *unstructured.Unstructured) state {
 	}
 	if u.GetKind() == "Deployment" {
 		st.Counts = deploymentCounts(u)
-		if n, _, _ := unstructured.NestedInt64(u.Object, "status", "terminatingReplicas"); n > 0 && st.Status == status.CurrentStatus {
+		if n, _, _ := unstructured.NestedInt64(u.Object, "status", "terminatingReplicas"); n > 0 && st.Status == status.CurrentStatus && !ignoreTerminating {
 			st.Status = status.InProgressStatus
 			st.Message = fmt.Sprintf("Terminating: %d old pods", n)
 		}

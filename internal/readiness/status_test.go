@@ -52,7 +52,7 @@ func TestCompute(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			st := compute(deployment(tc.status))
+			st := compute(deployment(tc.status), false)
 			if st.Status != tc.want {
 				t.Errorf("status %s (%s), want %s", st.Status, st.Message, tc.want)
 			}
@@ -152,9 +152,19 @@ func TestStaleProgressDeadline(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if st := compute(tc.u); st.Status != tc.want {
+			if st := compute(tc.u, false); st.Status != tc.want {
 				t.Errorf("status %s (%s), want %s", st.Status, st.Message, tc.want)
 			}
 		})
+	}
+}
+
+func TestIgnoreTerminating(t *testing.T) {
+	u := deployment(complete(map[string]any{"terminatingReplicas": int64(2)}))
+	if st := compute(u, true); st.Status != status.CurrentStatus {
+		t.Errorf("idle color with terminating old pods: %s, want Current", st.Status)
+	}
+	if st := compute(deployment(complete(map[string]any{"availableReplicas": int64(2), "terminatingReplicas": int64(2)})), true); st.Status != status.InProgressStatus {
+		t.Errorf("not all new pods available: %s, want InProgress", st.Status)
 	}
 }

@@ -35,6 +35,12 @@ type Target struct {
 type Options struct {
 	Sink  event.Sink
 	Stage string // stage name put on events
+	// IgnoreTerminating lets a Deployment be done while its old pods are
+	// still terminating. Right for a blue/green idle color, which serves
+	// no one yet: terminating pods are not ready, so no endpoint sends them
+	// new connections after the switch. Wrong for a rolling update, where
+	// the old pods still hold production's connections.
+	IgnoreTerminating bool
 }
 
 // FailedError says an object will not become ready by waiting longer.
@@ -123,7 +129,7 @@ func (w *waiter) record(u update) {
 		return
 	}
 	w.live[k] = u.obj
-	st := compute(u.obj)
+	st := compute(u.obj, w.opts.IgnoreTerminating)
 	if prev, seen := w.states[k]; seen && prev.equal(st) {
 		return
 	}

@@ -253,7 +253,10 @@ func (b *BlueGreen) deploy(ctx context.Context, e env) (*manifest.Object, error)
 		if err := b.ap.Apply(ctx, items); err != nil {
 			return err
 		}
-		return b.wait(ctx, StageDeploy, items)
+		// The idle color serves no one: its old pods may finish
+		// terminating after the switch (they are not ready, so they get no
+		// new connections), but every new pod must be ready.
+		return b.waitWith(ctx, items, readiness.Options{Sink: b.sink, Stage: StageDeploy, IgnoreTerminating: true})
 	}); err != nil {
 		if errors.Is(err, ErrRefused) {
 			return nil, err

@@ -57,6 +57,11 @@ func (r runner) reportPlan(stage string, items []*apply.Item) {
 
 // wait watches the items until they are ready.
 func (r runner) wait(ctx context.Context, stage string, items []*apply.Item) error {
+	return r.waitWith(ctx, items, readiness.Options{Sink: r.sink, Stage: stage})
+}
+
+// waitWith watches the items until they are ready by opts.
+func (r runner) waitWith(ctx context.Context, items []*apply.Item, opts readiness.Options) error {
 	targets := make([]readiness.Target, 0, len(items))
 	for _, it := range items {
 		if it.Mapping == nil {
@@ -64,7 +69,7 @@ func (r runner) wait(ctx context.Context, stage string, items []*apply.Item) err
 		}
 		targets = append(targets, readiness.Target{Resource: it.Mapping.Resource, Namespace: it.Namespace, Name: it.Name(), Ref: it.Ref()})
 	}
-	return readiness.Wait(ctx, r.c, targets, readiness.Options{Sink: r.sink, Stage: stage})
+	return readiness.Wait(ctx, r.c, targets, opts)
 }
 
 // verify runs checks, reporting every attempt under stage.
