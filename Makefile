@@ -22,7 +22,7 @@ lint:
 
 # Everything: lint, then all tests with the race detector on the real test bed.
 test: test-bed lint
-	CUTOVER_TESTBED_BIN=$$(testbed/build.sh) $(GO) test -race -count=1 -timeout 30m ./...
+	CUTOVER_TESTBED_BIN=$$(testbed/build.sh) $(GO) test -race -count=1 -p 1 -timeout 40m ./...
 
 # A local control plane in the foreground; writes .testbed/kubeconfig. Ctrl-C stops it.
 cluster: test-bed build

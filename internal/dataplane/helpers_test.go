@@ -151,19 +151,37 @@ func waitSlices(t *testing.T, ns, service string, cond func([]discoveryv1.Endpoi
 	defer cancel()
 	lw := cache.NewFilteredListWatchFromClient(cluster.Client.DiscoveryV1().RESTClient(), "endpointslices", ns,
 		func(o *metav1.ListOptions) { o.LabelSelector = discoveryv1.LabelServiceName + "=" + service })
+	// The precondition judges the listed state; later states are judged
+	// from the events (the precondition alone would never look again).
+	seen := map[string]*discoveryv1.EndpointSlice{}
 	_, err := watchtools.UntilWithSync(ctx, lw, &discoveryv1.EndpointSlice{}, func(s cache.Store) (bool, error) {
-		return cond(endpointsIn(s)), nil
-	}, func(watch.Event) (bool, error) { return false, nil })
+		for _, o := range s.List() {
+			es := o.(*discoveryv1.EndpointSlice)
+			seen[es.Name] = es
+		}
+		return cond(endpointsIn(seen)), nil
+	}, func(e watch.Event) (bool, error) {
+		es, ok := e.Object.(*discoveryv1.EndpointSlice)
+		if !ok {
+			return false, nil
+		}
+		if e.Type == watch.Deleted {
+			delete(seen, es.Name)
+		} else {
+			seen[es.Name] = es
+		}
+		return cond(endpointsIn(seen)), nil
+	})
 	if err == nil {
 		return
 	}
 	t.Fatalf("endpoint slices of %s/%s: %v", ns, service, err)
 }
 
-func endpointsIn(s cache.Store) []discoveryv1.Endpoint {
+func endpointsIn(slices map[string]*discoveryv1.EndpointSlice) []discoveryv1.Endpoint {
 	var out []discoveryv1.Endpoint
-	for _, o := range s.List() {
-		out = append(out, o.(*discoveryv1.EndpointSlice).Endpoints...)
+	for _, s := range slices {
+		out = append(out, s.Endpoints...)
 	}
 	return out
 }
