@@ -57,7 +57,7 @@ YAML
 }
 
 echo
-echo "== blue/green: Tomcat 7, a first deploy (blue; approved by the demo)"
+echo "== blue/green: Tomcat 7, a first deploy (to blue; tomcat-service is created at Switch)"
 config 7
 bin/cutover deploy -c "$work/cutover.yaml" --var TOMCAT_VERSION=7 --approval none | cat
 echo "-- exit code ${PIPESTATUS[0]}"
