@@ -161,21 +161,7 @@ func installRBAC(t *testing.T, ns string, rules []rbacv1.PolicyRule) *serviceAcc
 	if _, err := c.RbacV1().RoleBindings(ns).Create(ctx, rb, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	tok, err := c.CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa.Name, &authenticationv1.TokenRequest{
-		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["testbed"] = &clientcmdapi.Cluster{Server: cluster.Config.Host, CertificateAuthorityData: cluster.Config.CAData}
-	cfg.AuthInfos["cutover"] = &clientcmdapi.AuthInfo{Token: tok.Status.Token}
-	cfg.Contexts["cutover"] = &clientcmdapi.Context{Cluster: "testbed", AuthInfo: "cutover", Namespace: ns}
-	cfg.CurrentContext = "cutover"
-	path := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
-		t.Fatal(err)
-	}
+	path, cfg := tokenKubeconfig(t, ns, sa.Name, time.Hour)
 	rc, err := clientcmd.NewDefaultClientConfig(*cfg, nil).ClientConfig()
 	if err != nil {
 		t.Fatal(err)
@@ -878,20 +864,7 @@ func TestRBACFileDeploysWithCutover(t *testing.T) {
 	if r := cutover(t, ns, "", "deploy", "-f", rbacFile, "-o", "json"); r.code != exitOK {
 		t.Fatalf("deploy of %s exited %d", rbacFile, r.code)
 	}
-	tok, err := cluster.Client.CoreV1().ServiceAccounts(ns).CreateToken(context.Background(), "cutover",
-		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](600)}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["testbed"] = &clientcmdapi.Cluster{Server: cluster.Config.Host, CertificateAuthorityData: cluster.Config.CAData}
-	cfg.AuthInfos["cutover"] = &clientcmdapi.AuthInfo{Token: tok.Status.Token}
-	cfg.Contexts["cutover"] = &clientcmdapi.Context{Cluster: "testbed", AuthInfo: "cutover", Namespace: ns}
-	cfg.CurrentContext = "cutover"
-	kc := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*cfg, kc); err != nil {
-		t.Fatal(err)
-	}
+	kc, _ := tokenKubeconfig(t, ns, "cutover", 10*time.Minute)
 	// No -n: the namespace comes from the kubeconfig's context.
 	file := writeFile(t, "app.yaml", rbacApp)
 	r := cutover(t, "", "", "deploy", "-f", file, "--kubeconfig", kc, "-o", "json",
@@ -900,4 +873,27 @@ func TestRBACFileDeploysWithCutover(t *testing.T) {
 		t.Fatalf("deploy as the ServiceAccount exited %d", r.code)
 	}
 	assertRunning(t, ns, "tomcat:7")
+}
+
+// tokenKubeconfig writes a kubeconfig for the test bed that authenticates
+// as the ServiceAccount sa of ns with a fresh token, its context's
+// namespace ns, and returns its path and content.
+func tokenKubeconfig(t *testing.T, ns, sa string, ttl time.Duration) (string, *clientcmdapi.Config) {
+	t.Helper()
+	tok, err := cluster.Client.CoreV1().ServiceAccounts(ns).CreateToken(context.Background(), sa,
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To(int64(ttl.Seconds()))}},
+		metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["testbed"] = &clientcmdapi.Cluster{Server: cluster.Config.Host, CertificateAuthorityData: cluster.Config.CAData}
+	cfg.AuthInfos["cutover"] = &clientcmdapi.AuthInfo{Token: tok.Status.Token}
+	cfg.Contexts["cutover"] = &clientcmdapi.Context{Cluster: "testbed", AuthInfo: "cutover", Namespace: ns}
+	cfg.CurrentContext = "cutover"
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		t.Fatal(err)
+	}
+	return path, cfg
 }

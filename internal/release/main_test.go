@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/cutover/cutover/internal/release"
 	"github.com/cutover/cutover/internal/testbed"
@@ -37,11 +36,7 @@ func proxied(t *testing.T) (kubernetes.Interface, *testbed.CountingProxy) {
 		t.Fatal(err)
 	}
 	t.Cleanup(p.Close)
-	cfg, err := clientcmd.BuildConfigFromFlags("", p.Kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := kubernetes.NewForConfig(cfg)
+	c, err := p.Client()
 	if err != nil {
 		t.Fatal(err)
 	}

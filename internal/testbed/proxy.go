@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
@@ -26,6 +27,15 @@ type CountingProxy struct {
 	srv    *http.Server
 	mu     sync.Mutex
 	counts map[string]int
+}
+
+// Client returns an admin client whose requests go through the proxy.
+func (p *CountingProxy) Client() (kubernetes.Interface, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", p.Kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	return kubernetes.NewForConfig(cfg)
 }
 
 // StartCountingProxy starts a proxy on a free loopback port.

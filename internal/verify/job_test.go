@@ -21,7 +21,6 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/clientcmd"
 	watchtools "k8s.io/client-go/tools/watch"
 	"sigs.k8s.io/yaml"
 
@@ -514,11 +513,7 @@ func countingClient(t *testing.T) (kubernetes.Interface, *testbed.CountingProxy)
 		t.Fatal(err)
 	}
 	t.Cleanup(p.Close)
-	cfg, err := clientcmd.BuildConfigFromFlags("", p.Kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := kubernetes.NewForConfig(cfg)
+	client, err := p.Client()
 	if err != nil {
 		t.Fatal(err)
 	}
