@@ -12,6 +12,8 @@ import (
 
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/cutover/cutover/internal/readiness"
 )
 
 // blueGreen deploys the article's manifests, unchanged but for apps/v1.
@@ -70,8 +72,24 @@ func assertProduction(t *testing.T, ns, color, image string) {
 	if got := d.Spec.Template.Spec.Containers[0].Image; got != image {
 		t.Errorf("%s runs %s, want %s", d.Name, got, image)
 	}
-	if d.Status.AvailableReplicas != 2 || d.Status.UpdatedReplicas != 2 {
-		t.Errorf("%s: available %d updated %d, want 2", d.Name, d.Status.AvailableReplicas, d.Status.UpdatedReplicas)
+	// The pods, not the Deployment's status: cutover judges the color from
+	// its pods, and the status may still be a controller hop behind.
+	pods, err := cluster.Client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "role=" + color})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var running []string
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp != nil {
+			continue
+		}
+		running = append(running, p.Name)
+		if img := p.Spec.Containers[0].Image; img != image || !readiness.PodReady(&p) {
+			t.Errorf("%s pod %s: image %s, ready %v; want %s, ready", color, p.Name, img, readiness.PodReady(&p), image)
+		}
+	}
+	if len(running) != 2 {
+		t.Errorf("%s runs pods %v, want 2", color, running)
 	}
 	eps := prodEndpoints(t, ns)
 	if len(eps) != 2 {

@@ -48,10 +48,20 @@ func (s checkSet) specs(ctx context.Context, b checkBinding) ([]verify.Spec, err
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, verify.Spec{Check: c, Policy: d.policy})
+		p := d.policy
+		if p.Settle == 0 {
+			p.Settle = settle
+		}
+		out = append(out, verify.Spec{Check: c, Policy: p})
 	}
 	return out, nil
 }
+
+// settle is how long after a check starts a failure is retried at once
+// (from 50 ms, doubling) rather than after the interval: a check follows a
+// change (a rollout, a switch) that endpoints, proxies and load balancers
+// take a moment to learn. See verify.Policy.Settle.
+const settle = 2 * time.Second
 
 func (b checkBinding) fill(s string) string { return strings.ReplaceAll(s, "{color}", b.color) }
 

@@ -17,7 +17,8 @@
 //     that many once it first had that many.
 //  2. ReadyColor (blue/green, Options.ColorKey set): whenever the
 //     production selector changes, every non-terminating pod it now selects
-//     is Ready, and there is at least one. Judged in resourceVersion order
+//     is Ready, all run one pod template (one pod-template-hash), and
+//     there is at least one. Judged in resourceVersion order
 //     (etcd's revision, one order for every object of the test bed), so two
 //     watches delivering their events a few milliseconds apart cannot fake
 //     or hide a violation.

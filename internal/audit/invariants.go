@@ -247,7 +247,25 @@ func (s *state) unfit() string {
 	if len(unready) > 0 {
 		return fmt.Sprintf("while %d of its %d pods were not ready: %s", len(unready), len(pods), strings.Join(unready, " "))
 	}
-	return ""
+	return mixedTemplates(pods)
+}
+
+// mixedTemplates says how pods run more than one pod template (their
+// Deployment's ReplicaSets differ by the pod-template-hash label), or "".
+func mixedTemplates(pods []Pod) string {
+	byHash := map[string][]string{}
+	for _, p := range pods {
+		h := p.Labels["pod-template-hash"]
+		byHash[h] = append(byHash[h], fmt.Sprintf("%s (%s)", p.Name, p.Image))
+	}
+	if len(byHash) < 2 {
+		return ""
+	}
+	var groups []string
+	for _, h := range slices.Sorted(maps.Keys(byHash)) {
+		groups = append(groups, fmt.Sprintf("template %s: %s", h, strings.Join(byHash[h], " ")))
+	}
+	return fmt.Sprintf("while its pods ran %d templates: %s", len(byHash), strings.Join(groups, "; "))
 }
 
 // production lists how the state differs from want.

@@ -125,6 +125,12 @@ func TestReadyEndpoints(t *testing.T) {
 	}
 }
 
+// hashed gives a pod entry the pod-template-hash label of its ReplicaSet.
+func hashed(e Entry, hash string) Entry {
+	e.Pod.Labels["pod-template-hash"] = hash
+	return e
+}
+
 func TestReadyColor(t *testing.T) {
 	t.Parallel()
 	blueReady := []Entry{
@@ -155,6 +161,13 @@ func TestReadyColor(t *testing.T) {
 			detail: "role=blue) at resourceVersion 40 while it selected no pod"},
 		{name: "terminating pods of the color do not count", colorKey: "role", entries: with(
 			pod(100, 20, "g1", "green", "app:8", ready), pod(100, 21, "g0", "green", "app:7", terminating),
+			sel(500, 30, "green"))},
+		{name: "switch to a color running two templates", colorKey: "role", entries: with(
+			hashed(pod(100, 20, "g1", "green", "app:8", ready), "new"), hashed(pod(100, 21, "g0", "green", "app:7", ready), "old"),
+			sel(500, 30, "green")),
+			detail: "ran 2 templates: template new: g1 (app:8); template old: g0 (app:7)"},
+		{name: "the old template terminating is one template", colorKey: "role", entries: with(
+			hashed(pod(100, 20, "g1", "green", "app:8", ready), "new"), hashed(pod(100, 21, "g0", "green", "app:7", terminating), "old"),
 			sel(500, 30, "green"))},
 		// The pod watch delivered "ready" after the selector watch delivered
 		// the switch, but etcd made the pod ready first: no violation.

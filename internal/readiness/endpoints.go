@@ -6,10 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/tools/cache"
 
 	"github.com/cutover/cutover/internal/kube"
 )
@@ -20,6 +17,9 @@ type EndpointsOptions struct {
 	// Selector picks the pods that must be, exactly, the Service's ready
 	// endpoints: the new color after a switch.
 	Selector labels.Selector
+	// View is the run's View of the namespace, with EndpointSlices; nil
+	// starts one for this wait.
+	View *View
 }
 
 // WaitEndpoints watches a Service's EndpointSlices and the selected pods
@@ -27,55 +27,28 @@ type EndpointsOptions struct {
 // pod is a ready endpoint (at least one). This is the moment traffic has
 // moved: kube-proxy programs nodes from these slices.
 func WaitEndpoints(ctx context.Context, c *kube.Clients, o EndpointsOptions) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	slices := informers.NewSharedInformerFactoryWithOptions(c.Typed, 0, informers.WithNamespace(o.Namespace),
-		informers.WithTweakListOptions(func(lo *metav1.ListOptions) {
-			lo.LabelSelector = discoveryv1.LabelServiceName + "=" + o.Service
-		}))
-	pods := podInformer(c, o)
-	sl := slices.Discovery().V1().EndpointSlices().Informer()
-	changed := make(chan struct{}, 1)
-	poke := cache.ResourceEventHandlerFuncs{
-		AddFunc: func(any) { notify(changed) }, UpdateFunc: func(any, any) { notify(changed) }, DeleteFunc: func(any) { notify(changed) },
-	}
-	for _, inf := range []cache.SharedIndexInformer{sl, pods.Core().V1().Pods().Informer()} {
-		if _, err := inf.AddEventHandler(poke); err != nil {
+	v := o.View
+	if v == nil {
+		var err error
+		if v, err = StartView(ctx, c, ViewOptions{Namespace: o.Namespace, EndpointSlices: true}); err != nil {
 			return err
 		}
+		defer v.Stop()
 	}
-	slices.Start(ctx.Done())
-	pods.Start(ctx.Done())
-	defer func() {
-		cancel() // Shutdown waits for the informers, which stop when ctx ends
-		slices.Shutdown()
-		pods.Shutdown()
-	}()
-	var last string
+	if err := v.Synced(ctx); err != nil {
+		return err
+	}
 	for {
-		ok, why := endpointsMatch(asObjects[*discoveryv1.EndpointSlice](sl.GetStore().List()),
-			asObjects[*corev1.Pod](pods.Core().V1().Pods().Informer().GetStore().List()))
+		changed := v.Changed()
+		ok, why := endpointsMatch(v.EndpointSlices(o.Service), v.Pods(o.Selector))
 		if ok {
 			return nil
 		}
-		last = why
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("service %s/%s endpoints: %w (%s)", o.Namespace, o.Service, ctx.Err(), last)
+			return fmt.Errorf("service %s/%s endpoints: %w (%s)", o.Namespace, o.Service, ctx.Err(), why)
 		case <-changed:
 		}
-	}
-}
-
-func podInformer(c *kube.Clients, o EndpointsOptions) informers.SharedInformerFactory {
-	return informers.NewSharedInformerFactoryWithOptions(c.Typed, 0, informers.WithNamespace(o.Namespace),
-		informers.WithTweakListOptions(func(lo *metav1.ListOptions) { lo.LabelSelector = o.Selector.String() }))
-}
-
-func notify(ch chan struct{}) {
-	select {
-	case ch <- struct{}{}:
-	default:
 	}
 }
 

@@ -2,21 +2,16 @@ package readiness
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/tools/cache"
 	watchtools "k8s.io/client-go/tools/watch"
 
 	"github.com/cutover/cutover/internal/event"
@@ -41,6 +36,14 @@ type Options struct {
 	// new connections after the switch. Wrong for a rolling update, where
 	// the old pods still hold production's connections.
 	IgnoreTerminating bool
+	// FromPods lets a Deployment be done as soon as its pods show it (see
+	// doneFromPods), tens of milliseconds before the controllers have
+	// written its status. It ignores terminating pods, so it is for a
+	// blue/green idle color only, like IgnoreTerminating.
+	FromPods bool
+	// View, if set, is the run's View of its namespace (with
+	// ReplicaSets): Wait reads pods there instead of starting its own.
+	View *View
 }
 
 // FailedError says an object will not become ready by waiting longer.
@@ -75,12 +78,14 @@ func Wait(ctx context.Context, c *kube.Clients, targets []Target, opts Options) 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	w := &waiter{opts: opts, targets: map[string]Target{}, live: map[string]*unstructured.Unstructured{},
-		states: map[string]state{}, updates: make(chan update, 256), poke: make(chan struct{}, 1)}
+		states: map[string]state{}, updates: make(chan update, 256), poke: make(chan struct{}, 1), fromPods: map[string]bool{}}
 	for _, t := range targets {
 		w.targets[key(t.Namespace, t.Resource.GroupResource().String(), t.Name)] = t
 	}
 	w.watchTargets(ctx, c, targets)
-	if err := w.watchPods(ctx, c, targets); err != nil {
+	stop, err := w.watchPods(ctx, c, targets)
+	defer stop()
+	if err != nil {
 		return err
 	}
 	return w.loop(ctx)
@@ -93,10 +98,11 @@ type waiter struct {
 	states  map[string]state
 	updates chan update
 	poke    chan struct{}
-	pods    map[string]podStores // by namespace
+	views   map[string]*View // by namespace, for Deployments' pods
+	// fromPods marks targets whose pods show them done (Options.FromPods)
+	// while their status may still lag.
+	fromPods map[string]bool
 }
-
-type podStores struct{ pods, sets cache.Store }
 
 // update is a new copy of a watched object and the resource it came from.
 type update struct {
@@ -108,6 +114,7 @@ func key(ns, gr, name string) string { return ns + "/" + gr + "/" + name }
 
 func (w *waiter) loop(ctx context.Context) error {
 	for {
+		w.judgePods()
 		if err := w.evaluate(); err != nil || w.allCurrent() {
 			return err
 		}
@@ -134,14 +141,46 @@ func (w *waiter) record(u update) {
 		return
 	}
 	w.states[k] = st
+	if !w.fromPods[k] { // its pods showed it done already: a lagging status is no news
+		w.report(t, st)
+	}
+}
+
+func (w *waiter) report(t Target, st state) {
 	event.Stamp(w.opts.Sink, event.Event{Type: event.ObjectStatus, Stage: w.opts.Stage, Object: t.Ref,
 		Status: string(st.Status), Message: st.Message, Counts: st.Counts})
+}
+
+// judgePods marks, with Options.FromPods, the Deployments whose pods show
+// them done, and reports each when it turns so.
+func (w *waiter) judgePods() {
+	if !w.opts.FromPods {
+		return
+	}
+	for k, u := range w.live {
+		t := w.targets[k]
+		v, ok := w.views[t.Namespace]
+		if !ok || u.GetKind() != "Deployment" || w.states[k].Status == status.CurrentStatus {
+			continue
+		}
+		counts, done := doneFromPods(u, v.ReplicaSets(), v.Pods(nil))
+		switch {
+		case done && !w.fromPods[k]:
+			w.report(t, state{Status: status.CurrentStatus, Message: fromPodsMessage(counts), Counts: counts})
+		case !done && w.fromPods[k]: // a pod went away or turned unready
+			w.report(t, w.states[k])
+		}
+		w.fromPods[k] = done
+	}
 }
 
 // evaluate fails on a Failed target or a broken pod of a rolling Deployment.
 func (w *waiter) evaluate() error {
 	for k, st := range w.states {
 		t := w.targets[k]
+		if w.fromPods[k] {
+			continue
+		}
 		switch st.Status {
 		case status.FailedStatus:
 			return &FailedError{Object: t.Ref, Reason: w.failureReason(t, w.live[k], st.Message)}
@@ -152,8 +191,8 @@ func (w *waiter) evaluate() error {
 		if st.Status == status.CurrentStatus || u.GetKind() != "Deployment" {
 			continue
 		}
-		if s, ok := w.pods[t.Namespace]; ok {
-			if msg := deploymentProblem(u, asObjects[*appsv1.ReplicaSet](s.sets.List()), asObjects[*corev1.Pod](s.pods.List())); msg != "" {
+		if v, ok := w.views[t.Namespace]; ok {
+			if msg := deploymentProblem(u, v.ReplicaSets(), v.Pods(nil)); msg != "" {
 				return &FailedError{Object: t.Ref, Reason: msg}
 			}
 		}
@@ -163,11 +202,11 @@ func (w *waiter) evaluate() error {
 
 // failureReason adds, for a Deployment, the pods that kept it from progressing.
 func (w *waiter) failureReason(t Target, u *unstructured.Unstructured, msg string) string {
-	s, ok := w.pods[t.Namespace]
+	v, ok := w.views[t.Namespace]
 	if !ok || u.GetKind() != "Deployment" {
 		return msg
 	}
-	stuck := notReadyPods(u, asObjects[*appsv1.ReplicaSet](s.sets.List()), asObjects[*corev1.Pod](s.pods.List()))
+	stuck := notReadyPods(u, v.ReplicaSets(), v.Pods(nil))
 	if len(stuck) == 0 {
 		return msg
 	}
@@ -176,7 +215,7 @@ func (w *waiter) failureReason(t Target, u *unstructured.Unstructured, msg strin
 
 func (w *waiter) allCurrent() bool {
 	for k := range w.targets {
-		if w.states[k].Status != status.CurrentStatus {
+		if w.states[k].Status != status.CurrentStatus && !w.fromPods[k] {
 			return false
 		}
 	}
@@ -245,39 +284,48 @@ func (w *waiter) watchResource(ctx context.Context, c *kube.Clients, gvr schema.
 		})
 }
 
-// watchPods starts pod and ReplicaSet informers in each namespace that holds
-// a Deployment target.
-func (w *waiter) watchPods(ctx context.Context, c *kube.Clients, targets []Target) error {
-	w.pods = map[string]podStores{}
-	for _, t := range targets {
-		if t.Resource.Resource != "deployments" || t.Resource.Group != "apps" {
-			continue
+// watchPods follows the pods and ReplicaSets of each namespace that holds
+// a Deployment target, through opts.View where it covers the namespace.
+// The function it returns stops the Views it started.
+func (w *waiter) watchPods(ctx context.Context, c *kube.Clients, targets []Target) (func(), error) {
+	w.views = map[string]*View{}
+	var started []*View
+	stop := func() {
+		for _, v := range started {
+			v.Stop()
 		}
-		if _, ok := w.pods[t.Namespace]; ok {
-			continue
-		}
-		f := informers.NewSharedInformerFactoryWithOptions(c.Typed, 0, informers.WithNamespace(t.Namespace))
-		pods, sets := f.Core().V1().Pods().Informer(), f.Apps().V1().ReplicaSets().Informer()
-		h := cache.ResourceEventHandlerFuncs{
-			AddFunc:    func(any) { w.wake() },
-			UpdateFunc: func(any, any) { w.wake() },
-			DeleteFunc: func(any) { w.wake() },
-		}
-		for _, inf := range []cache.SharedIndexInformer{pods, sets} {
-			if _, err := inf.AddEventHandler(h); err != nil {
-				return fmt.Errorf("watch pods: %w", err)
-			}
-		}
-		f.Start(ctx.Done())
-		w.pods[t.Namespace] = podStores{pods: pods.GetStore(), sets: sets.GetStore()}
-		for typ, ok := range f.WaitForCacheSync(ctx.Done()) {
-			if !ok {
-				return fmt.Errorf("sync %v informer in %s: %w", typ, t.Namespace, errors.Join(ctx.Err(), errors.New("cache not synced")))
-			}
-		}
-		go func() { <-ctx.Done(); f.Shutdown() }()
 	}
-	return nil
+	for _, t := range targets {
+		if t.Resource.Resource != "deployments" || t.Resource.Group != "apps" || w.views[t.Namespace] != nil {
+			continue
+		}
+		v := w.opts.View
+		if v == nil || v.opts.Namespace != t.Namespace || v.sets == nil {
+			var err error
+			if v, err = StartView(ctx, c, ViewOptions{Namespace: t.Namespace, ReplicaSets: true}); err != nil {
+				return stop, err
+			}
+			started = append(started, v)
+		}
+		w.views[t.Namespace] = v
+		if err := v.Synced(ctx); err != nil {
+			return stop, err
+		}
+		go w.follow(ctx, v)
+	}
+	return stop, nil
+}
+
+// follow wakes the loop at every change of v until ctx ends.
+func (w *waiter) follow(ctx context.Context, v *View) {
+	for {
+		select {
+		case <-v.Changed():
+			w.wake()
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 func (w *waiter) wake() {

@@ -54,7 +54,7 @@ func (b *BlueGreen) Rollback(ctx context.Context, color string, images []string)
 		if err := b.colorReady(ctx, e, color); err != nil {
 			return err
 		}
-		return b.switchTo(ctx, e, color, nil)
+		return b.switchTo(ctx, e, color, nil, nil)
 	}); err != nil {
 		return &Failure{Cause: err, RollbackErr: fmt.Errorf("production may still select %s", prev)}
 	}

@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/cutover/cutover/internal/access"
@@ -134,30 +135,39 @@ func (b *BlueGreen) Run(ctx context.Context) error {
 	if b.opts.OnEnv != nil {
 		b.opts.OnEnv(e.active, e.target)
 	}
-	prodObj, err := b.deploy(ctx, e)
+	d, err := b.deploy(ctx, e)
+	defer d.stop()
 	if err != nil || b.opts.DryRun {
 		return err
 	}
-	if err := b.stage(StageVerifyStaged, func() error {
-		return b.verify(ctx, StageVerifyStaged, b.opts.Checks(StageVerifyStaged, e.target))
-	}); err != nil {
+	if err := b.stage(StageVerifyStaged, func() error { return b.verifyStaged(ctx, e, d) }); err != nil {
 		return &Failure{Cause: err, Untouched: true}
 	}
 	if err := b.confirm(ctx, e); err != nil {
 		return &Failure{Cause: err, Untouched: true}
 	}
-	if err := b.stage(StageSwitch, func() error { return b.switchTo(ctx, e, e.target, prodObj) }); err != nil {
+	if err := b.stage(StageSwitch, func() error { return b.switchTo(ctx, e, e.target, d.prod, d.view) }); err != nil {
 		if errors.Is(err, errNotSwitched) {
 			return &Failure{Cause: err, Untouched: true}
 		}
-		return b.switchBack(ctx, e, err)
+		return b.switchBack(ctx, e, d, err)
 	}
 	if err := b.stage(StageVerifyProd, func() error {
 		return b.verify(ctx, StageVerifyProd, b.opts.Checks(StageVerifyProd, e.target))
 	}); err != nil {
-		return b.switchBack(ctx, e, err)
+		return b.switchBack(ctx, e, d, err)
 	}
 	return b.post(ctx, e)
+}
+
+// Precheck runs Check Env's refusals, reporting and writing nothing, so
+// that a caller can refuse a run before it takes a lock: nil when Check
+// Env would pass.
+func (b *BlueGreen) Precheck(ctx context.Context) error {
+	quiet := *b
+	quiet.sink = event.Discard
+	_, err := quiet.checkEnv(ctx)
+	return err
 }
 
 // checkEnv reads the active color from the production Service's selector.
@@ -214,12 +224,12 @@ func (b *BlueGreen) isProd(o manifest.Object) bool {
 }
 
 // deploy applies the target color's objects, never the production Service,
-// and waits until they are ready. It returns the production Service object
-// of the files (used on a first deploy).
-func (b *BlueGreen) deploy(ctx context.Context, e env) (*manifest.Object, error) {
+// and waits until they are ready. Before its first write it starts the
+// watches that Verify Staged and Switch confirm their changes with.
+func (b *BlueGreen) deploy(ctx context.Context, e env) (deployed, error) {
 	objs, err := b.opts.Render(ctx, e.target)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrRefused, err)
+		return deployed{}, fmt.Errorf("%w: %w", ErrRefused, err)
 	}
 	var prod *manifest.Object
 	var rest []manifest.Object
@@ -231,11 +241,12 @@ func (b *BlueGreen) deploy(ctx context.Context, e env) (*manifest.Object, error)
 		rest = append(rest, o)
 	}
 	if e.prod == nil && prod == nil {
-		return nil, fmt.Errorf("%w: no production service %q in the cluster or in the files", ErrRefused, b.opts.Service)
+		return deployed{}, fmt.Errorf("%w: no production service %q in the cluster or in the files", ErrRefused, b.opts.Service)
 	}
-	var items []*apply.Item
+	d := deployed{prod: prod}
 	if err := b.stage(StageDeploy, func() (err error) {
-		if items, err = b.ap.Plan(ctx, rest); err != nil {
+		items, err := b.ap.Plan(ctx, rest)
+		if err != nil {
 			return fmt.Errorf("%w: %w", ErrRefused, err)
 		}
 		b.reportPlan(StageDeploy, items)
@@ -250,20 +261,24 @@ func (b *BlueGreen) deploy(ctx context.Context, e env) (*manifest.Object, error)
 				return fmt.Errorf("%w: %w", ErrRefused, err)
 			}
 		}
+		d.items = items
+		if d.view, err = b.startView(ctx, items); err != nil {
+			return err
+		}
 		if err := b.ap.Apply(ctx, items); err != nil {
 			return err
 		}
 		// The idle color serves no one: its old pods may finish
 		// terminating after the switch (they are not ready, so they get no
 		// new connections), but every new pod must be ready.
-		return b.waitWith(ctx, items, readiness.Options{Sink: b.sink, Stage: StageDeploy, IgnoreTerminating: true})
+		return b.waitWith(ctx, items, readiness.Options{Sink: b.sink, Stage: StageDeploy, IgnoreTerminating: true, FromPods: true, View: d.view})
 	}); err != nil {
 		if errors.Is(err, ErrRefused) {
-			return nil, err
+			return d, err
 		}
-		return nil, &Failure{Cause: err, Untouched: true}
+		return d, &Failure{Cause: err, Untouched: true}
 	}
-	return prod, nil
+	return d, nil
 }
 
 // switchNeeds are the permissions of Switch and Switch Back.
@@ -309,9 +324,9 @@ func (b *BlueGreen) confirm(ctx context.Context, e env) error {
 
 // switchTo points production at color with one selector patch (or, on a
 // first deploy, creates it from the files), then waits until its
-// EndpointSlices hold exactly the color's ready pods.
-func (b *BlueGreen) switchTo(ctx context.Context, e env, color string, prodObj *manifest.Object) error {
-	selector := map[string]string{}
+// EndpointSlices hold exactly the color's ready pods, as view (nil: a View
+// of its own) shows them.
+func (b *BlueGreen) switchTo(ctx context.Context, e env, color string, prodObj *manifest.Object, view *readiness.View) error {
 	if e.prod == nil {
 		items, err := b.ap.Plan(ctx, []manifest.Object{*prodObj})
 		if err != nil {
@@ -320,20 +335,27 @@ func (b *BlueGreen) switchTo(ctx context.Context, e env, color string, prodObj *
 		if err := b.ap.Apply(ctx, items); err != nil {
 			return err
 		}
-		sel, _, _ := unstructuredSelector(items[0])
-		selector = sel
-	} else {
+	} else if err := b.patchSelector(ctx, color); err != nil {
+		return err
+	}
+	o := b.prodEndpoints(e, color, prodObj)
+	o.View = view
+	return readiness.WaitEndpoints(ctx, b.c, o)
+}
+
+// prodEndpoints says what production's endpoints must become once it
+// selects color: the color's ready pods.
+func (b *BlueGreen) prodEndpoints(e env, color string, prodObj *manifest.Object) readiness.EndpointsOptions {
+	selector := labels.Set{}
+	if e.prod != nil {
 		for k, v := range e.prod.Spec.Selector {
 			selector[k] = v
 		}
-		if err := b.patchSelector(ctx, color); err != nil {
-			return err
-		}
+	} else if prodObj != nil {
+		selector, _, _ = unstructured.NestedStringMap(prodObj.Object, "spec", "selector")
 	}
 	selector[b.opts.SelectorKey] = color
-	return readiness.WaitEndpoints(ctx, b.c, readiness.EndpointsOptions{
-		Namespace: b.c.Namespace, Service: b.opts.Service, Selector: labels.SelectorFromSet(selector),
-	})
+	return readiness.EndpointsOptions{Namespace: b.c.Namespace, Service: b.opts.Service, Selector: labels.SelectorFromSet(selector)}
 }
 
 // unadopt gives an adopted production Service its original selector back.
@@ -403,7 +425,7 @@ var errNotSwitched = errors.New("the selector was not changed")
 
 // switchBack returns production to the previous color after a failed switch
 // or Verify Prod, and confirms it through the endpoints.
-func (b *BlueGreen) switchBack(ctx context.Context, e env, cause error) error {
+func (b *BlueGreen) switchBack(ctx context.Context, e env, d deployed, cause error) error {
 	f := &Failure{Cause: cause}
 	if e.prod != nil && e.active == "" {
 		return b.unadopt(ctx, e, f)
@@ -418,7 +440,7 @@ func (b *BlueGreen) switchBack(ctx context.Context, e env, cause error) error {
 		if err := b.colorReady(ctx, e, e.active); err != nil {
 			return err
 		}
-		return b.switchTo(ctx, e, e.active, nil)
+		return b.switchTo(ctx, e, e.active, nil, d.view)
 	})
 	f.RolledBack = f.RollbackErr == nil
 	if f.RolledBack {

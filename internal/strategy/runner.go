@@ -75,11 +75,14 @@ func (r runner) waitWith(ctx context.Context, items []*apply.Item, opts readines
 // verify runs checks, reporting every attempt under stage.
 func (r runner) verify(ctx context.Context, stage string, checks []verify.Spec) error {
 	return verify.RunAll(ctx, checks, func(a verify.Attempt) {
-		st := "failed"
-		if a.Result.OK {
+		st, msg := "failed", fmt.Sprintf("attempt %d/%d: %s", a.N, a.Of, a.Result.Detail)
+		switch {
+		case a.Result.OK:
 			st = "passed"
+		case a.Again > 0:
+			st, msg = "settling", fmt.Sprintf("%s (the change may still be spreading: again in %s)", msg, a.Again)
 		}
 		event.Stamp(r.sink, event.Event{Type: event.CheckAttempt, Stage: stage, Object: a.Check, Status: st,
-			Message: fmt.Sprintf("attempt %d/%d: %s", a.N, a.Of, a.Result.Detail), Duration: a.Result.Duration})
+			Message: msg, Duration: a.Result.Duration})
 	})
 }

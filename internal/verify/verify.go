@@ -42,7 +42,16 @@ type Policy struct {
 	Interval       time.Duration // pause after one attempt ends before the next; default 10s
 	Timeout        time.Duration // bound of each attempt; default 5s
 	SuccessesInRow int           // consecutive passes needed; default 1
+	// Settle is how long after a check starts a failure is taken for the
+	// change it checks still spreading (endpoints, proxies, load
+	// balancers): within it a failed first attempt is tried again after
+	// 50 ms, 100 ms, 200 ms... rather than after Interval. These retries
+	// are reported as attempt 1 and do not use up Attempts. Zero: none.
+	Settle time.Duration
 }
+
+// settleFirstRetry is the first pause of Settle's retries; each doubles.
+const settleFirstRetry = 50 * time.Millisecond
 
 // Policy defaults, as in the article's curl loop.
 const (
@@ -75,6 +84,9 @@ type Attempt struct {
 	N, Of  int    // attempt N of at most Of
 	Result Result
 	Streak int // consecutive passes so far, this one included
+	// Again, if set, says attempt 1 failed while settling and is tried
+	// again after this pause (see Policy.Settle).
+	Again time.Duration
 }
 
 // Spec is a check with its policy.
@@ -103,6 +115,9 @@ func Run(ctx context.Context, c Check, p Policy, report func(Attempt)) error {
 			}
 		}
 		r := probe(ctx, c, p.Timeout)
+		if n == 1 {
+			r = settle(ctx, c, p, r, report)
+		}
 		if !r.OK && ctx.Err() != nil {
 			return stopped(name, ctx.Err(), last)
 		}
@@ -127,6 +142,22 @@ func RunAll(ctx context.Context, specs []Spec, report func(Attempt)) error {
 		}
 	}
 	return nil
+}
+
+// settle retries a failed first attempt, first result r, while p.Settle
+// allows, and returns the last result.
+func settle(ctx context.Context, c Check, p Policy, r Result, report func(Attempt)) Result {
+	start := time.Now().Add(-r.Duration)
+	for again := settleFirstRetry; !r.OK && time.Since(start)+again <= p.Settle; again *= 2 {
+		if report != nil {
+			report(Attempt{Check: c.Name(), N: 1, Of: p.Attempts, Result: r, Again: again})
+		}
+		if wait(ctx, again) != nil {
+			return r
+		}
+		r = probe(ctx, c, p.Timeout)
+	}
+	return r
 }
 
 func probe(ctx context.Context, c Check, timeout time.Duration) Result {

@@ -217,3 +217,48 @@ func TestRunAll(t *testing.T) {
 		}
 	})
 }
+
+func TestRunSettles(t *testing.T) {
+	type rep struct {
+		n     int
+		ok    bool
+		again time.Duration
+	}
+	cases := []struct {
+		name    string
+		pass    []bool
+		policy  Policy
+		want    []rep
+		elapsed time.Duration
+		failed  bool
+	}{
+		{"retried at once until it passes", []bool{F, F, T}, Policy{Attempts: 2, Interval: time.Hour, Settle: time.Second},
+			[]rep{{1, F, 50 * time.Millisecond}, {1, F, 100 * time.Millisecond}, {1, T, 0}}, 150 * time.Millisecond, false},
+		{"the window ends: the interval takes over, no attempt used up", []bool{F}, Policy{Attempts: 2, Interval: time.Minute, Settle: 200 * time.Millisecond},
+			[]rep{{1, F, 50 * time.Millisecond}, {1, F, 100 * time.Millisecond}, {1, F, 0}, {2, F, 0}}, 150*time.Millisecond + time.Minute, true},
+		{"no settle: the interval", []bool{F, T}, Policy{Attempts: 2, Interval: time.Minute},
+			[]rep{{1, F, 0}, {2, T, 0}}, time.Minute, false},
+		{"a first pass needs no settling", []bool{T}, Policy{Attempts: 2, Interval: time.Minute, Settle: time.Second},
+			[]rep{{1, T, 0}}, 0, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var got []rep
+				start := time.Now()
+				err := Run(t.Context(), &script{pass: tc.pass}, tc.policy, func(a Attempt) {
+					got = append(got, rep{a.N, a.Result.OK, a.Again})
+				})
+				if (err != nil) != tc.failed || (err != nil && !errors.Is(err, ErrCheckFailed)) {
+					t.Fatalf("err = %v, want failed=%v", err, tc.failed)
+				}
+				if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+					t.Errorf("attempts %v, want %v", got, tc.want)
+				}
+				if d := time.Since(start); d != tc.elapsed {
+					t.Errorf("took %s on the fake clock, want %s", d, tc.elapsed)
+				}
+			})
+		})
+	}
+}
