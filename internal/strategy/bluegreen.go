@@ -160,14 +160,21 @@ func (b *BlueGreen) Run(ctx context.Context) error {
 	return b.post(ctx, e)
 }
 
-// Precheck runs Check Env's refusals, reporting and writing nothing, so
-// that a caller can refuse a run before it takes a lock: nil when Check
-// Env would pass.
+// Precheck runs Check Env before the caller takes its lock, so that a run
+// Check Env refuses writes nothing, not even a Lease. When Check Env would
+// refuse, Precheck reports the stage as Run does and returns the refusal;
+// when it passes, Precheck reports nothing (Run checks again, under the
+// lock).
 func (b *BlueGreen) Precheck(ctx context.Context) error {
 	quiet := *b
 	quiet.sink = event.Discard
-	_, err := quiet.checkEnv(ctx)
-	return err
+	if _, err := quiet.checkEnv(ctx); err == nil {
+		return nil
+	}
+	if err := b.stage(StageCheckEnv, func() error { _, err := b.checkEnv(ctx); return err }); err != nil {
+		return fmt.Errorf("%w: %w", ErrRefused, err)
+	}
+	return nil
 }
 
 // checkEnv reads the active color from the production Service's selector.
