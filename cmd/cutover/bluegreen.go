@@ -80,21 +80,17 @@ func (o *deployOptions) runBlueGreen(ctx context.Context, r bgRun) (err error) {
 	if err := access.Check(ctx, r.clients.Typed, recordNeeds(r.clients.Namespace)); err != nil {
 		return fmt.Errorf("%w: %w", strategy.ErrRefused, err)
 	}
+	if err := o.blueGreen(ctx, r, nil, release.NewRecorder(nil, &release.Record{}, nil), "").Precheck(ctx); err != nil {
+		return err
+	}
 	lock, err := release.Acquire(context.WithoutCancel(ctx), r.clients.Typed, r.clients.Namespace, app,
 		release.LockOptions{Holder: holderID(), Dead: release.DeadOnThisHost})
 	if err != nil {
 		return fmt.Errorf("%w: %w", strategy.ErrRefused, err)
 	}
 	defer releaseLock(lock, r.sink)
-	ctx, cancel := context.WithCancelCause(ctx)
+	ctx, cancel := cancelOnLostLock(ctx, lock, app)
 	defer cancel(nil)
-	go func() {
-		select {
-		case <-lock.Lost():
-			cancel(fmt.Errorf("lost the lock of app %s: %w", app, lock.Err()))
-		case <-ctx.Done():
-		}
-	}()
 	store := release.NewStore(r.clients.Typed, r.clients.Namespace)
 	rec, resume, err := o.startRecord(ctx, store, r, lock.Holder())
 	if err != nil {
@@ -111,6 +107,21 @@ func (o *deployOptions) runBlueGreen(ctx context.Context, r bgRun) (err error) {
 		warn(r.sink, "old release records were not pruned: "+perr.Error())
 	}
 	return err
+}
+
+// cancelOnLostLock returns a context that ends, with the reason as its
+// cause, when the app's lock is lost: a run must not go on writing what
+// another run may now be writing too.
+func cancelOnLostLock(ctx context.Context, lock *release.Lock, app string) (context.Context, context.CancelCauseFunc) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	go func() {
+		select {
+		case <-lock.Lost():
+			cancel(fmt.Errorf("lost the lock of app %s: %w", app, lock.Err()))
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
 }
 
 // recordNeeds are the permissions of the lock and the release records.
@@ -146,12 +157,37 @@ func (o *deployOptions) blueGreen(ctx context.Context, r bgRun, store *release.S
 		Sink:              event.Tee(r.sink, event.Redact(rec, r.secrets)),
 		SwitchBackTimeout: o.rollbackTO,
 	}
+	if store != nil { // not a dry run
+		opts.Render = keepObjects(r.render, rec, r.secrets, r.sink)
+	}
 	if o.approval.mode == "manual" {
 		a := &approver{store: store, rec: rec, timeout: o.approval.timeout, notifiers: o.approval.notifiers(),
 			sink: r.sink, terminal: r.in}
 		opts.Confirm = a.confirm
 	}
 	return strategy.NewBlueGreen(r.clients, opts)
+}
+
+// renderFunc renders the files for one color.
+type renderFunc = func(ctx context.Context, color string) ([]manifest.Object, error)
+
+// keepObjects makes the objects rendered for the run's target color part
+// of its record before the record is stored, so that `cutover rollback APP`
+// can redeploy this release later without its files. The target is known
+// from Check Env (OnEnv) before Deploy renders; a later rendering for the
+// other color (the idle policy) is not this release's.
+func keepObjects(render renderFunc, rec *release.Recorder, secrets []string, sink event.Sink) renderFunc {
+	return func(ctx context.Context, color string) ([]manifest.Object, error) {
+		objs, err := render(ctx, color)
+		if err != nil || rec.Started() || color != rec.Record().ToColor {
+			return objs, err
+		}
+		_ = rec.Change(ctx, func(x *release.Record) { x.SetObjects(objs, secrets) }) // in memory until Start
+		if why := rec.Record().ObjectsOmitted; why != "" {
+			warn(sink, "the release record keeps none of the objects, so cutover rollback can only switch back to this release, not redeploy it: "+why)
+		}
+		return objs, err
+	}
 }
 
 // startRecord prepares this run's record, stored at the first write. A record left "running" by a run

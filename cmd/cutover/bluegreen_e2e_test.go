@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -248,12 +249,40 @@ func TestBlueGreenBadProductionSelector(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := snapshot(t, ns)
+	// A snapshot cannot see a Lease created and deleted again: watch.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	leases, err := cluster.Client.CoordinationV1().Leases(ns).Watch(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := blueGreen(t, ns, "8")
 	if r.code != exitBadInput || !strings.Contains(r.stderr, `role="purple"`) {
 		t.Fatalf("exit %d, stderr %s; want bad input naming the unknown color", r.code, r.stderr)
 	}
 	if after := snapshot(t, ns); !slices.Equal(before, after) {
 		t.Errorf("namespace changed: %v -> %v", before, after)
+	}
+	// The lock is taken after Check Env passed, never for a refusal. A
+	// write would have been delivered long before this marker write.
+	marker, err := cluster.Client.CoordinationV1().Leases(ns).Create(ctx, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "marker"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ev := range leases.ResultChan() {
+		if l, ok := ev.Object.(*coordinationv1.Lease); ok && l.Name == marker.Name {
+			break
+		}
+		t.Errorf("the refused run wrote a Lease: %s %v", ev.Type, ev.Object)
+	}
+	var stages []string
+	for _, ev := range jsonEvents(t, r.stdout) {
+		if ev["type"] == "stage.finished" {
+			stages = append(stages, fmt.Sprint(ev["stage"], " ", ev["status"]))
+		}
+	}
+	if !slices.Equal(stages, []string{"Check Env failed"}) {
+		t.Errorf("stages %v, want Check Env failed", stages)
 	}
 }
 

@@ -24,9 +24,7 @@ func (o *deployOptions) applyConfig(fs *pflag.FlagSet) error {
 	config.UseString(&o.kube.namespace, cfg.Namespace, set("namespace"))
 	config.UseString(&o.strategy, cfg.Strategy, set("strategy"))
 	config.UseList(&o.input.files, cfg.Files, set("filename"))
-	o.input.varFiles = append(slices.Clone(cfg.VarFiles), o.input.varFiles...)
-	o.input.vars = append(cfg.VarList(), o.input.vars...)
-	o.input.secretVars = append(slices.Clone(cfg.SecretVars), o.input.secretVars...)
+	o.input.applyConfigVars(cfg)
 	config.Use(&o.input.strict, cfg.StrictVars, set("strict-vars"))
 	config.Use(&o.timeout, cfg.Timeout, set("timeout"))
 	config.Use(&o.rollbackTO, cfg.RollbackTimeout, set("rollback-timeout"))
@@ -36,6 +34,37 @@ func (o *deployOptions) applyConfig(fs *pflag.FlagSet) error {
 	o.bg.applyConfig(cfg.BlueGreen, set)
 	o.fileChecks = configChecks(cfg)
 	return o.approval.applyConfig(cfg.Approval, set)
+}
+
+// applyConfig loads --config for rollback APP, under the flags: what the
+// deploy's file says about running a release (namespace, timeouts,
+// variables, checks, approval). What is released, and where (files,
+// service, colors), comes from the release records instead. Its errors are
+// bad input.
+func (o *rollbackOptions) applyConfig(fs *pflag.FlagSet) error {
+	if o.configPath == "" {
+		return nil
+	}
+	cfg, err := config.Load(o.configPath)
+	if err != nil {
+		return badInput{err}
+	}
+	set, r := fs.Changed, &o.redeploy
+	config.UseString(&o.kube.namespace, cfg.Namespace, set("namespace"))
+	config.Use(&o.timeout, cfg.Timeout, set("timeout"))
+	config.Use(&r.rollbackTO, cfg.RollbackTimeout, set("rollback-timeout"))
+	config.Use(&r.force, cfg.ForceConflicts, set("force-conflicts"))
+	config.UseString(&r.roleVar, cfg.BlueGreen.RoleVar, false)
+	r.vars.applyConfigVars(cfg)
+	r.fileChecks = configChecks(cfg)
+	return r.approval.applyConfig(cfg.Approval, set)
+}
+
+// applyConfigVars puts the file's variables under those of the flags.
+func (f *inputFlags) applyConfigVars(cfg *config.Config) {
+	f.varFiles = append(slices.Clone(cfg.VarFiles), f.varFiles...)
+	f.vars = append(cfg.VarList(), f.vars...)
+	f.secretVars = append(slices.Clone(cfg.SecretVars), f.secretVars...)
 }
 
 func (f *blueGreenFlags) applyConfig(c config.BlueGreen, set func(string) bool) {

@@ -99,6 +99,9 @@ func writeStatus(w io.Writer, r *release.Record) {
 	fmt.Fprintf(w, "started:   %s by %s\n", r.Started.Format(time.RFC3339), r.Holder)
 	fmt.Fprintf(w, "took:      %s\n", took(r))
 	fmt.Fprintf(w, "approval:  %s\n", approvalText(r.Approval))
+	if t := objectsText(r); t != "" {
+		fmt.Fprintf(w, "objects:   %s\n", t)
+	}
 	if r.Error != "" {
 		fmt.Fprintf(w, "error:     %s\n", r.Error)
 	}
@@ -141,4 +144,19 @@ func approvalText(a *release.Approval) string {
 		return fmt.Sprintf("%s by %s at %s", a.State, a.By, a.At.Format(time.RFC3339))
 	}
 	return a.State
+}
+
+// objectsText says whether cutover rollback could redeploy r's release from
+// the objects r keeps; it never shows them.
+func objectsText(r *release.Record) string {
+	switch {
+	case r.HasObjects() && len(r.SkippedSecrets) > 0:
+		return fmt.Sprintf("kept for a redeploy (%d KiB gzipped), Secrets left out: %s",
+			(r.ObjectsSize()+1023)/1024, strings.Join(r.SkippedSecrets, ", "))
+	case r.HasObjects():
+		return fmt.Sprintf("kept for a redeploy (%d KiB gzipped)", (r.ObjectsSize()+1023)/1024)
+	case r.ObjectsOmitted != "":
+		return "not kept: " + r.ObjectsOmitted
+	}
+	return ""
 }

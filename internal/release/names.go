@@ -13,6 +13,7 @@ const (
 	labelManagedBy = "app.kubernetes.io/managed-by"
 	labelApp       = "cutover.dev/app"
 	labelRevision  = "cutover.dev/revision"
+	labelObjectsOf = "cutover.dev/objects-of"
 	managedBy      = "cutover"
 )
 
@@ -31,8 +32,21 @@ func recordName(app string, revision int) string {
 	return "cutover-" + app + "-r" + strconv.Itoa(revision)
 }
 
+// objectsName names the ConfigMap that holds the objects of the record
+// called record. App names are DNS labels (63 characters at most), so
+// with the suffix it stays far below the 253 a ConfigMap name may have.
+func objectsName(record string) string { return record + "-objects" }
+
 func appLabels(app string) map[string]string {
 	return map[string]string{labelManagedBy: managedBy, labelApp: app}
+}
+
+// objectsLabels identify the objects ConfigMap of app's revision. They
+// lack labelApp on purpose: appSelector, with which records are listed,
+// must never match it, or every status, history and approval would carry
+// the objects.
+func objectsLabels(app string, revision int) map[string]string {
+	return map[string]string{labelManagedBy: managedBy, labelObjectsOf: app, labelRevision: strconv.Itoa(revision)}
 }
 
 func appSelector(app string) string {

@@ -79,8 +79,25 @@ type Record struct {
 	// Holder is the identity of the run, as in its Lock.
 	Holder            string
 	Started, Finished time.Time
+	// SkippedSecrets names the Secrets among the release's objects, which
+	// the record does not keep (see SetObjects): a redeploy of the release
+	// leaves them as they are.
+	SkippedSecrets []string
+	// ObjectsOmitted says why the record keeps none of its release's
+	// objects, when it could not; empty when it keeps them, or when it was
+	// written before records kept objects.
+	ObjectsOmitted string
 
 	cm *corev1.ConfigMap // as last read or written; guards Update
+
+	// The kept objects live in a ConfigMap of their own, objectsCM, written
+	// once by Store.Create; the record carries only its name and their size
+	// (objectsSize, gzipped), so that HasObjects needs no request. objects is
+	// the gzipped YAML in memory: from SetObjects or CopyObjects until Create
+	// writes it, or as Store.Objects read it.
+	objects     []byte
+	objectsCM   string
+	objectsSize int
 }
 
 // recordVersion is the version of the JSON this package writes and reads.
@@ -110,6 +127,10 @@ type wireRecord struct {
 	Holder    string        `json:"holder,omitempty"`
 	Started   string        `json:"started,omitempty"`
 	Finished  string        `json:"finished,omitempty"`
+	// Objects locates the kept objects, which are never in this JSON.
+	Objects        *wireObjects `json:"objects,omitempty"`
+	SkippedSecrets []string     `json:"skippedSecrets,omitempty"`
+	ObjectsOmitted string       `json:"objectsOmitted,omitempty"`
 }
 
 type wireStage struct {
@@ -118,6 +139,13 @@ type wireStage struct {
 	Started  string `json:"started,omitempty"`
 	Finished string `json:"finished,omitempty"`
 	Error    string `json:"error,omitempty"`
+}
+
+// wireObjects names the ConfigMap holding a record's objects, and their
+// size in bytes, gzipped.
+type wireObjects struct {
+	ConfigMap string `json:"configMap"`
+	Bytes     int    `json:"bytes"`
 }
 
 type wireApproval struct {
@@ -134,6 +162,7 @@ func encodeRecord(r *Record) (string, error) {
 		Service: r.Service, SelKey: r.SelectorKey,
 		Outcome: r.Outcome, Error: r.Error, Approval: wireApprovalOf(r.Approval),
 		Holder: r.Holder, Started: formatTime(r.Started), Finished: formatTime(r.Finished),
+		Objects: wireObjectsOf(r), SkippedSecrets: r.SkippedSecrets, ObjectsOmitted: r.ObjectsOmitted,
 	}
 	for _, s := range r.Stages {
 		w.Stages = append(w.Stages, wireStage{
@@ -146,6 +175,13 @@ func encodeRecord(r *Record) (string, error) {
 		return "", fmt.Errorf("encode record: %w", err)
 	}
 	return string(b), nil
+}
+
+func wireObjectsOf(r *Record) *wireObjects {
+	if !r.HasObjects() {
+		return nil
+	}
+	return &wireObjects{ConfigMap: r.objectsCM, Bytes: r.objectsSize}
 }
 
 func wireApprovalOf(a *Approval) *wireApproval {
@@ -190,12 +226,16 @@ func (w *wireRecord) record() (*Record, error) {
 		Service: w.Service, SelectorKey: w.SelKey,
 		Outcome: w.Outcome, Error: w.Error, Holder: w.Holder,
 		Started: t.parse(w.Started), Finished: t.parse(w.Finished),
+		SkippedSecrets: w.SkippedSecrets, ObjectsOmitted: w.ObjectsOmitted,
 	}
 	for _, s := range w.Stages {
 		r.Stages = append(r.Stages, Stage{
 			Name: s.Name, Status: s.Status, Error: s.Error,
 			Started: t.parse(s.Started), Finished: t.parse(s.Finished),
 		})
+	}
+	if o := w.Objects; o != nil && o.Bytes > 0 && o.ConfigMap != "" {
+		r.objectsCM, r.objectsSize = o.ConfigMap, o.Bytes
 	}
 	r.Approval = w.Approval.approval(&t)
 	return r, t.err

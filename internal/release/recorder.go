@@ -82,15 +82,20 @@ func (r *Recorder) note(fn func(*Record)) {
 }
 
 // Start stores the record (Store.Create), with every change so far, and
-// starts the background writer.
+// starts the background writer. Objects that Create could not write are
+// logged, as a failed background write is, and do not fail Start.
 func (r *Recorder) Start(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.started {
 		return nil
 	}
+	kept := r.rec.HasObjects()
 	if err := r.store.Create(ctx, r.rec); err != nil {
 		return err
+	}
+	if kept && !r.rec.HasObjects() { // the record is stored: the run goes on
+		r.log.Warn("release objects not written", "app", r.rec.App, "revision", r.rec.Revision, "err", r.rec.ObjectsOmitted)
 	}
 	r.started = true
 	go r.writer()

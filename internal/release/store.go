@@ -66,6 +66,10 @@ func (s *Store) list(ctx context.Context, app string) ([]entry, error) {
 // Create stores r as the app's next revision and sets r.Revision. It sets
 // r.Namespace to the Store's, r.Started to now if zero and r.Outcome to
 // running if empty. Concurrent Creates for one app get distinct revisions.
+// Right after the record, it writes the objects r keeps (see SetObjects)
+// into a ConfigMap of their own; when that fails, the record is stored all
+// the same and Create succeeds, r keeping no objects and ObjectsOmitted
+// saying why (written by the next Update).
 func (s *Store) Create(ctx context.Context, r *Record) error {
 	entries, err := s.list(ctx, r.App)
 	if err != nil {
@@ -92,8 +96,15 @@ func (s *Store) Create(ctx context.Context, r *Record) error {
 	return fmt.Errorf("create record of app %s: no free revision after %d attempts", r.App, createAttempts)
 }
 
+// create stores r as revision, then its objects, if it keeps any, in
+// their own ConfigMap, which the record names.
 func (s *Store) create(ctx context.Context, r *Record, revision int) error {
-	r.Revision = revision
+	name := recordName(r.App, revision)
+	r.Revision, r.objectsCM = revision, ""
+	if len(r.objects) > 0 { // only objects in memory are written
+		r.objectsCM = objectsName(name)
+	}
+	r.objectsSize = len(r.objects)
 	data, err := encodeRecord(r)
 	if err != nil {
 		return err
@@ -101,18 +112,19 @@ func (s *Store) create(ctx context.Context, r *Record, revision int) error {
 	labels := appLabels(r.App)
 	labels[labelRevision] = strconv.Itoa(revision)
 	cm := &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: recordName(r.App, revision), Labels: labels},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
 		Data:       map[string]string{recordKey: data},
 	}
 	got, err := s.cms.Create(ctx, cm, metav1.CreateOptions{})
 	if err != nil {
-		r.Revision = 0
+		r.Revision, r.objectsCM = 0, ""
 		if apierrors.IsAlreadyExists(err) {
 			return err
 		}
 		return fmt.Errorf("create record %s: %w", cm.Name, err)
 	}
 	r.cm = got
+	s.createObjects(ctx, r) // the owner reference needs the record's UID
 	return nil
 }
 
@@ -120,7 +132,9 @@ func (s *Store) create(ctx context.Context, r *Record, revision int) error {
 // was read or written (a conflict), Update reads it again and retries; of
 // the stored record it takes only a decided approval (one written by
 // Decide), which replaces r.Approval, so an approval is never lost. All
-// other fields are the caller's.
+// other fields are the caller's. Update writes only the record: the kept
+// objects are in their own ConfigMap, written once by Create, so that the
+// writes of a run, and every watch event and list of records, stay small.
 func (s *Store) Update(ctx context.Context, r *Record) error {
 	if r.Namespace != "" && r.Namespace != s.ns {
 		return fmt.Errorf("update record: record of namespace %s given to the store of %s", r.Namespace, s.ns)
@@ -231,11 +245,30 @@ func (s *Store) Prune(ctx context.Context, app string, keep int) error {
 	}
 	var errs []error
 	for _, e := range entries[min(keep, len(entries)):] {
-		pre := &metav1.Preconditions{UID: &e.cm.UID}
-		err := s.cms.Delete(ctx, e.cm.Name, metav1.DeleteOptions{Preconditions: pre})
-		if err != nil && !apierrors.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("delete record %s: %w", e.cm.Name, err))
+		if err := s.delete(ctx, e.cm); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// delete deletes a record's ConfigMap, then its objects' ConfigMap, if any.
+// The garbage collector would delete the objects too, since the record
+// owns them, but only later, and not at all where it does not run. Deleting
+// them by name is safe: a revision is never reused while a newer record
+// exists, and Prune always keeps the newest.
+func (s *Store) delete(ctx context.Context, cm *corev1.ConfigMap) error {
+	pre := &metav1.Preconditions{UID: &cm.UID}
+	err := s.cms.Delete(ctx, cm.Name, metav1.DeleteOptions{Preconditions: pre})
+	if apierrors.IsNotFound(err) {
+		return nil // another run pruned it, and its objects
+	}
+	if err != nil {
+		return fmt.Errorf("delete record %s: %w", cm.Name, err)
+	}
+	err = s.cms.Delete(ctx, objectsName(cm.Name), metav1.DeleteOptions{})
+	if err != nil && !apierrors.IsNotFound(err) { // records written before objects were kept have none
+		return fmt.Errorf("delete objects of record %s: %w", cm.Name, err)
+	}
+	return nil
 }

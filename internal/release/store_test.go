@@ -51,6 +51,27 @@ func storedRevisions(t *testing.T, ns, app string) []int {
 	return revs
 }
 
+// storedObjects lists the revisions of app's objects ConfigMaps in the
+// cluster, newest first.
+func storedObjects(t *testing.T, ns, app string) []int {
+	t.Helper()
+	list, err := cluster.Client.CoreV1().ConfigMaps(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "cutover.dev/objects-of=" + app})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var revs []int
+	for _, cm := range list.Items {
+		n, err := strconv.Atoi(cm.Labels["cutover.dev/revision"])
+		if err != nil || cm.Name != fmt.Sprintf("cutover-%s-r%d-objects", app, n) {
+			t.Errorf("objects configmap %s: revision label %q, %v", cm.Name, cm.Labels["cutover.dev/revision"], err)
+		}
+		revs = append(revs, n)
+	}
+	slices.Sort(revs)
+	slices.Reverse(revs)
+	return revs
+}
+
 func create(t *testing.T, s *release.Store, r *release.Record) *release.Record {
 	t.Helper()
 	if err := s.Create(context.Background(), r); err != nil {
@@ -269,13 +290,24 @@ func TestPrune(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ns, ctx := cluster.Namespace(t), testCtx(t)
 			s := release.NewStore(cluster.Client, ns)
-			createN(t, s, "web", tt.records)
+			// Revision 1 as a cutover that kept no objects wrote it.
+			createN(t, s, "web", 1)
+			for range tt.records - 1 {
+				r := &release.Record{App: "web", Strategy: "blue-green", ToColor: "blue"}
+				r.SetObjects(load(t, appObjects), nil)
+				create(t, s, r)
+			}
 			createN(t, s, "api", 2)
 			if err := s.Prune(ctx, "web", tt.keep); err != nil {
 				t.Fatal(err)
 			}
 			if got := storedRevisions(t, ns, "web"); !slices.Equal(got, tt.wantStored) {
 				t.Errorf("stored revisions %v, want %v", got, tt.wantStored)
+			}
+			// At once, not when the garbage collector gets to them.
+			wantObjects := slices.DeleteFunc(slices.Clone(tt.wantStored), func(n int) bool { return n == 1 })
+			if got := storedObjects(t, ns, "web"); !slices.Equal(got, wantObjects) {
+				t.Errorf("objects of revisions %v, want %v", got, wantObjects)
 			}
 			if got := storedRevisions(t, ns, "api"); !slices.Equal(got, []int{2, 1}) {
 				t.Errorf("another app's records %v, want [2 1] untouched", got)
@@ -284,5 +316,34 @@ func TestPrune(t *testing.T) {
 				t.Errorf("revision after pruning %d, want %d", r.Revision, tt.records+1)
 			}
 		})
+	}
+}
+
+// TestPruneDeletesObjects: Prune deletes the objects of the records it
+// deletes itself, where the garbage collector does not run or is slow.
+// Here the collector must not: the objects have a second, live owner.
+func TestPruneDeletesObjects(t *testing.T) {
+	ns, ctx := cluster.Namespace(t), testCtx(t)
+	s := release.NewStore(cluster.Client, ns)
+	for range 2 {
+		r := &release.Record{App: "web", Strategy: "blue-green", ToColor: "blue"}
+		r.SetObjects(load(t, appObjects), nil)
+		create(t, s, r)
+	}
+	cms := cluster.Client.CoreV1().ConfigMaps(ns)
+	pin, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "pin"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	objects := getConfigMap(t, ns, "cutover-web-r1-objects")
+	objects.OwnerReferences = append(objects.OwnerReferences, metav1.OwnerReference{APIVersion: "v1", Kind: "ConfigMap", Name: pin.Name, UID: pin.UID})
+	if _, err := cms.Update(ctx, objects, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Prune(ctx, "web", 1); err != nil {
+		t.Fatal(err)
+	}
+	if got := storedObjects(t, ns, "web"); !slices.Equal(got, []int{2}) {
+		t.Errorf("objects of revisions %v after pruning, want [2]", got)
 	}
 }
