@@ -149,7 +149,7 @@ func (o *deployOptions) blueGreen(ctx context.Context, r bgRun, store *release.S
 		Resume:         resume,
 		DryRun:         o.dryRun,
 		Adopt:          o.bg.managed,
-		BeforeWrite:    rec.Start,
+		BeforeWrite:    recordStarter(rec, r.sink),
 		OnEnv: func(active, target string) {
 			_ = rec.Change(ctx, func(x *release.Record) { x.FromColor, x.ToColor = active, target })
 		},
@@ -187,6 +187,23 @@ func keepObjects(render renderFunc, rec *release.Recorder, secrets []string, sin
 			warn(sink, "the release record keeps none of the objects, so cutover rollback can only switch back to this release, not redeploy it: "+why)
 		}
 		return objs, err
+	}
+}
+
+// recordStarter stores a run's record at its first write (the strategy's
+// BeforeWrite) and says so when the record could not keep the objects it
+// was given: a record is never a reason to stop a run, but a later
+// cutover rollback to this release could then only switch back to it.
+func recordStarter(rec *release.Recorder, sink event.Sink) func(context.Context) error {
+	return func(ctx context.Context) error {
+		before := rec.Record()
+		if err := rec.Start(ctx); err != nil {
+			return err
+		}
+		if r := rec.Record(); before.HasObjects() && !r.HasObjects() {
+			warn(sink, "the release record keeps no objects, so cutover rollback to this release can only switch back, not redeploy: "+r.ObjectsOmitted)
+		}
+		return nil
 	}
 }
 

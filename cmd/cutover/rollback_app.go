@@ -144,7 +144,7 @@ func instantRollback(ctx context.Context, run appRun, holder string) error {
 	rec := release.NewRecorder(store, r, nil)
 	bg := strategy.NewBlueGreen(clients, strategy.BlueGreenOptions{
 		Service: cur.Service, SelectorKey: cur.SelectorKey, Colors: [2]string{cur.ToColor, prev.ToColor},
-		Apply: apply.Options{}, Sink: event.Tee(run.sink, rec), BeforeWrite: startRecord(rec, run.sink),
+		Apply: apply.Options{}, Sink: event.Tee(run.sink, rec), BeforeWrite: recordStarter(rec, run.sink),
 	})
 	event.Stamp(run.sink, event.Event{Type: event.Rollback, Stage: strategy.StageCheckEnv, Object: "app " + cur.App,
 		Status: fmt.Sprintf("switching back from revision %d (%s) to revision %d (%s)", cur.Revision, cur.ToColor, prev.Revision, prev.ToColor)})
@@ -292,22 +292,6 @@ func copyObjects(ctx context.Context, store *release.Store, r, prev *release.Rec
 	}
 }
 
-// startRecord stores the rollback's record at its first write, as
-// rec.Start does, and warns when its objects could not be written with
-// it: the record, and the rollback, go on without them.
-func startRecord(rec *release.Recorder, sink event.Sink) func(context.Context) error {
-	return func(ctx context.Context) error {
-		before := rec.Record()
-		if err := rec.Start(ctx); err != nil {
-			return err
-		}
-		if r := rec.Record(); before.HasObjects() && !r.HasObjects() {
-			warn(sink, "the rollback's record keeps no objects, so a later cutover rollback to it can only switch back, not redeploy: "+r.ObjectsOmitted)
-		}
-		return nil
-	}
-}
-
 func runningText(images []string) string {
 	if len(images) == 0 {
 		return "no Deployment"
@@ -376,7 +360,7 @@ func (o *rollbackOptions) redeployOptions(ctx context.Context, run appRun, objs 
 	if store == nil {
 		return opts
 	}
-	opts.BeforeWrite = startRecord(rec, run.sink)
+	opts.BeforeWrite = recordStarter(rec, run.sink)
 	if o.redeploy.approval.mode == config.ApprovalManual {
 		a := &approver{store: store, rec: rec, timeout: o.redeploy.approval.timeout, notifiers: o.redeploy.approval.notifiers(),
 			sink: run.sink, terminal: run.in}
