@@ -97,14 +97,25 @@ func (o *deployOptions) runBlueGreen(ctx context.Context, r bgRun) (err error) {
 		return err
 	}
 	err = o.blueGreen(ctx, r, store, rec, resume).Run(ctx)
+	return finishRecord(ctx, store, rec, err, r.secrets, r.sink)
+}
+
+// finishRecord ends a locked run's record with the run's outcome err (and
+// the reason ctx ended, such as a lost lock), then prunes the app's old
+// records, and returns err. Revisions count from 1 and are never reused,
+// so while this run's revision is within keepRecords there is nothing to
+// prune and no list to make.
+func finishRecord(ctx context.Context, store *release.Store, rec *release.Recorder, err error, secrets []string, sink event.Sink) error {
 	if cause := context.Cause(ctx); err != nil && cause != nil && !errors.Is(err, cause) {
 		err = fmt.Errorf("%w (%w)", err, cause) // e.g. the lock was lost
 	}
-	if ferr := rec.Finish(outcome(err), redactErr(err, r.secrets)); ferr != nil && rec.Started() {
-		warn(r.sink, "the release record was not updated: "+ferr.Error())
+	if ferr := rec.Finish(outcome(err), redactErr(err, secrets)); ferr != nil && rec.Started() {
+		warn(sink, "the release record was not updated: "+ferr.Error())
 	}
-	if perr := store.Prune(context.WithoutCancel(ctx), app, keepRecords); perr != nil {
-		warn(r.sink, "old release records were not pruned: "+perr.Error())
+	if r := rec.Record(); r.Revision > keepRecords {
+		if perr := store.Prune(context.WithoutCancel(ctx), r.App, keepRecords); perr != nil {
+			warn(sink, "old release records were not pruned: "+perr.Error())
+		}
 	}
 	return err
 }

@@ -223,16 +223,7 @@ func (o *rollbackOptions) redeployApp(ctx context.Context, run appRun, lock *rel
 	rec := release.NewRecorder(store, r, nil)
 	announceRedeploy(run, "redeploy", running)
 	err = strategy.NewBlueGreen(clients, o.redeployOptions(ctx, run, objs, checks, store, rec)).Run(ctx)
-	if cause := context.Cause(ctx); err != nil && cause != nil && !errors.Is(err, cause) {
-		err = fmt.Errorf("%w (%w)", err, cause) // e.g. the lock was lost
-	}
-	if ferr := rec.Finish(outcome(err), redactErr(err, run.secrets)); ferr != nil && rec.Started() {
-		warn(run.sink, "the release record was not updated: "+ferr.Error())
-	}
-	if perr := store.Prune(context.WithoutCancel(ctx), cur.App, keepRecords); perr != nil {
-		warn(run.sink, "old release records were not pruned: "+perr.Error())
-	}
-	return err
+	return finishRecord(ctx, store, rec, err, run.secrets, run.sink)
 }
 
 // dryRunApp says which way the rollback would go: the instant switch, or a
