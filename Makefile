@@ -4,7 +4,7 @@ SHELL := bash
 GO ?= go
 BIN := bin
 
-.PHONY: all build test test-bed lint cluster demo bench clean
+.PHONY: all build test test-bed lint cluster demo bench timeline clean
 
 all: build
 
@@ -38,3 +38,8 @@ clean:
 # cutover against kubectl on the test bed, side by side; prints the ratios.
 bench: test-bed
 	CUTOVER_BENCH=1 CUTOVER_TESTBED_BIN=$$(testbed/build.sh) $(GO) test -count=1 -timeout 30m -v -run . ./bench/
+
+# Prints, release by release, what the watches and cutover saw: where a
+# switch spends its milliseconds.
+timeline: test-bed
+	CUTOVER_BENCH=1 CUTOVER_TIMELINE=1 CUTOVER_TESTBED_BIN=$$(testbed/build.sh) $(GO) test -count=1 -timeout 10m -v -run TestTimeline ./bench/

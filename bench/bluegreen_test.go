@@ -33,19 +33,11 @@ func TestBlueGreen(t *testing.T) {
 		t.Skip("jq not found: the replay needs it")
 	}
 	cut := cutoverBin(t)
-	dp, err := dataplane.Start(context.Background(), dataplane.Options{Config: cluster.Config})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dp.Close()
-	gw, err := dp.Gateway("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	gw := gateway(t)
 	manifests, _ := filepath.Abs("../examples/blue-green")
 	const rounds = 5
 	// Latency first, on a test bed that nothing else keeps busy.
-	fresh := freshLatencies(t, cut, manifests, gw.URL(), rounds)
+	fresh := freshLatencies(t, cut, manifests, gw, rounds)
 	inPlace := inPlaceLatencies(t, cut, manifests, rounds)
 	var cutRuns, replayRuns []measurement
 	for i := range rounds {
@@ -53,15 +45,15 @@ func TestBlueGreen(t *testing.T) {
 		deployArgs := func(ns, v string) []string {
 			return []string{cut, "deploy", "--strategy", "blue-green", "-f", manifests, "--service", "tomcat-service",
 				"--var", "TOMCAT_VERSION=" + v, "-n", ns, "--kubeconfig", "KUBECONFIG", "-o", "json",
-				"--verify-url", gw.URL() + "/" + ns + "/tomcat-test-{color}/", "--verify-contains", "Apache Tomcat/" + v}
+				"--verify-url", gw + "/" + ns + "/tomcat-test-{color}/", "--verify-contains", "Apache Tomcat/" + v}
 		}
 		runTool(t, "cutover", deployArgs(nsC, "7")) // first deploy: blue
 		runTool(t, "cutover", deployArgs(nsR, "7")) // the replay starts from the same state
-		warmRouters(gw.URL(), nsC)                  // start the gateway's routers before the clock does
-		warmRouters(gw.URL(), nsR)
+		warmRouters(gw, nsC)                        // start the gateway's routers before the clock does
+		warmRouters(gw, nsR)
 		cutRuns = append(cutRuns, runTool(t, "cutover", deployArgs(nsC, "8")))
 		replayRuns = append(replayRuns, runTool(t, "replay", []string{"./replay-bluegreen.sh",
-			nsR, "8", gw.URL(), manifests, "KUBECONFIG"}))
+			nsR, "8", gw, manifests, "KUBECONFIG"}))
 	}
 	report(t, "(c) blue/green 7 -> 8, the article's manifests; peer: the seed pipeline replayed in bash", cutRuns, replayRuns)
 	printLatency("7 -> 8 as above (green is new), with Verify Staged's HTTP check", fresh)
@@ -139,6 +131,22 @@ func dropNamespace(t *testing.T, ns string) {
 		}
 	}
 	t.Fatalf("namespace %s not gone: %v", ns, ctx.Err())
+}
+
+// gateway starts the test bed's data plane and returns its gateway's URL:
+// /NAMESPACE/SERVICE/PATH reaches a Service's ready pods.
+func gateway(t *testing.T) string {
+	t.Helper()
+	dp, err := dataplane.Start(context.Background(), dataplane.Options{Config: cluster.Config})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dp.Close)
+	gw, err := dp.Gateway("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gw.URL()
 }
 
 // warmRouters starts the gateway's routers of ns before a clock does.

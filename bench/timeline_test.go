@@ -17,8 +17,6 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
-
-	"github.com/cutover/cutover/internal/dataplane"
 )
 
 // TestTimeline is a diagnostic, not a measurement: with CUTOVER_TIMELINE=1
@@ -36,22 +34,14 @@ func TestTimeline(t *testing.T) {
 	cut := cutoverBin(t)
 	manifests, _ := filepath.Abs("../examples/blue-green")
 	ns := namespace(t, "timeline")
-	dp, err := dataplane.Start(context.Background(), dataplane.Options{Config: cluster.Config})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dp.Close()
-	gw, err := dp.Gateway("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	gw := gateway(t)
 	for v := 7; v <= 12; v++ {
-		warmRouters(gw.URL(), ns)
+		warmRouters(gw, ns)
 		tl := startTimeline(t, ns)
 		args := []string{"deploy", "--strategy", "blue-green", "-f", manifests, "--service", "tomcat-service",
 			"--var", fmt.Sprintf("TOMCAT_VERSION=%d", v), "-n", ns, "--kubeconfig", cluster.Kubeconfig, "-o", "json"}
 		if os.Getenv("CUTOVER_TIMELINE_CHECK") != "" {
-			args = append(args, "--verify-url", gw.URL()+"/"+ns+"/tomcat-test-{color}/", "--verify-contains", fmt.Sprintf("Apache Tomcat/%d", v))
+			args = append(args, "--verify-url", gw+"/"+ns+"/tomcat-test-{color}/", "--verify-contains", fmt.Sprintf("Apache Tomcat/%d", v))
 		}
 		tl.run(t, cut, args)
 		time.Sleep(300 * time.Millisecond) // the controllers' last hops

@@ -140,7 +140,7 @@ func (b *BlueGreen) Run(ctx context.Context) error {
 	if err != nil || b.opts.DryRun {
 		return err
 	}
-	if err := b.stage(StageVerifyStaged, func() error { return b.verifyStaged(ctx, e, d) }); err != nil {
+	if err := b.stage(StageVerifyStaged, func() error { return b.verifyStaged(ctx, e) }); err != nil {
 		return &Failure{Cause: err, Untouched: true}
 	}
 	if err := b.confirm(ctx, e); err != nil {
@@ -275,10 +275,7 @@ func (b *BlueGreen) deploy(ctx context.Context, e env) (deployed, error) {
 		if err := b.ap.Apply(ctx, items); err != nil {
 			return err
 		}
-		// The idle color serves no one: its old pods may finish
-		// terminating after the switch (they are not ready, so they get no
-		// new connections), but every new pod must be ready.
-		return b.waitWith(ctx, items, readiness.Options{Sink: b.sink, Stage: StageDeploy, IgnoreTerminating: true, FromPods: true, View: d.view})
+		return b.waitColor(ctx, d)
 	}); err != nil {
 		if errors.Is(err, ErrRefused) {
 			return d, err

@@ -75,28 +75,40 @@ func (b *BlueGreen) startView(ctx context.Context, items []*apply.Item) (*readin
 	return readiness.StartView(context.WithoutCancel(ctx), b.c, o)
 }
 
-// verifyStaged runs Verify Staged's checks once the color's test Services
-// route to its new pods only: Deploy ends when the pods are ready, a hop
-// before the EndpointSlice controller has caught up; without this, the
-// first attempt could reach an old pod on its way out (a false failure,
-// retried only after the check's interval) or find no endpoint.
-func (b *BlueGreen) verifyStaged(ctx context.Context, e env, d deployed) error {
-	checks := b.opts.Checks(StageVerifyStaged, e.target)
-	if len(checks) == 0 {
-		return nil
+// waitColor waits until the color's objects are ready. Its pods tell
+// first, two controller hops before the Deployment's status (FromPods),
+// but that alone is not enough to switch on: after the switch, production's
+// EndpointSlices are computed by the EndpointSlice controller from its own
+// cache of the pods, which may lag ours (by seconds after an API server
+// restart: production then had no ready endpoint for 1.2 s in a chaos run).
+// The color's test Services prove the controller has caught up: their
+// EndpointSlices must hold exactly the color's ready pods. Without a test
+// Service, the Deployment's status is that proof (the controllers share
+// one cache), and Deploy waits for it.
+func (b *BlueGreen) waitColor(ctx context.Context, d deployed) error {
+	tests := testServices(d.items)
+	// The idle color serves no one: its old pods may finish terminating
+	// after the switch (they are not ready, so they get no new
+	// connections), but every new pod must be ready.
+	opts := readiness.Options{Sink: b.sink, Stage: StageDeploy, IgnoreTerminating: true, FromPods: len(tests) > 0, View: d.view}
+	if err := b.waitWith(ctx, d.items, opts); err != nil {
+		return err
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	for _, svc := range testServices(d.items) {
+	for _, svc := range tests {
 		sel, _, _ := unstructuredSelector(svc)
 		g.Go(func() error {
 			return readiness.WaitEndpoints(gctx, b.c, readiness.EndpointsOptions{
 				Namespace: svc.Namespace, Service: svc.Name(), Selector: labels.SelectorFromSet(sel), View: d.viewOf(svc.Namespace)})
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	return b.verify(ctx, StageVerifyStaged, checks)
+	return g.Wait()
+}
+
+// verifyStaged runs Verify Staged's checks. Deploy has made sure that the
+// color's test Services send traffic to its new pods only.
+func (b *BlueGreen) verifyStaged(ctx context.Context, e env) error {
+	return b.verify(ctx, StageVerifyStaged, b.opts.Checks(StageVerifyStaged, e.target))
 }
 
 // viewOf returns the run's View if it covers ns.
