@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
@@ -178,16 +179,13 @@ func previousColor(ctx context.Context, clients *kube.Clients, ar appRollback) (
 	if err != nil {
 		return nil, false, fmt.Errorf("list deployments: %w", err)
 	}
+	var deps []appsv1.Deployment
 	for _, d := range list.Items {
 		if labels.SelectorFromSet(sel).Matches(labels.Set(d.Spec.Template.Labels)) {
-			found = true
-			for _, c := range d.Spec.Template.Spec.Containers {
-				running = append(running, c.Image)
-			}
+			deps = append(deps, d)
 		}
 	}
-	slices.Sort(running)
-	return slices.Compact(running), found, nil
+	return strategy.DeploymentImages(deps), len(deps) > 0, nil
 }
 
 // needsRedeploy reports whether the previous color no longer runs the

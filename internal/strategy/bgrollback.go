@@ -77,7 +77,7 @@ func (b *BlueGreen) rollbackTargets(ctx context.Context, e env, color string, im
 	if len(deps) == 0 {
 		return nil, fmt.Errorf("no Deployment of %s is left to switch back to", color)
 	}
-	if got := deploymentImages(deps); len(images) > 0 && !slices.Equal(got, images) {
+	if got := DeploymentImages(deps); len(images) > 0 && !slices.Equal(got, images) {
 		return nil, fmt.Errorf("%s runs %v, not the previous release %v (idle policy update?): deploy that release again with cutover deploy",
 			color, got, images)
 	}
@@ -105,10 +105,14 @@ func (b *BlueGreen) colorDeployments(ctx context.Context, e env, color string) (
 	return out, nil
 }
 
-func deploymentImages(deps []appsv1.Deployment) []string {
+// DeploymentImages are the images of deps' pod templates, init containers
+// included, sorted and without repeats: as manifest.Images records a
+// release's.
+func DeploymentImages(deps []appsv1.Deployment) []string {
 	var out []string
 	for _, d := range deps {
-		for _, c := range d.Spec.Template.Spec.Containers {
+		spec := d.Spec.Template.Spec
+		for _, c := range append(slices.Clone(spec.InitContainers), spec.Containers...) {
 			out = append(out, c.Image)
 		}
 	}
