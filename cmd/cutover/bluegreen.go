@@ -229,11 +229,18 @@ func (o *deployOptions) startRecord(ctx context.Context, store *release.Store, r
 		return nil, "", err
 	}
 	mask := event.Masker(r.secrets)
-	images := manifest.Images(r.objects)
-	for i := range images {
-		images[i] = mask(images[i]) // a private tag may be a --secret-var
+	// Deployment images are what cutover rollback APP compares with what a
+	// color runs, so they are read as a color is: Images also counts other
+	// workloads (a migration Job). r.objects are the files rendered for the
+	// first color, and in managed mode before the NAME-<color> copies are
+	// made: either way each Deployment has the images it has in every color.
+	images, depImages := manifest.Images(r.objects), manifest.DeploymentImages(r.objects)
+	for _, list := range [][]string{images, depImages} {
+		for i := range list {
+			list[i] = mask(list[i]) // a private tag may be a --secret-var
+		}
 	}
-	rec := &release.Record{App: app, Strategy: "blue-green", Holder: holder, Images: images,
+	rec := &release.Record{App: app, Strategy: "blue-green", Holder: holder, Images: images, DeploymentImages: depImages,
 		Digest: digest, Service: o.bg.service, SelectorKey: o.bg.selectorKey, Started: time.Now().UTC()}
 	return release.NewRecorder(store, rec, nil), resume, nil
 }

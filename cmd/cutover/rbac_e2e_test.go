@@ -320,8 +320,47 @@ func TestRBACBlueGreenAsServiceAccount(t *testing.T) {
 		t.Errorf("rollback of the app exited %d", r.code)
 	}
 	assertProduction(t, ns, "blue", "tomcat:7")
+	assertRedeployAsServiceAccount(t, sa)
 	if l := leaseNames(t, ns); len(l) != 0 {
 		t.Errorf("locks left behind: %v", l)
+	}
+}
+
+// assertRedeployAsServiceAccount covers the redeploy path of cutover
+// rollback APP under the Role, continuing TestRBACBlueGreenAsServiceAccount
+// (production on blue, 7, by the instant rollback, revision 3): 9 goes to
+// green with the idle policy update, so blue no longer runs 7, and rolling
+// 9 back redeploys 7 to blue from the objects ConfigMap of revision 3,
+// through every stage, its own record keeping a copy in a new objects
+// ConfigMap.
+func assertRedeployAsServiceAccount(t *testing.T, sa *serviceAccount) {
+	t.Helper()
+	ns := sa.ns
+	if r := sa.blueGreen(t, "9", "--idle-policy", "update"); r.code != exitOK {
+		t.Fatalf("deploy of 9 with the idle policy update exited %d", r.code)
+	}
+	assertProduction(t, ns, "green", "tomcat:9")
+	if img := getDeployment(t, ns, "tomcat-deployment-blue").Spec.Template.Spec.Containers[0].Image; img != "tomcat:9" {
+		t.Fatalf("blue runs %s after the idle policy update, want tomcat:9: the rollback would not redeploy", img)
+	}
+	r := sa.run(t, "rollback", "tomcat-service", "-o", "json")
+	if r.code != exitOK {
+		t.Fatalf("redeploying rollback of the app exited %d", r.code)
+	}
+	want := []string{"Check Env", "Deploy", "Verify Staged", "Confirm", "Switch", "Verify Prod", "Post"}
+	if got := finishedStages(t, r.stdout); !slices.Equal(got, want) {
+		t.Errorf("stages %v, want the redeploy's %v", got, want)
+	}
+	assertProduction(t, ns, "blue", "tomcat:7")
+	if img := getDeployment(t, ns, "tomcat-deployment-green").Spec.Template.Spec.Containers[0].Image; img != "tomcat:9" {
+		t.Errorf("green runs %s, want tomcat:9 kept", img)
+	}
+	rec := latestRecord(t, ns)
+	if rec.Strategy != "rollback" || rec.Revision != 5 || rec.Outcome != release.OutcomeSucceeded || rec.ToColor != "blue" || !rec.HasObjects() {
+		t.Errorf("the redeploy's record: %+v, objects kept %v", rec, rec.HasObjects())
+	}
+	if objs, err := release.NewStore(cluster.Client, ns).Objects(context.Background(), rec); err != nil || len(objs) == 0 {
+		t.Errorf("the redeploy's record keeps %d objects (%v) in cutover-tomcat-service-r5-objects", len(objs), err)
 	}
 }
 
@@ -500,6 +539,17 @@ var rbacFlows = map[string]rbacFlow{
 				"--var", "TOMCAT_VERSION=8", "-o", "json", "--timeout", "10s")
 		},
 	},
+	// cutover rollback APP redeploying 7 to blue, which runs 8 since the
+	// deploy of 8 to green (idle policy update).
+	"rollback-redeploy": {
+		setup: func(t *testing.T, ns, _ string) {
+			adminBlueGreen(t, ns, "7")
+			adminBlueGreen(t, ns, "8", "--idle-policy", "update")
+		},
+		run: func(t *testing.T, sa *serviceAccount, _ string) result {
+			return sa.run(t, "rollback", "tomcat-service", "-o", "json", "--timeout", "10s")
+		},
+	},
 	// Blue/green 7 to 8 with --approval manual, approved by the admin.
 	"blue-green-approval": {
 		setup: func(t *testing.T, ns, _ string) { adminBlueGreen(t, ns, "7") },
@@ -662,6 +712,8 @@ var missingCases = []missingCase{
 		}},
 	{remove: one("", "configmaps", "watch"), flow: "blue-green-approval", gapCodes: []int{exitOK},
 		gap: "not a failure: the wait for the decision relists after each refused watch"},
+	// cutover rollback APP's redeploy: the objects are read first.
+	{remove: one("", "configmaps", "get"), flow: "rollback-redeploy"},
 	// approve, status, history.
 	{remove: one("", "configmaps", "update"), flow: "approve", gapCodes: []int{exitFailed},
 		gap: "a refused decision exits 1, not 3, though nothing was written"},

@@ -139,8 +139,8 @@ func instantRollback(ctx context.Context, run appRun, holder string) error {
 	cur, prev, clients := run.ar.current, run.ar.previous, run.clients
 	store := release.NewStore(clients.Typed, clients.Namespace)
 	r := &release.Record{App: cur.App, Strategy: "rollback", FromColor: cur.ToColor,
-		ToColor: prev.ToColor, Images: prev.Images, Digest: prev.Digest, Service: cur.Service, SelectorKey: cur.SelectorKey,
-		Holder: holder}
+		ToColor: prev.ToColor, Images: prev.Images, DeploymentImages: prev.DeploymentImages, Digest: prev.Digest,
+		Service: cur.Service, SelectorKey: cur.SelectorKey, Holder: holder}
 	copyObjects(ctx, store, r, prev, run.sink)
 	rec := release.NewRecorder(store, r, nil)
 	bg := strategy.NewBlueGreen(clients, strategy.BlueGreenOptions{
@@ -149,7 +149,7 @@ func instantRollback(ctx context.Context, run appRun, holder string) error {
 	})
 	event.Stamp(run.sink, event.Event{Type: event.Rollback, Stage: strategy.StageCheckEnv, Object: "app " + cur.App,
 		Status: fmt.Sprintf("switching back from revision %d (%s) to revision %d (%s)", cur.Revision, cur.ToColor, prev.Revision, prev.ToColor)})
-	err := bg.Rollback(ctx, prev.ToColor, prev.Images)
+	err := bg.Rollback(ctx, prev.ToColor, prev.ColorImages())
 	_ = rec.Finish(outcome(err), err)
 	return err
 }
@@ -190,10 +190,13 @@ func previousColor(ctx context.Context, clients *kube.Clients, ar appRollback) (
 
 // needsRedeploy reports whether the previous color no longer runs the
 // previous release (its Deployments run other images, or are gone), so
-// that rollback must redeploy it there rather than switch back to it. An
-// empty image list (an old record) compares as the instant path does: equal.
+// that rollback must redeploy it there rather than switch back to it.
+// running are the color's Deployments' images, compared with the images of
+// the release's Deployments (ColorImages: not a Job's, say). An empty
+// image list (an old record) compares as the instant path does: equal.
 func needsRedeploy(prev *release.Record, running []string, found bool) bool {
-	return !found || (len(prev.Images) > 0 && !slices.Equal(running, prev.Images))
+	want := prev.ColorImages()
+	return !found || (len(want) > 0 && !slices.Equal(running, want))
 }
 
 // redeployApp redeploys the previous release to its color from the
@@ -216,7 +219,8 @@ func (o *rollbackOptions) redeployApp(ctx context.Context, run appRun, lock *rel
 	ctx, cancel := cancelOnLostLock(ctx, lock, cur.App)
 	defer cancel(nil)
 	r := &release.Record{App: cur.App, Strategy: "rollback", FromColor: cur.ToColor, ToColor: prev.ToColor,
-		Images: prev.Images, Digest: prev.Digest, Service: cur.Service, SelectorKey: cur.SelectorKey, Holder: lock.Holder()}
+		Images: prev.Images, DeploymentImages: prev.DeploymentImages, Digest: prev.Digest, Service: cur.Service,
+		SelectorKey: cur.SelectorKey, Holder: lock.Holder()}
 	copyObjects(ctx, store, r, prev, run.sink) // read by redeployObjects already
 	rec := release.NewRecorder(store, r, nil)
 	announceRedeploy(run, "redeploy", running)
@@ -259,7 +263,7 @@ func redeployObjects(ctx context.Context, store *release.Store, prev *release.Re
 	objs, err := store.Objects(ctx, prev)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s runs %s, not the previous release %v, and the objects of revision %d cannot be read to redeploy it: %w; deploy that release again with cutover deploy",
-			strategy.ErrRefused, prev.ToColor, runningText(running), prev.Images, prev.Revision, err)
+			strategy.ErrRefused, prev.ToColor, runningText(running), prev.ColorImages(), prev.Revision, err)
 	}
 	if len(objs) > 0 {
 		return objs, nil
@@ -269,7 +273,7 @@ func redeployObjects(ctx context.Context, store *release.Store, prev *release.Re
 		why = "it was written by a cutover that did not keep objects"
 	}
 	return nil, fmt.Errorf("%w: %s runs %s, not the previous release %v, and the record of revision %d keeps no objects to redeploy it (%s): deploy that release again with cutover deploy",
-		strategy.ErrRefused, prev.ToColor, runningText(running), prev.Images, prev.Revision, why)
+		strategy.ErrRefused, prev.ToColor, runningText(running), prev.ColorImages(), prev.Revision, why)
 }
 
 // copyObjects makes the rollback's record r keep the objects of prev, the

@@ -15,6 +15,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/cutover/cutover/internal/release"
 )
@@ -391,4 +392,127 @@ func assertSecretsWarned(t *testing.T, stdout, ns, version string) {
 	if got := string(s.Data["version"]); got != version {
 		t.Errorf("blue's Secret holds version %q, want %q, as the later deploy left it", got, version)
 	}
+}
+
+// migrateJob is a migration Job, one per release, whose image no Deployment
+// runs.
+const migrateJob = `apiVersion: batch/v1
+kind: Job
+metadata:
+  name: migrate-${TOMCAT_VERSION}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: migrate
+        image: migrate:${TOMCAT_VERSION}
+`
+
+// TestRollbackAppWithAJobIsInstant: the files hold a Job besides the
+// Deployment, with an image of its own, which a release's images count but
+// no color runs. Blue still runs 7 (idle policy keep), so rolling 8 back
+// switches production back to it at once: blue's Deployment untouched, no
+// redeploy. In managed mode too, whose Deployments are colored copies.
+func TestRollbackAppWithAJobIsInstant(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		app  string // and production Service
+		// deploy releases version, the Job included.
+		deploy func(t *testing.T, ns, version string) result
+		blue   string // blue's Deployment
+		// prod checks that production selects color, running image.
+		prod func(t *testing.T, ns, color, image string)
+	}{
+		{"template mode", "tomcat-service", func(t *testing.T, ns, version string) result {
+			return blueGreen(t, ns, version, "-f", writeFile(t, "job.yaml", migrateJob))
+		}, "tomcat-deployment-blue", assertProduction},
+		{"managed mode", "web", func(t *testing.T, ns, version string) result {
+			return managedDeploy(t, ns, writeFile(t, "app.yaml", plainApp+"---\n"+migrateJob), version)
+		}, "web-blue", assertManagedProduction},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			ns := cluster.Namespace(t)
+			for _, v := range []string{"7", "8"} {
+				if r := tc.deploy(t, ns, v); r.code != exitOK {
+					t.Fatalf("deploy of %s exited %d", v, r.code)
+				}
+			}
+			tc.prod(t, ns, "green", "tomcat:8")
+			store := release.NewStore(cluster.Client, ns)
+			r1, err := store.Get(ctx, tc.app, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(r1.Images, []string{"migrate:7", "tomcat:7"}) || !slices.Equal(r1.DeploymentImages, []string{"tomcat:7"}) {
+				t.Fatalf("revision 1 records images %v, deployment images %v; want the Job's among the first only",
+					r1.Images, r1.DeploymentImages)
+			}
+			before := blueState(t, ns, tc.blue)
+
+			r := cutover(t, ns, "", "rollback", tc.app, "-o", "json")
+			if r.code != exitOK {
+				t.Fatalf("rollback exited %d", r.code)
+			}
+			tc.prod(t, ns, "blue", "tomcat:7")
+			if got := finishedStages(t, r.stdout); slices.Contains(got, "Deploy") {
+				t.Errorf("went through %v: a redeploy, not the instant switch", got)
+			}
+			var said []string
+			for _, ev := range jsonEvents(t, r.stdout) {
+				if ev["type"] == "rollback" {
+					said = append(said, fmt.Sprint(ev["status"]))
+				}
+			}
+			if len(said) != 1 || !strings.HasPrefix(said[0], "switching back from revision 2 (green) to revision 1 (blue)") {
+				t.Errorf("the rollback said %q, want that it switches back at once", said)
+			}
+			if after := blueState(t, ns, tc.blue); !slices.Equal(before, after) {
+				t.Errorf("blue changed: %v -> %v; an instant switch writes only the production selector", before, after)
+			}
+			rec, err := store.Latest(ctx, tc.app)
+			if err != nil || rec == nil {
+				t.Fatalf("latest record: %v, %v", rec, err)
+			}
+			if rec.Strategy != "rollback" || rec.Outcome != release.OutcomeSucceeded || rec.ToColor != "blue" ||
+				!slices.Equal(rec.Images, r1.Images) || !slices.Equal(rec.DeploymentImages, r1.DeploymentImages) {
+				t.Errorf("the rollback's record: %+v", rec)
+			}
+		})
+	}
+}
+
+// blueState is blue's Deployment (generation and pod template), its
+// ReplicaSets and its pods, by name and resource version where a change
+// would show: what a redeploy would change and an instant switch must not.
+func blueState(t *testing.T, ns, deployment string) []string {
+	t.Helper()
+	ctx := context.Background()
+	d := getDeployment(t, ns, deployment)
+	tmpl, err := json.Marshal(d.Spec.Template)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := []string{fmt.Sprintf("deployment %s generation %d template %s", d.Name, d.Generation, tmpl)}
+	sel := metav1.FormatLabelSelector(d.Spec.Selector)
+	rss, err := cluster.Client.AppsV1().ReplicaSets(ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rs := range rss.Items {
+		out = append(out, fmt.Sprintf("replicaset %s replicas %d", rs.Name, ptr.Deref(rs.Spec.Replicas, -1)))
+	}
+	pods, err := cluster.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pods.Items {
+		out = append(out, "pod "+p.Name)
+	}
+	slices.Sort(out)
+	return out
 }

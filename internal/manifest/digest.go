@@ -43,10 +43,25 @@ var podSpecPaths = map[string][]string{
 // Images lists the container images of the workloads among objs, sorted
 // and without repeats.
 func Images(objs []Object) []string {
+	return images(objs, func(Object) bool { return true })
+}
+
+// DeploymentImages lists the container images, init containers included,
+// of the Deployments (group apps) among objs, sorted and without repeats:
+// what a blue/green color running these objects shows when its
+// Deployments are read (strategy.DeploymentImages). Images also counts
+// the other workloads (a migration Job, say), which no color runs.
+func DeploymentImages(objs []Object) []string {
+	return images(objs, func(o Object) bool {
+		return o.GetKind() == "Deployment" && o.GroupVersionKind().Group == "apps"
+	})
+}
+
+func images(objs []Object, keep func(Object) bool) []string {
 	var out []string
 	for _, o := range objs {
 		path, ok := podSpecPaths[o.GetKind()]
-		if !ok {
+		if !ok || !keep(o) {
 			continue
 		}
 		for _, field := range []string{"initContainers", "containers"} {

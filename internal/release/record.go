@@ -66,8 +66,14 @@ type Record struct {
 	// Service and SelectorKey locate blue/green's production switch, for
 	// cutover rollback APP.
 	Service, SelectorKey string
-	// Images are the container images of the release.
+	// Images are the container images of the release: of every workload
+	// in its objects, a migration Job's too.
 	Images []string
+	// DeploymentImages are the images of the release's Deployments only,
+	// init containers included, sorted and without repeats: what a
+	// blue/green color running the release shows (see ColorImages). Empty
+	// in a record written before it was kept.
+	DeploymentImages []string
 	// Digest identifies the release's rendered objects, so that a rerun
 	// after a crash knows whether it continues the same release.
 	Digest string
@@ -131,6 +137,9 @@ type wireRecord struct {
 	Objects        *wireObjects `json:"objects,omitempty"`
 	SkippedSecrets []string     `json:"skippedSecrets,omitempty"`
 	ObjectsOmitted string       `json:"objectsOmitted,omitempty"`
+	// DepImages is absent from records written before it was kept:
+	// ColorImages then reads Images.
+	DepImages []string `json:"deploymentImages,omitempty"`
 }
 
 type wireStage struct {
@@ -159,7 +168,7 @@ func encodeRecord(r *Record) (string, error) {
 	w := wireRecord{
 		Version: recordVersion, App: r.App, Namespace: r.Namespace, Strategy: r.Strategy,
 		Revision: r.Revision, FromColor: r.FromColor, ToColor: r.ToColor, Images: r.Images, Digest: r.Digest,
-		Service: r.Service, SelKey: r.SelectorKey,
+		DepImages: r.DeploymentImages, Service: r.Service, SelKey: r.SelectorKey,
 		Outcome: r.Outcome, Error: r.Error, Approval: wireApprovalOf(r.Approval),
 		Holder: r.Holder, Started: formatTime(r.Started), Finished: formatTime(r.Finished),
 		Objects: wireObjectsOf(r), SkippedSecrets: r.SkippedSecrets, ObjectsOmitted: r.ObjectsOmitted,
@@ -223,7 +232,7 @@ func (w *wireRecord) record() (*Record, error) {
 	r := &Record{
 		App: w.App, Namespace: w.Namespace, Strategy: w.Strategy, Revision: w.Revision,
 		FromColor: w.FromColor, ToColor: w.ToColor, Images: w.Images, Digest: w.Digest,
-		Service: w.Service, SelectorKey: w.SelKey,
+		DeploymentImages: w.DepImages, Service: w.Service, SelectorKey: w.SelKey,
 		Outcome: w.Outcome, Error: w.Error, Holder: w.Holder,
 		Started: t.parse(w.Started), Finished: t.parse(w.Finished),
 		SkippedSecrets: w.SkippedSecrets, ObjectsOmitted: w.ObjectsOmitted,
@@ -267,6 +276,17 @@ func (p *timeParser) parse(s string) time.Time {
 		p.err = fmt.Errorf("decode record: time %q: %w", s, err)
 	}
 	return t.UTC()
+}
+
+// ColorImages are the images a blue/green color running r's release
+// shows, read from its Deployments: DeploymentImages, or Images for a
+// record written before records kept DeploymentImages (whose release then
+// compares equal only if it had no workload but its Deployments).
+func (r *Record) ColorImages() []string {
+	if len(r.DeploymentImages) > 0 {
+		return r.DeploymentImages
+	}
+	return r.Images
 }
 
 // MarshalJSON writes r as it is stored, so that `cutover status -o json`
