@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,7 +25,8 @@ import (
 // colors updated in place) and prints, per release, one timeline of what
 // this process's watches saw (pods, ReplicaSets, Deployments, EndpointSlices,
 // the production Service) merged with cutover's own JSON events, in
-// milliseconds from the start of the run. With CUTOVER_TIMELINE_CHECK=1 the
+// milliseconds from the start of the run, with every API request cutover
+// made (its --debug lines). With CUTOVER_TIMELINE_CHECK=1 the
 // releases verify through the data plane's gateway. It is how the switch
 // latency was taken apart: read it to see which hop a change costs.
 func TestTimeline(t *testing.T) {
@@ -39,7 +41,7 @@ func TestTimeline(t *testing.T) {
 		warmRouters(gw, ns)
 		tl := startTimeline(t, ns)
 		args := []string{"deploy", "--strategy", "blue-green", "-f", manifests, "--service", "tomcat-service",
-			"--var", fmt.Sprintf("TOMCAT_VERSION=%d", v), "-n", ns, "--kubeconfig", cluster.Kubeconfig, "-o", "json"}
+			"--var", fmt.Sprintf("TOMCAT_VERSION=%d", v), "-n", ns, "--kubeconfig", cluster.Kubeconfig, "-o", "json", "--debug"}
 		if os.Getenv("CUTOVER_TIMELINE_CHECK") != "" {
 			args = append(args, "--verify-url", gw+"/"+ns+"/tomcat-test-{color}/", "--verify-contains", fmt.Sprintf("Apache Tomcat/%d", v))
 		}
@@ -102,21 +104,32 @@ func (tl *timeline) add(line string) {
 	}
 }
 
-// run runs cutover, adding each line it prints as it arrives.
+// run runs cutover, adding each line it prints (its events, and its API
+// requests from --debug) as it arrives.
 func (tl *timeline) run(t *testing.T, bin string, args []string) {
 	cmd := exec.Command(bin, args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = os.Stderr
+	errs, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl.add("exec cutover")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		tl.add("cutover " + sc.Text())
+	var wg sync.WaitGroup
+	for prefix, r := range map[string]io.Reader{"cutover ": out, "request ": errs} {
+		wg.Go(func() {
+			sc := bufio.NewScanner(r)
+			for sc.Scan() {
+				tl.add(prefix + sc.Text())
+			}
+		})
 	}
+	wg.Wait()
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("cutover: %v", err)
 	}

@@ -43,7 +43,7 @@ Exit code 3 when no release of APP waits for approval.`, capitalize(verb), effec
 }
 
 func (o *decideOptions) run(cmd *cobra.Command, app string, approve bool) error {
-	clients, err := o.kube.connect()
+	clients, err := o.kube.connect(cmd.ErrOrStderr())
 	if err != nil {
 		return badInput{err}
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -68,6 +69,7 @@ type bgRun struct {
 	objects []manifest.Object // rendered for the first color: digest and images
 	secrets []string
 	in      io.Reader // a terminal to ask "Ready to go?" on, or nil
+	access  *access.Checker
 }
 
 // runBlueGreen deploys with the blue/green strategy, holding the app's
@@ -77,10 +79,8 @@ func (o *deployOptions) runBlueGreen(ctx context.Context, r bgRun) (err error) {
 	if o.dryRun { // writes nothing: no lock, no record
 		return o.blueGreen(ctx, r, nil, release.NewRecorder(nil, &release.Record{}, nil), "").Run(ctx)
 	}
-	if err := access.Check(ctx, r.clients.Typed, recordNeeds(r.clients.Namespace)); err != nil {
-		return fmt.Errorf("%w: %w", strategy.ErrRefused, err)
-	}
-	if err := o.blueGreen(ctx, r, nil, release.NewRecorder(nil, &release.Record{}, nil), "").Precheck(ctx); err != nil {
+	r.access = access.NewChecker(r.clients.Typed)
+	if err := o.preflight(ctx, r); err != nil {
 		return err
 	}
 	lock, err := release.Acquire(context.WithoutCancel(ctx), r.clients.Typed, r.clients.Namespace, app,
@@ -100,6 +100,26 @@ func (o *deployOptions) runBlueGreen(ctx context.Context, r bgRun) (err error) {
 	return finishRecord(ctx, store, rec, err, r.secrets, r.sink)
 }
 
+// preflight refuses, before the lock is taken, a run that lacks the
+// permissions of the lock and the records or that Check Env would refuse.
+// The two are asked at once; a missing permission is the answer, and what
+// Check Env reported is shown only when there is none.
+func (o *deployOptions) preflight(ctx context.Context, r bgRun) error {
+	denied := make(chan error, 1)
+	go func() { denied <- r.access.Check(ctx, recordNeeds(r.clients.Namespace)) }()
+	var seen event.Collector
+	quiet := r
+	quiet.sink = &seen
+	err := o.blueGreen(ctx, quiet, nil, release.NewRecorder(nil, &release.Record{}, nil), "").Precheck(ctx)
+	if derr := <-denied; derr != nil {
+		return fmt.Errorf("%w: %w", strategy.ErrRefused, derr)
+	}
+	for _, e := range seen.Events() {
+		r.sink.Emit(e)
+	}
+	return err
+}
+
 // finishRecord ends a locked run's record with the run's outcome err (and
 // the reason ctx ended, such as a lost lock), then prunes the app's old
 // records, and returns err. Revisions count from 1 and are never reused,
@@ -108,6 +128,9 @@ func (o *deployOptions) runBlueGreen(ctx context.Context, r bgRun) (err error) {
 func finishRecord(ctx context.Context, store *release.Store, rec *release.Recorder, err error, secrets []string, sink event.Sink) error {
 	if cause := context.Cause(ctx); err != nil && cause != nil && !errors.Is(err, cause) {
 		err = fmt.Errorf("%w (%w)", err, cause) // e.g. the lock was lost
+	}
+	if lost := rec.ObjectsLost(); lost != nil {
+		warn(sink, "the release record keeps no objects, so cutover rollback to this release can only switch back, not redeploy: "+lost.Error())
 	}
 	if ferr := rec.Finish(outcome(err), redactErr(err, secrets)); ferr != nil && rec.Started() {
 		warn(sink, "the release record was not updated: "+ferr.Error())
@@ -149,6 +172,7 @@ func warn(sink event.Sink, msg string) {
 const keepRecords = 30
 
 func (o *deployOptions) blueGreen(ctx context.Context, r bgRun, store *release.Store, rec *release.Recorder, resume string) *strategy.BlueGreen {
+	keep := &keeper{rec: rec, secrets: r.secrets, sink: r.sink}
 	opts := strategy.BlueGreenOptions{
 		Service:        o.bg.service,
 		SelectorKey:    o.bg.selectorKey,
@@ -160,16 +184,17 @@ func (o *deployOptions) blueGreen(ctx context.Context, r bgRun, store *release.S
 		Resume:         resume,
 		DryRun:         o.dryRun,
 		Adopt:          o.bg.managed,
-		BeforeWrite:    recordStarter(rec, r.sink),
+		BeforeWrite:    keep.start,
 		OnEnv: func(active, target string) {
 			_ = rec.Change(ctx, func(x *release.Record) { x.FromColor, x.ToColor = active, target })
 		},
 		Apply:             apply.Options{Force: o.force},
+		Access:            r.access,
 		Sink:              event.Tee(r.sink, event.Redact(rec, r.secrets)),
 		SwitchBackTimeout: o.rollbackTO,
 	}
 	if store != nil { // not a dry run
-		opts.Render = keepObjects(r.render, rec, r.secrets, r.sink)
+		opts.Render = keep.keep(r.render)
 	}
 	if o.approval.mode == "manual" {
 		a := &approver{store: store, rec: rec, timeout: o.approval.timeout, notifiers: o.approval.notifiers(),
@@ -182,40 +207,83 @@ func (o *deployOptions) blueGreen(ctx context.Context, r bgRun, store *release.S
 // renderFunc renders the files for one color.
 type renderFunc = func(ctx context.Context, color string) ([]manifest.Object, error)
 
-// keepObjects makes the objects rendered for the run's target color part
-// of its record before the record is stored, so that `cutover rollback APP`
-// can redeploy this release later without its files. The target is known
-// from Check Env (OnEnv) before Deploy renders; a later rendering for the
-// other color (the idle policy) is not this release's.
-func keepObjects(render renderFunc, rec *release.Recorder, secrets []string, sink event.Sink) renderFunc {
+// prerendered renders the files for every color at once, in the
+// background, while the run's first requests are in flight: the first
+// call for a color takes that rendering, later calls render again (the
+// callers may change the objects they are given).
+func prerendered(ctx context.Context, render renderFunc, colors []string) renderFunc {
+	type rendered struct {
+		objs []manifest.Object
+		err  error
+	}
+	ready := map[string]chan rendered{}
+	for _, c := range colors {
+		ch := make(chan rendered, 1)
+		ready[c] = ch
+		go func() {
+			objs, err := render(ctx, c)
+			ch <- rendered{objs, err}
+		}()
+	}
+	var mu sync.Mutex
+	return func(ctx context.Context, color string) ([]manifest.Object, error) {
+		mu.Lock()
+		ch := ready[color]
+		delete(ready, color)
+		mu.Unlock()
+		if ch == nil {
+			return render(ctx, color)
+		}
+		got := <-ch
+		return got.objs, got.err
+	}
+}
+
+// keeper stores a run's record at its first write and, in deploys, keeps
+// in it the objects rendered for the run's target color, so that
+// `cutover rollback APP` can redeploy this release later without its
+// files.
+type keeper struct {
+	rec     *release.Recorder
+	secrets []string
+	sink    event.Sink
+	pending sync.WaitGroup // objects being encoded for the record
+}
+
+// keep returns render, keeping what it renders for the target color. The
+// target is known from Check Env (OnEnv) before Deploy renders; a later
+// rendering for the other color (the idle policy) is not this release's.
+// The objects are encoded while Deploy's dry run goes on.
+func (k *keeper) keep(render renderFunc) renderFunc {
 	return func(ctx context.Context, color string) ([]manifest.Object, error) {
 		objs, err := render(ctx, color)
-		if err != nil || rec.Started() || color != rec.Record().ToColor {
+		if err != nil || k.rec.Started() || color != k.rec.Record().ToColor {
 			return objs, err
 		}
-		_ = rec.Change(ctx, func(x *release.Record) { x.SetObjects(objs, secrets) }) // in memory until Start
-		if why := rec.Record().ObjectsOmitted; why != "" {
-			warn(sink, "the release record keeps none of the objects, so cutover rollback can only switch back to this release, not redeploy it: "+why)
+		own := make([]manifest.Object, len(objs)) // the run may change objs meanwhile
+		for i, o := range objs {
+			own[i] = manifest.Object{Unstructured: o.DeepCopy(), Source: o.Source}
 		}
+		k.pending.Go(func() {
+			_ = k.rec.Change(ctx, func(x *release.Record) { x.SetObjects(own, k.secrets) }) // in memory until Start
+			if why := k.rec.Record().ObjectsOmitted; why != "" {
+				warn(k.sink, "the release record keeps none of the objects, so cutover rollback can only switch back to this release, not redeploy it: "+why)
+			}
+		})
 		return objs, err
 	}
 }
 
+// start stores the record: the strategy's BeforeWrite.
+func (k *keeper) start(ctx context.Context) error {
+	k.pending.Wait()
+	return k.rec.Start(ctx)
+}
+
 // recordStarter stores a run's record at its first write (the strategy's
-// BeforeWrite) and says so when the record could not keep the objects it
-// was given: a record is never a reason to stop a run, but a later
-// cutover rollback to this release could then only switch back to it.
+// BeforeWrite).
 func recordStarter(rec *release.Recorder, sink event.Sink) func(context.Context) error {
-	return func(ctx context.Context) error {
-		before := rec.Record()
-		if err := rec.Start(ctx); err != nil {
-			return err
-		}
-		if r := rec.Record(); before.HasObjects() && !r.HasObjects() {
-			warn(sink, "the release record keeps no objects, so cutover rollback to this release can only switch back, not redeploy: "+r.ObjectsOmitted)
-		}
-		return nil
-	}
+	return (&keeper{rec: rec, sink: sink}).start
 }
 
 // startRecord prepares this run's record, stored at the first write. A record left "running" by a run

@@ -120,10 +120,11 @@ func (o *deployOptions) run(cmd *cobra.Command) error {
 	}
 	sink = event.Redact(sink, secrets)
 	warnUndefined(sink, set.Undefined)
-	clients, err := o.kube.connect()
+	clients, err := o.kube.connect(cmd.ErrOrStderr())
 	if err != nil {
 		return badInput{err}
 	}
+	clients.PrefetchDiscovery() // while the pre-flight checks run
 	ctx, cancel := contextWithTimeout(ctx, o.timeout)
 	defer cancel()
 	bind := checkBinding{clients: clients, app: o.bg.appName(), roleVar: o.bg.roleVar, vars: o.input.variables, sink: sink}
@@ -164,7 +165,7 @@ func (o *deployOptions) deployBlueGreen(ctx context.Context, _ *cobra.Command, r
 		}
 	}
 	r.checks = checks
-	r.render = func(ctx context.Context, color string) ([]manifest.Object, error) {
+	render := func(ctx context.Context, color string) ([]manifest.Object, error) {
 		s, _, err := o.input.load(ctx, stdin(), o.bg.roleVar+"="+color)
 		if err != nil || !o.bg.managed {
 			return objectsOf(s), err
@@ -175,6 +176,7 @@ func (o *deployOptions) deployBlueGreen(ctx context.Context, _ *cobra.Command, r
 		}
 		return objs, nil
 	}
+	r.render = prerendered(ctx, render, o.bg.colors)
 	return o.runBlueGreen(ctx, r)
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -19,17 +20,24 @@ import (
 // kubeFlags are kubectl's connection flags.
 type kubeFlags struct {
 	kubeconfig, context, namespace string
+	debug                          bool
 }
 
 func (f *kubeFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)")
 	fs.StringVar(&f.context, "context", "", "kubeconfig context to use (default: the current context)")
 	fs.StringVarP(&f.namespace, "namespace", "n", "", "namespace for objects that name none (default: the context's namespace); objects naming another namespace are refused")
+	fs.BoolVar(&f.debug, "debug", false, "log every Kubernetes API request (method, URL, status, duration; never bodies) to stderr")
 }
 
-func (f *kubeFlags) connect() (*kube.Clients, error) {
-	return kube.Connect(kube.Options{Kubeconfig: f.kubeconfig, Context: f.context, Namespace: f.namespace,
-		UserAgent: "cutover/" + version})
+// connect builds the clients; with --debug each API request is logged to
+// stderr.
+func (f *kubeFlags) connect(stderr io.Writer) (*kube.Clients, error) {
+	opts := kube.Options{Kubeconfig: f.kubeconfig, Context: f.context, Namespace: f.namespace, UserAgent: "cutover/" + version}
+	if f.debug {
+		opts.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return kube.Connect(opts)
 }
 
 // inputFlags select and substitute the resource files.

@@ -111,7 +111,7 @@ func (o *rollbackOptions) run(cmd *cobra.Command, arg string) error {
 	if err != nil {
 		return err
 	}
-	clients, err := o.kube.connect()
+	clients, err := o.kube.connect(cmd.ErrOrStderr())
 	if err != nil {
 		return badInput{err}
 	}

@@ -187,6 +187,17 @@ func TestSecretValuesNeverPrintedRolling(t *testing.T) {
 		}
 		assertRunNotPrinted(t, run.what, r, v.all()...)
 	}
+	// --debug logs every API request, never a body.
+	r := cutover(t, ns, "", args("4", "--debug", "-o", "json")...)
+	if r.code != exitOK {
+		t.Fatalf("deploy --debug exited %d", r.code)
+	}
+	for _, want := range []string{`msg="api request" method=PATCH url="/apis/apps/v1/namespaces/` + ns + `/deployments/app?`, "status=200"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("deploy --debug: stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	assertRunNotPrinted(t, "deploy --debug", r, v.all()...)
 	assertSecretInCluster(t, ns, "app-secret", "app", v)
 }
 

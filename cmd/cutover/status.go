@@ -46,7 +46,7 @@ func (o *recordsOptions) run(cmd *cobra.Command, app string, history bool) error
 	if o.output != "text" && o.output != "json" {
 		return usageError{fmt.Errorf("-o %q: want text or json", o.output)}
 	}
-	clients, err := o.kube.connect()
+	clients, err := o.kube.connect(cmd.ErrOrStderr())
 	if err != nil {
 		return badInput{err}
 	}

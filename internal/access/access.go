@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	authv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -40,6 +41,24 @@ func (n Need) String() string {
 	return n.Verb + " " + r
 }
 
+// Check asks the API server about every need with a fresh Checker.
+func Check(ctx context.Context, c kubernetes.Interface, needs []Need) error {
+	return NewChecker(c).Check(ctx, needs)
+}
+
+// Checker checks needs for one run, reading each namespace's rules once
+// however many checks the run makes.
+type Checker struct {
+	c     kubernetes.Interface
+	mu    sync.Mutex
+	rules map[string][]authv1.ResourceRule // by namespace
+}
+
+// NewChecker returns a Checker that asks through c.
+func NewChecker(c kubernetes.Interface) *Checker {
+	return &Checker{c: c, rules: map[string][]authv1.ResourceRule{}}
+}
+
 // Check asks the API server about every need and returns an error
 // wrapping ErrDenied that lists every missing one. It reads the rules of
 // each namespace once (SelfSubjectRulesReview) and asks about single needs
@@ -47,9 +66,9 @@ func (n Need) String() string {
 // cluster-scoped need, or an authorizer that does not list its rules. If
 // the server cannot answer such reviews, Check returns nil: the run then
 // finds out as it goes, as it would without Check.
-func Check(ctx context.Context, c kubernetes.Interface, needs []Need) error {
+func (k *Checker) Check(ctx context.Context, needs []Need) error {
 	needs = dedupe(needs)
-	allowed, err := byRules(ctx, c, needs)
+	allowed, err := k.byRules(ctx, needs)
 	if err != nil {
 		return nil //nolint:nilerr // cannot review: the run finds out as it goes
 	}
@@ -58,7 +77,7 @@ func Check(ctx context.Context, c kubernetes.Interface, needs []Need) error {
 		if allowed[i] {
 			continue
 		}
-		denied, err := deniedNeed(ctx, c, n)
+		denied, err := deniedNeed(ctx, k.c, n)
 		switch {
 		case err != nil && unanswerable(err):
 			return nil
@@ -76,24 +95,35 @@ func Check(ctx context.Context, c kubernetes.Interface, needs []Need) error {
 
 // byRules reports, for each need, whether its namespace's rules allow it.
 // false means "not known to be allowed", to be asked about singly.
-func byRules(ctx context.Context, c kubernetes.Interface, needs []Need) ([]bool, error) {
-	rules := map[string][]authv1.ResourceRule{}
-	for _, n := range needs {
-		if _, done := rules[n.Namespace]; done || n.Namespace == "" {
+func (k *Checker) byRules(ctx context.Context, needs []Need) ([]bool, error) {
+	out := make([]bool, len(needs))
+	for i, n := range needs {
+		if n.Namespace == "" {
 			continue
 		}
-		review := &authv1.SelfSubjectRulesReview{Spec: authv1.SelfSubjectRulesReviewSpec{Namespace: n.Namespace}}
-		got, err := c.AuthorizationV1().SelfSubjectRulesReviews().Create(ctx, review, metav1.CreateOptions{})
+		rules, err := k.rulesOf(ctx, n.Namespace)
 		if err != nil {
 			return nil, err
 		}
-		rules[n.Namespace] = got.Status.ResourceRules
-	}
-	out := make([]bool, len(needs))
-	for i, n := range needs {
-		out[i] = n.Namespace != "" && slices.ContainsFunc(rules[n.Namespace], func(r authv1.ResourceRule) bool { return covers(r, n) })
+		out[i] = slices.ContainsFunc(rules, func(r authv1.ResourceRule) bool { return covers(r, n) })
 	}
 	return out, nil
+}
+
+// rulesOf returns what the run may do in namespace ns, asking once.
+func (k *Checker) rulesOf(ctx context.Context, ns string) ([]authv1.ResourceRule, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if rules, ok := k.rules[ns]; ok {
+		return rules, nil
+	}
+	review := &authv1.SelfSubjectRulesReview{Spec: authv1.SelfSubjectRulesReviewSpec{Namespace: ns}}
+	got, err := k.c.AuthorizationV1().SelfSubjectRulesReviews().Create(ctx, review, metav1.CreateOptions{})
+	if err != nil {
+		return nil, err
+	}
+	k.rules[ns] = got.Status.ResourceRules
+	return got.Status.ResourceRules, nil
 }
 
 // covers reports whether rule allows need (wildcards included).

@@ -23,23 +23,31 @@ func (a *Applier) resource(it *Item) dynamic.ResourceInterface {
 	return r
 }
 
-// dryRun fetches the live object and asks the server what applying it would
-// give, with strict field validation.
+// dryRun fetches the live object and, at the same time, asks the server
+// what applying it would give, with strict field validation.
 func (a *Applier) dryRun(ctx context.Context, it *Item) error {
-	before, err := a.resource(it).Get(ctx, it.Name(), metav1.GetOptions{})
+	type got struct {
+		obj *unstructured.Unstructured
+		err error
+	}
+	live := make(chan got, 1)
+	go func() {
+		obj, err := a.resource(it).Get(ctx, it.Name(), metav1.GetOptions{})
+		live <- got{obj, err}
+	}()
+	planned, perr := a.patch(ctx, it, []string{metav1.DryRunAll})
+	before := <-live
 	switch {
-	case apierrors.IsNotFound(err):
-		before = nil
-	case err != nil:
-		return fmt.Errorf("get %s: %w", it.Ref(), err)
+	case apierrors.IsNotFound(before.err):
+		before.obj = nil
+	case before.err != nil:
+		return fmt.Errorf("get %s: %w", it.Ref(), before.err)
 	}
-	it.Before = before
-	planned, err := a.patch(ctx, it, []string{metav1.DryRunAll})
-	if err != nil {
-		return a.explain(it, err)
+	if perr != nil {
+		return a.explain(it, perr)
 	}
-	it.Planned = planned
-	it.Action = actionOf(before, planned)
+	it.Before, it.Planned = before.obj, planned
+	it.Action = actionOf(before.obj, planned)
 	return nil
 }
 

@@ -6,6 +6,7 @@ package kube
 
 import (
 	"fmt"
+	"log/slog"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -29,6 +30,8 @@ type Options struct {
 	QPS       float32
 	Burst     int
 	UserAgent string
+	// Log, at debug level, gets one line per API request (no bodies).
+	Log *slog.Logger
 }
 
 // Clients are the connections cutover uses.
@@ -62,6 +65,9 @@ func Connect(opts Options) (*Clients, error) {
 	if opts.UserAgent != "" {
 		cfg.UserAgent = opts.UserAgent
 	}
+	if wrap := traceRequests(opts.Log); wrap != nil {
+		cfg.Wrap(wrap)
+	}
 	return ForConfig(cfg, ns, opts.Namespace != "")
 }
 
@@ -84,6 +90,14 @@ func ForConfig(cfg *rest.Config, namespace string, explicit bool) (*Clients, err
 		namespace = "default"
 	}
 	return &Clients{Config: cfg, Dynamic: dyn, Typed: typed, Mapper: mapper, Namespace: namespace, ExplicitNamespace: explicit}, nil
+}
+
+// PrefetchDiscovery starts reading the API server's discovery in the
+// background, so that the first Mapping, which needs it, finds it read
+// (or being read: it then waits for that read instead of starting its
+// own). A failed read is not kept; Mapping reads again.
+func (c *Clients) PrefetchDiscovery() {
+	go func() { _, _ = c.Mapper.RESTMapping(schema.GroupKind{Kind: "Namespace"}, "v1") }()
 }
 
 // Mapping resolves a kind to its resource, refreshing discovery once when the

@@ -20,7 +20,7 @@ const (
 	defaultLockDuration = 30 * time.Second
 	// takeAttempts bounds how often Acquire looks again after losing a
 	// race; one lost race normally shows the winner's fresh Lease.
-	takeAttempts = 5
+	takeAttempts = 6
 )
 
 // LockOptions configure Acquire. The zero value is usable.
@@ -211,9 +211,11 @@ func (l *Lock) releaseErr(err error) error {
 }
 
 // take creates or takes over the Lease, looking again after a lost race.
+// It first tries to create the Lease, as a run that finished deletes it,
+// and reads it only when it exists.
 func (l *Lock) take(ctx context.Context) (*coordinationv1.Lease, error) {
-	for range takeAttempts {
-		lease, err := l.tryTake(ctx)
+	for i := range takeAttempts {
+		lease, err := l.tryTake(ctx, i == 0)
 		var held *HeldError
 		switch {
 		case err == nil:
@@ -227,9 +229,15 @@ func (l *Lock) take(ctx context.Context) (*coordinationv1.Lease, error) {
 	return nil, fmt.Errorf("acquire lock of app %s: lease %s keeps changing", l.app, l.name)
 }
 
-func (l *Lock) tryTake(ctx context.Context) (*coordinationv1.Lease, error) {
-	cur, err := l.leases.Get(ctx, l.name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
+// tryTake creates the Lease (at once when create is set, else if it is
+// not found) or takes over one whose holder expired or died.
+func (l *Lock) tryTake(ctx context.Context, create bool) (*coordinationv1.Lease, error) {
+	var cur *coordinationv1.Lease
+	var err error
+	if !create {
+		cur, err = l.leases.Get(ctx, l.name, metav1.GetOptions{})
+	}
+	if create || apierrors.IsNotFound(err) {
 		fresh := &coordinationv1.Lease{
 			ObjectMeta: metav1.ObjectMeta{Name: l.name, Labels: appLabels(l.app)},
 			Spec:       l.spec(time.Now(), 0),

@@ -47,9 +47,13 @@ func acquire(t *testing.T, ctx context.Context, ns, holder string, d time.Durati
 
 func TestAcquireAndRelease(t *testing.T) {
 	ns, ctx := cluster.Namespace(t), testCtx(t)
-	l, err := release.Acquire(ctx, cluster.Client, ns, "web", release.LockOptions{})
+	c, proxy := proxied(t)
+	l, err := release.Acquire(ctx, c, ns, "web", release.LockOptions{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if got := proxy.Breakdown(); got != "POST 1" { // a free lock is one create
+		t.Errorf("requests of Acquire: %s, want POST 1", got)
 	}
 	if !strings.Contains(l.Holder(), "/pid ") {
 		t.Errorf("default holder %q, want hostname/pid N", l.Holder())

@@ -160,10 +160,23 @@ func (s *Store) createObjects(ctx context.Context, r *Record) {
 	if r.objectsCM == "" {
 		return
 	}
-	if _, err := s.cms.Create(ctx, objectsConfigMap(r), metav1.CreateOptions{}); err != nil {
-		r.ObjectsOmitted = fmt.Sprintf("they could not be written to ConfigMap %s: %v", r.objectsCM, err)
-		r.keepBlob(nil)
+	if err := s.writeObjects(ctx, objectsConfigMap(r)); err != nil {
+		r.omitObjects(err)
 	}
+}
+
+// writeObjects creates an objects ConfigMap made by objectsConfigMap.
+func (s *Store) writeObjects(ctx context.Context, cm *corev1.ConfigMap) error {
+	if _, err := s.cms.Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("they could not be written to ConfigMap %s: %w", cm.Name, err)
+	}
+	return nil
+}
+
+// omitObjects makes r keep no objects, for the reason err.
+func (r *Record) omitObjects(err error) {
+	r.ObjectsOmitted = err.Error()
+	r.keepBlob(nil)
 }
 
 // objectsConfigMap is the objects ConfigMap of r, whose record is created.

@@ -364,6 +364,9 @@ func TestObjectsNotWrittenKeepTheRecord(t *testing.T) {
 	if err := rec.Start(ctx); err != nil {
 		t.Fatalf("Start: %v; the record must be stored without its objects", err)
 	}
+	if lost := rec.ObjectsLost(); lost == nil || !strings.Contains(lost.Error(), "cutover-web-r1-objects") {
+		t.Errorf("ObjectsLost = %v, want the ConfigMap in the way", lost)
+	}
 	if !strings.Contains(log.String(), "release objects not written") {
 		t.Errorf("log %q: the lost objects are not logged", log.String())
 	}

@@ -7,18 +7,27 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/cutover/cutover/internal/event"
 )
 
-// writeTimeout bounds one record write made in the background.
-const writeTimeout = 10 * time.Second
+const (
+	// writeTimeout bounds one record write made in the background.
+	writeTimeout = 10 * time.Second
+	// coalesceDelay is how long the background writer waits for more
+	// changes before it writes: stages often end together (the last ones
+	// within a millisecond of the outcome), and each write costs the
+	// API server a record's worth of etcd.
+	coalesceDelay = 25 * time.Millisecond
+)
 
 // Recorder keeps a run's record in step with the run: as an event.Sink it
 // notes every stage's start and end, and Change and Finish write the rest.
 //
 // Until Start, changes stay in memory: a run refused before its first write
 // leaves no record. After Start, stage events are written in the
-// background, coalesced, so that keeping the record never delays the run
+// background, coalesced (coalesceDelay), so that keeping the record never delays the run
 // (a switch must not wait for a bookkeeping write); Change and Finish write
 // at once. A failed background write is logged and retried with the next
 // change: a record is an account of the run, never a reason to stop it.
@@ -35,6 +44,9 @@ type Recorder struct {
 	stop    chan struct{}
 	stopped chan struct{}
 	once    sync.Once
+
+	objectsDone chan struct{} // closed once the objects are written, or not
+	objectsLost error         // why they were not; read after objectsDone
 }
 
 // NewRecorder returns a Recorder of r, not yet stored.
@@ -81,25 +93,59 @@ func (r *Recorder) note(fn func(*Record)) {
 	}
 }
 
-// Start stores the record (Store.Create), with every change so far, and
-// starts the background writer. Objects that Create could not write are
-// logged, as a failed background write is, and do not fail Start.
+// Start stores the record (as Store.Create does), with every change so
+// far, and starts the background writer. The objects the record keeps are
+// written in the background too, while the run goes on: they matter only
+// to a later rollback, and Finish waits for them. Objects that could not
+// be written are logged, as a failed background write is, and the record
+// then says why it keeps none (ObjectsLost).
 func (r *Recorder) Start(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.started {
 		return nil
 	}
-	kept := r.rec.HasObjects()
-	if err := r.store.Create(ctx, r.rec); err != nil {
+	if err := r.store.createRecord(ctx, r.rec); err != nil {
 		return err
 	}
-	if kept && !r.rec.HasObjects() { // the record is stored: the run goes on
-		r.log.Warn("release objects not written", "app", r.rec.App, "revision", r.rec.Revision, "err", r.rec.ObjectsOmitted)
-	}
 	r.started = true
+	var objects *corev1.ConfigMap
+	if r.rec.objectsCM != "" {
+		objects = objectsConfigMap(r.rec) // the owner reference needs the record's UID
+	}
+	r.objectsDone = make(chan struct{})
+	go r.writeObjects(objects)
 	go r.writer()
 	return nil
+}
+
+// writeObjects creates the objects ConfigMap cm, if any; when that fails,
+// the record keeps no objects from its next write on.
+func (r *Recorder) writeObjects(cm *corev1.ConfigMap) {
+	defer close(r.objectsDone)
+	if cm == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	defer cancel()
+	err := r.store.writeObjects(ctx, cm)
+	if err == nil {
+		return
+	}
+	r.objectsLost = err
+	r.log.Warn("release objects not written", "configmap", cm.Name, "err", err)
+	r.note(func(rec *Record) { rec.omitObjects(err) })
+}
+
+// ObjectsLost waits until the objects the record keeps are written, and
+// returns why they were not, or nil (also when it keeps none, or is not
+// stored).
+func (r *Recorder) ObjectsLost() error {
+	if !r.Started() {
+		return nil
+	}
+	<-r.objectsDone
+	return r.objectsLost
 }
 
 func (r *Recorder) writer() {
@@ -109,6 +155,11 @@ func (r *Recorder) writer() {
 		case <-r.stop:
 			return
 		case <-r.wake:
+			select { // let the stages that end together share one write
+			case <-r.stop: // Finish writes every change, and at once
+				return
+			case <-time.After(coalesceDelay):
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 			_ = r.write(ctx)
 			cancel()
@@ -167,11 +218,13 @@ func (r *Recorder) Record() Record {
 	return c
 }
 
-// Finish stops the background writer and writes the run's outcome, if the
-// record was stored. It uses its own bounded context, so a run cut short
-// by its timeout still leaves its outcome.
+// Finish waits for the objects to be written, stops the background writer
+// and writes the run's outcome, if the record was stored. It uses its own
+// bounded context, so a run cut short by its timeout still leaves its
+// outcome.
 func (r *Recorder) Finish(outcome string, err error) error {
 	if r.Started() {
+		<-r.objectsDone
 		r.once.Do(func() { close(r.stop) })
 		<-r.stopped
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -28,6 +29,9 @@ const (
 type Store struct {
 	cms corev1client.ConfigMapInterface
 	ns  string
+
+	mu     sync.Mutex
+	newest map[string]int // by app: the newest revision this Store has seen
 }
 
 // NewStore returns a Store for the records in namespace ns.
@@ -60,7 +64,33 @@ func (s *Store) list(ctx context.Context, app string) ([]entry, error) {
 		entries = append(entries, entry{n, cm})
 	}
 	slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(b.revision, a.revision) })
+	newest := 0
+	if len(entries) > 0 {
+		newest = entries[0].revision
+	}
+	s.saw(app, newest)
 	return entries, nil
+}
+
+// saw notes that app's newest revision is at least revision.
+func (s *Store) saw(app string, revision int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.newest == nil {
+		s.newest = map[string]int{}
+	}
+	if n, ok := s.newest[app]; !ok || revision > n {
+		s.newest[app] = revision
+	}
+}
+
+// next returns the revision after the newest this Store has seen of app,
+// if it has listed app's records.
+func (s *Store) next(app string) (int, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, ok := s.newest[app]
+	return n + 1, ok
 }
 
 // Create stores r as the app's next revision and sets r.Revision. It sets
@@ -70,14 +100,27 @@ func (s *Store) list(ctx context.Context, app string) ([]entry, error) {
 // into a ConfigMap of their own; when that fails, the record is stored all
 // the same and Create succeeds, r keeping no objects and ObjectsOmitted
 // saying why (written by the next Update).
+//
+// The revision Create tries first follows the newest one this Store has
+// listed (by Latest, say, under the app's lock), else the newest it lists
+// now; a taken revision moves it on.
 func (s *Store) Create(ctx context.Context, r *Record) error {
-	entries, err := s.list(ctx, r.App)
-	if err != nil {
-		return fmt.Errorf("create record: %w", err)
+	if err := s.createRecord(ctx, r); err != nil {
+		return err
 	}
-	next := 1
-	if len(entries) > 0 {
-		next = entries[0].revision + 1
+	s.createObjects(ctx, r) // the owner reference needs the record's UID
+	return nil
+}
+
+// createRecord is Create without the objects: r names its objects
+// ConfigMap, which the caller writes (createObjects).
+func (s *Store) createRecord(ctx context.Context, r *Record) error {
+	next, known := s.next(r.App)
+	if !known {
+		if _, err := s.list(ctx, r.App); err != nil {
+			return fmt.Errorf("create record: %w", err)
+		}
+		next, _ = s.next(r.App)
 	}
 	r.Namespace = s.ns
 	if r.Started.IsZero() {
@@ -88,6 +131,9 @@ func (s *Store) Create(ctx context.Context, r *Record) error {
 	}
 	for range createAttempts {
 		err := s.create(ctx, r, next)
+		if err == nil {
+			s.saw(r.App, next)
+		}
 		if !apierrors.IsAlreadyExists(err) {
 			return err
 		}
@@ -96,8 +142,8 @@ func (s *Store) Create(ctx context.Context, r *Record) error {
 	return fmt.Errorf("create record of app %s: no free revision after %d attempts", r.App, createAttempts)
 }
 
-// create stores r as revision, then its objects, if it keeps any, in
-// their own ConfigMap, which the record names.
+// create stores r as revision, naming the ConfigMap of its objects if it
+// keeps any.
 func (s *Store) create(ctx context.Context, r *Record, revision int) error {
 	name := recordName(r.App, revision)
 	r.Revision, r.objectsCM = revision, ""
@@ -124,7 +170,6 @@ func (s *Store) create(ctx context.Context, r *Record, revision int) error {
 		return fmt.Errorf("create record %s: %w", cm.Name, err)
 	}
 	r.cm = got
-	s.createObjects(ctx, r) // the owner reference needs the record's UID
 	return nil
 }
 

@@ -124,6 +124,33 @@ func TestCreateAssignsRevisions(t *testing.T) {
 	}
 }
 
+// TestCreateAfterLatestListsNoMore: a Store that has listed an app's
+// records (Latest, under the app's lock) creates the next one without
+// listing again; a revision another Store took meanwhile moves it on.
+func TestCreateAfterLatestListsNoMore(t *testing.T) {
+	ns, ctx := cluster.Namespace(t), testCtx(t)
+	createN(t, release.NewStore(cluster.Client, ns), "web", 2)
+	c, proxy := proxied(t)
+	s := release.NewStore(c, ns)
+	if _, err := s.Latest(ctx, "web"); err != nil {
+		t.Fatal(err)
+	}
+	proxy.Reset()
+	if r := create(t, s, &release.Record{App: "web"}); r.Revision != 3 {
+		t.Errorf("revision %d, want 3", r.Revision)
+	}
+	if got := proxy.Breakdown(); got != "POST 1" {
+		t.Errorf("requests of Create after Latest: %s, want POST 1", got)
+	}
+	createN(t, release.NewStore(cluster.Client, ns), "web", 1) // another run's revision 4
+	if r := create(t, s, &release.Record{App: "web"}); r.Revision != 5 {
+		t.Errorf("revision %d after another Store took 4, want 5", r.Revision)
+	}
+	if got := storedRevisions(t, ns, "web"); !slices.Equal(got, []int{5, 4, 3, 2, 1}) {
+		t.Errorf("stored revisions %v, want [5 4 3 2 1]", got)
+	}
+}
+
 func TestConcurrentCreatesGetDistinctRevisions(t *testing.T) {
 	ns, ctx := cluster.Namespace(t), testCtx(t)
 	const n = 8

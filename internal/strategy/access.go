@@ -29,5 +29,5 @@ func waitNeeds(items []*apply.Item) []access.Need {
 // checkAccess fails when the run's identity lacks a permission it will
 // need; the caller refuses the run.
 func (r runner) checkAccess(ctx context.Context, needs []access.Need) error {
-	return access.Check(ctx, r.c.Typed, needs)
+	return r.access.Check(ctx, needs)
 }

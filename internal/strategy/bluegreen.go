@@ -83,7 +83,10 @@ type BlueGreenOptions struct {
 	// when the run's ctx has ended; default 2m.
 	SwitchBackTimeout time.Duration
 	Apply             apply.Options
-	Sink              eventSink
+	// Access, if set, checks the run's permissions; sharing the caller's
+	// Checker reads a namespace's rules once per run.
+	Access *access.Checker
+	Sink   eventSink
 }
 
 // BlueGreen runs the article's pipeline: Check Env, Deploy, Verify Staged,
@@ -115,7 +118,11 @@ func NewBlueGreen(c *kube.Clients, opts BlueGreenOptions) *BlueGreen {
 		opts.Checks = func(string, string) []verify.Spec { return nil }
 	}
 	opts.Apply.Stage = StageDeploy
-	return &BlueGreen{runner: newRunner(c, opts.Apply, opts.Sink), opts: opts}
+	r := newRunner(c, opts.Apply, opts.Sink)
+	if opts.Access != nil {
+		r.access = opts.Access
+	}
+	return &BlueGreen{runner: r, opts: opts}
 }
 
 // env is what Check Env found.

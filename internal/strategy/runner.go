@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cutover/cutover/internal/access"
 	"github.com/cutover/cutover/internal/apply"
 	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/internal/kube"
@@ -13,11 +14,12 @@ import (
 )
 
 // runner holds what every strategy's stages share: the cluster, the
-// applier and the event sink.
+// applier, the permission checker and the event sink.
 type runner struct {
-	c    *kube.Clients
-	ap   *apply.Applier
-	sink event.Sink
+	c      *kube.Clients
+	ap     *apply.Applier
+	access *access.Checker
+	sink   event.Sink
 }
 
 func newRunner(c *kube.Clients, opts apply.Options, sink event.Sink) runner {
@@ -25,7 +27,7 @@ func newRunner(c *kube.Clients, opts apply.Options, sink event.Sink) runner {
 		sink = event.Discard
 	}
 	opts.Sink = sink
-	return runner{c: c, ap: apply.New(c, opts), sink: sink}
+	return runner{c: c, ap: apply.New(c, opts), access: access.NewChecker(c.Typed), sink: sink}
 }
 
 // stage runs fn between stage events.
