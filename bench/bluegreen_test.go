@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -40,6 +41,7 @@ func TestBlueGreen(t *testing.T) {
 	fresh := freshLatencies(t, cut, manifests, gw, rounds)
 	inPlace := inPlaceLatencies(t, cut, manifests, rounds)
 	var cutRuns, replayRuns []measurement
+	var cutStarts, replayStarts []time.Duration // the new color's start-up, in each run
 	for i := range rounds {
 		nsC, nsR := namespace(t, fmt.Sprintf("bench-c-cutover-%d", i)), namespace(t, fmt.Sprintf("bench-c-replay-%d", i))
 		deployArgs := func(ns, v string) []string {
@@ -51,11 +53,16 @@ func TestBlueGreen(t *testing.T) {
 		runTool(t, "cutover", deployArgs(nsR, "7")) // the replay starts from the same state
 		warmRouters(gw, nsC)                        // start the gateway's routers before the clock does
 		warmRouters(gw, nsR)
+		started := watchPodStart(t, nsC, "green", 2)
 		cutRuns = append(cutRuns, runTool(t, "cutover", deployArgs(nsC, "8")))
+		cutStarts = append(cutStarts, started())
+		started = watchPodStart(t, nsR, "green", 2)
 		replayRuns = append(replayRuns, runTool(t, "replay", []string{"./replay-bluegreen.sh",
 			nsR, "8", gw, manifests, "KUBECONFIG"}))
+		replayStarts = append(replayStarts, started())
 	}
 	report(t, "(c) blue/green 7 -> 8, the article's manifests; peer: the seed pipeline replayed in bash", cutRuns, replayRuns)
+	printOwnTime(cutRuns, replayRuns, cutStarts, replayStarts)
 	printLatency("7 -> 8 as above (green is new), with Verify Staged's HTTP check", fresh)
 	printLatency("the idle color updated in place (the keep policy's steady state), no checks", inPlace)
 }
@@ -216,6 +223,80 @@ func watchSwitch(t *testing.T, ns, color string) func() time.Duration {
 			return 0
 		}
 	}
+}
+
+// watchPodStart watches ns's Deployment of color and its pods from now
+// on; the function it returns waits until replicas of them are Ready and
+// gives the time from the event in which the Deployment was created to the
+// event in which the last of them turned Ready: the controllers' and the
+// test bed's start-up, which both tools wait for alike.
+func watchPodStart(t *testing.T, ns, color string, replicas int) func() time.Duration {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	deps, err := cluster.Client.AppsV1().Deployments(ns).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=tomcat-deployment-" + color})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods, err := cluster.Client.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{LabelSelector: "role=" + color})
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := make(chan time.Time, 1)
+	go func() {
+		for ev := range deps.ResultChan() {
+			if ev.Type == watch.Added {
+				created <- time.Now()
+				return
+			}
+		}
+	}()
+	allReady := make(chan time.Time, 1)
+	go func() {
+		ready := map[string]bool{}
+		for ev := range pods.ResultChan() {
+			if p, ok := ev.Object.(*corev1.Pod); ok && ev.Type != watch.Deleted && isReady(p) && !ready[p.Name] {
+				if ready[p.Name] = true; len(ready) == replicas {
+					allReady <- time.Now()
+					return
+				}
+			}
+		}
+	}()
+	return func() time.Duration {
+		defer cancel()
+		var from, to time.Time
+		for from.IsZero() || to.IsZero() {
+			select {
+			case from = <-created:
+			case to = <-allReady:
+			case <-ctx.Done():
+				t.Fatalf("%s: the %s pods' start-up was not seen", ns, color)
+			}
+		}
+		return to.Sub(from)
+	}
+}
+
+// printOwnTime splits each run's wall time into the new color's start-up,
+// which both tools wait for, and the rest: the tool's own time.
+func printOwnTime(cut, replay []measurement, cutStarts, replayStarts []time.Duration) {
+	own := func(ms []measurement, starts []time.Duration) (float64, float64) {
+		var o, st []time.Duration
+		for i, m := range ms {
+			o, st = append(o, m.wall-starts[i]), append(st, starts[i])
+		}
+		return medianDuration(o).Seconds(), medianDuration(st).Seconds()
+	}
+	co, cs := own(cut, cutStarts)
+	ro, rs := own(replay, replayStarts)
+	fmt.Printf("  of which the new color's start-up (its Deployment created -> its last pod Ready; the same for both): cutover runs %.2fs, replay runs %.2fs\n", cs, rs)
+	fmt.Printf("  the rest, each tool's own time: cutover %.2fs, replay %.2fs; ratio %.2f\n", co, ro, co/ro)
+}
+
+func medianDuration(ds []time.Duration) time.Duration {
+	ds = slices.Clone(ds)
+	slices.Sort(ds)
+	return ds[len(ds)/2]
 }
 
 func isReady(p *corev1.Pod) bool {
