@@ -265,7 +265,10 @@ func (k *keeper) keep(render renderFunc) renderFunc {
 			own[i] = manifest.Object{Unstructured: o.DeepCopy(), Source: o.Source}
 		}
 		k.pending.Go(func() {
-			_ = k.rec.Change(ctx, func(x *release.Record) { x.SetObjects(own, k.secrets) }) // in memory until Start
+			_ = k.rec.Change(ctx, func(x *release.Record) { // in memory until Start
+				x.SetObjects(own, k.secrets)
+				setImages(x, own, k.secrets) // an image may name ${TARGET_ROLE}
+			})
 			if why := k.rec.Record().ObjectsOmitted; why != "" {
 				warn(k.sink, "the release record keeps none of the objects, so cutover rollback can only switch back to this release, not redeploy it: "+why)
 			}
@@ -296,21 +299,25 @@ func (o *deployOptions) startRecord(ctx context.Context, store *release.Store, r
 	if err != nil {
 		return nil, "", err
 	}
-	mask := event.Masker(r.secrets)
-	// Deployment images are what cutover rollback APP compares with what a
-	// color runs, so they are read as a color is: Images also counts other
-	// workloads (a migration Job). r.objects are the files rendered for the
-	// first color, and in managed mode before the NAME-<color> copies are
-	// made: either way each Deployment has the images it has in every color.
-	images, depImages := manifest.Images(r.objects), manifest.DeploymentImages(r.objects)
-	for _, list := range [][]string{images, depImages} {
+	rec := &release.Record{App: app, Strategy: "blue-green", Holder: holder,
+		Digest: digest, Service: o.bg.service, SelectorKey: o.bg.selectorKey, Started: time.Now().UTC()}
+	setImages(rec, r.objects, r.secrets) // the target color's, once Deploy renders them (keeper)
+	return release.NewRecorder(store, rec, nil), resume, nil
+}
+
+// setImages sets the images a record names from the release's objects,
+// masking secret values (a private tag may be a --secret-var). Deployment
+// images are what cutover rollback APP compares with what a color runs, so
+// they are read as a color is; Images also counts the other workloads (a
+// migration Job).
+func setImages(rec *release.Record, objs []manifest.Object, secrets []string) {
+	mask := event.Masker(secrets)
+	rec.Images, rec.DeploymentImages = manifest.Images(objs), manifest.DeploymentImages(objs)
+	for _, list := range [][]string{rec.Images, rec.DeploymentImages} {
 		for i := range list {
-			list[i] = mask(list[i]) // a private tag may be a --secret-var
+			list[i] = mask(list[i])
 		}
 	}
-	rec := &release.Record{App: app, Strategy: "blue-green", Holder: holder, Images: images, DeploymentImages: depImages,
-		Digest: digest, Service: o.bg.service, SelectorKey: o.bg.selectorKey, Started: time.Now().UTC()}
-	return release.NewRecorder(store, rec, nil), resume, nil
 }
 
 // closeInterrupted marks the app's latest record aborted if it is still

@@ -516,3 +516,50 @@ func blueState(t *testing.T, ns, deployment string) []string {
 	slices.Sort(out)
 	return out
 }
+
+// TestRecordKeepsTheTargetColorsImages: a release's record names the
+// images of the color it went to, even when an image names the color
+// (${TARGET_ROLE}), so that rollback to it finds its color still running it
+// and switches back at once.
+func TestRecordKeepsTheTargetColorsImages(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ns := cluster.Namespace(t)
+	dir := t.TempDir()
+	for _, name := range []string{"tomcat-deployment.yaml", "tomcat-service.yaml", "tomcat-test-service.yaml"} {
+		b, err := os.ReadFile(filepath.Join("../../examples/blue-green", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = []byte(strings.ReplaceAll(string(b), "image: tomcat:${TOMCAT_VERSION}", "image: tomcat:${TOMCAT_VERSION}-${TARGET_ROLE}"))
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, v := range []string{"7", "8", "9"} { // blue, green, blue
+		r := cutover(t, ns, "", "deploy", "--strategy", "blue-green", "-f", dir, "--service", "tomcat-service",
+			"--var", "TOMCAT_VERSION="+v, "-o", "json")
+		if r.code != exitOK {
+			t.Fatalf("deploy of %s exited %d", v, r.code)
+		}
+	}
+	assertProduction(t, ns, "blue", "tomcat:9-blue")
+	store := release.NewStore(cluster.Client, ns)
+	for rev, want := range map[int]string{1: "tomcat:7-blue", 2: "tomcat:8-green", 3: "tomcat:9-blue"} {
+		rec, err := store.Get(ctx, "tomcat-service", rev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(rec.Images, []string{want}) || !slices.Equal(rec.DeploymentImages, []string{want}) {
+			t.Errorf("revision %d (%s) records images %v, deployment images %v; want %s", rev, rec.ToColor, rec.Images, rec.DeploymentImages, want)
+		}
+	}
+	r := cutover(t, ns, "", "rollback", "tomcat-service", "-o", "json")
+	if r.code != exitOK {
+		t.Fatalf("rollback exited %d", r.code)
+	}
+	assertProduction(t, ns, "green", "tomcat:8-green")
+	if got := finishedStages(t, r.stdout); slices.Contains(got, "Deploy") {
+		t.Errorf("went through %v: a redeploy, not the instant switch", got)
+	}
+}
