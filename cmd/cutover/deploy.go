@@ -53,7 +53,9 @@ and sees the release through.
   3. Wait: watch every object until it is ready (kstatus). A Deployment is
      done when all replicas are updated and available and no old pod is left.
      A crash-looping, unpullable or unschedulable new pod, or the progress
-     deadline, fails the release at once, naming the pod.
+     deadline, fails the release at once, naming the pod. Then each Service
+     in front of a Deployment is watched until its EndpointSlices hold
+     exactly the ready pods it selects: traffic reaches only new pods.
   4. Verify: optional HTTP checks (--verify-url).
   5. Rollback: if waiting or verifying fails, every Deployment the release
      changed goes back to its previous pod template, and cutover waits until

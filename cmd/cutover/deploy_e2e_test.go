@@ -122,6 +122,68 @@ func TestDeployRollingUpdateReturnsAfterOldPodsAreGone(t *testing.T) {
 	}
 }
 
+// TestDeployRollingUpdateReturnsAfterTheServiceRoutesToNewPods: a
+// rolling update is done when the Service in front of the Deployment sends
+// traffic to the new pods only, as its EndpointSlices show, not when the
+// Deployment's status says so.
+func TestDeployRollingUpdateReturnsAfterTheServiceRoutesToNewPods(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ns := cluster.Namespace(t)
+	file := writeFile(t, "web.yaml", webApp+`---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  selector: {app: web}
+  ports:
+  - port: 80
+`)
+	for _, v := range []string{"7", "8"} {
+		r := deployWeb(t, ns, file, v, "ready", 60)
+		if r.code != exitOK {
+			t.Fatalf("deploy of %s exited %d", v, r.code)
+		}
+		said := false
+		for _, ev := range jsonEvents(t, r.stdout) {
+			said = said || ev["type"] == "object.status" && ev["object"] == "Service/"+ns+"/web" &&
+				strings.Contains(fmt.Sprint(ev["message"]), "ready endpoints are the ready pods")
+		}
+		if !said {
+			t.Errorf("deploy of %s did not say that Service web routes to the new pods", v)
+		}
+	}
+	// Right after return: the ready endpoints are the tomcat:8 pods.
+	pods, err := cluster.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp == nil && p.Spec.Containers[0].Image == "tomcat:8" {
+			want = append(want, p.Name)
+		}
+	}
+	eps, err := cluster.Client.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ready []string
+	for _, s := range eps.Items {
+		for _, e := range s.Endpoints {
+			if e.Conditions.Ready != nil && *e.Conditions.Ready && e.TargetRef != nil {
+				ready = append(ready, e.TargetRef.Name)
+			}
+		}
+	}
+	slices.Sort(want)
+	slices.Sort(ready)
+	if len(want) != 3 || !slices.Equal(ready, want) {
+		t.Errorf("ready endpoints of web %v, want the tomcat:8 pods %v", ready, want)
+	}
+}
+
 func TestDeployNeverReadyReleaseRollsBack(t *testing.T) {
 	t.Parallel()
 	ns := cluster.Namespace(t)

@@ -52,31 +52,38 @@ func WaitEndpoints(ctx context.Context, c *kube.Clients, o EndpointsOptions) err
 	}
 }
 
-// endpointsMatch compares the slices' endpoints with the selected pods.
+// endpointsMatch compares the slices' endpoints with the selected pods, pod
+// by pod: every endpoint is a selected pod's, and the ready endpoints are
+// exactly the selected pods that are ready and not terminating. Counting
+// would not do: a slice that still shows a terminating pod ready and not
+// yet a new one has as many ready endpoints as there are ready pods.
 func endpointsMatch(slices []*discoveryv1.EndpointSlice, pods []*corev1.Pod) (bool, string) {
-	selected, readyPods := map[string]bool{}, 0
+	selected, want := map[string]bool{}, map[string]bool{}
 	for _, p := range pods {
 		selected[p.Name] = true
 		if p.DeletionTimestamp == nil && PodReady(p) {
-			readyPods++
+			want[p.Name] = true
 		}
 	}
-	if readyPods == 0 {
+	if len(want) == 0 {
 		return false, "no ready pod selected"
 	}
-	ready := 0
+	ready := map[string]bool{}
 	for _, s := range slices {
 		for _, e := range s.Endpoints {
 			if e.TargetRef == nil || !selected[e.TargetRef.Name] {
 				return false, "endpoints still include other pods"
 			}
 			if e.Conditions.Ready != nil && *e.Conditions.Ready {
-				ready++
+				if !want[e.TargetRef.Name] {
+					return false, "pod " + e.TargetRef.Name + " is a ready endpoint but not a ready pod"
+				}
+				ready[e.TargetRef.Name] = true
 			}
 		}
 	}
-	if ready != readyPods {
-		return false, fmt.Sprintf("%d of %d ready pods are ready endpoints", ready, readyPods)
+	if len(ready) != len(want) {
+		return false, fmt.Sprintf("%d of %d ready pods are ready endpoints", len(ready), len(want))
 	}
 	return true, ""
 }

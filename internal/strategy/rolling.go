@@ -58,7 +58,7 @@ func (r *Rolling) Run(ctx context.Context, objs []manifest.Object) error {
 		if items, err = r.ap.Plan(ctx, objs); err != nil {
 			return err
 		}
-		return r.checkAccess(ctx, waitNeeds(items))
+		return r.checkAccess(ctx, append(waitNeeds(items), endpointNeeds(items)...))
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrRefused, err)
@@ -70,7 +70,12 @@ func (r *Rolling) Run(ctx context.Context, objs []manifest.Object) error {
 	if err := r.stage(StageApply, func() error { return r.ap.Apply(ctx, items) }); err != nil {
 		return r.fail(ctx, items, err)
 	}
-	if err := r.stage(StageWait, func() error { return r.wait(ctx, StageWait, items) }); err != nil {
+	if err := r.stage(StageWait, func() error {
+		if err := r.wait(ctx, StageWait, items); err != nil {
+			return err
+		}
+		return r.waitServices(ctx, StageWait, items)
+	}); err != nil {
 		return r.fail(ctx, items, err)
 	}
 	if len(r.opts.Checks) > 0 {
