@@ -285,8 +285,8 @@ func (k *keeper) start(ctx context.Context) error {
 
 // recordStarter stores a run's record at its first write (the strategy's
 // BeforeWrite).
-func recordStarter(rec *release.Recorder, sink event.Sink) func(context.Context) error {
-	return (&keeper{rec: rec, sink: sink}).start
+func recordStarter(rec *release.Recorder) func(context.Context) error {
+	return (&keeper{rec: rec}).start
 }
 
 // startRecord prepares this run's record, stored at the first write. A record left "running" by a run

@@ -107,6 +107,7 @@ type appRun struct {
 	defs    checkSet
 	secrets []string
 	in      io.Reader // a terminal to ask "Ready to go?" on, or nil
+	access  *access.Checker
 }
 
 // lockedAppRollback holds the app's lock while it goes back, one way or
@@ -145,7 +146,7 @@ func instantRollback(ctx context.Context, run appRun, holder string) error {
 	rec := release.NewRecorder(store, r, nil)
 	bg := strategy.NewBlueGreen(clients, strategy.BlueGreenOptions{
 		Service: cur.Service, SelectorKey: cur.SelectorKey, Colors: [2]string{cur.ToColor, prev.ToColor},
-		Apply: apply.Options{}, Sink: event.Tee(run.sink, rec), BeforeWrite: recordStarter(rec, run.sink),
+		Apply: apply.Options{}, Sink: event.Tee(run.sink, rec), BeforeWrite: recordStarter(rec),
 	})
 	event.Stamp(run.sink, event.Event{Type: event.Rollback, Stage: strategy.StageCheckEnv, Object: "app " + cur.App,
 		Status: fmt.Sprintf("switching back from revision %d (%s) to revision %d (%s)", cur.Revision, cur.ToColor, prev.Revision, prev.ToColor)})
@@ -213,7 +214,8 @@ func (o *rollbackOptions) redeployApp(ctx context.Context, run appRun, lock *rel
 	if err != nil {
 		return err
 	}
-	if err := access.Check(ctx, clients.Typed, recordNeeds(clients.Namespace)); err != nil {
+	run.access = access.NewChecker(clients.Typed) // shared with the redeploy's own checks
+	if err := run.access.Check(ctx, recordNeeds(clients.Namespace)); err != nil {
 		return fmt.Errorf("%w: %w", strategy.ErrRefused, err)
 	}
 	ctx, cancel := cancelOnLostLock(ctx, lock, cur.App)
@@ -347,13 +349,14 @@ func (o *rollbackOptions) redeployOptions(ctx context.Context, run appRun, objs 
 			_ = rec.Change(ctx, func(x *release.Record) { x.FromColor, x.ToColor = active, target })
 		},
 		Apply:             apply.Options{Force: o.redeploy.force},
+		Access:            run.access,
 		Sink:              event.Tee(run.sink, event.Redact(rec, run.secrets)),
 		SwitchBackTimeout: o.redeploy.rollbackTO,
 	}
 	if store == nil {
 		return opts
 	}
-	opts.BeforeWrite = recordStarter(rec, run.sink)
+	opts.BeforeWrite = recordStarter(rec)
 	if o.redeploy.approval.mode == config.ApprovalManual {
 		a := &approver{store: store, rec: rec, timeout: o.redeploy.approval.timeout, notifiers: o.redeploy.approval.notifiers(),
 			sink: run.sink, terminal: run.in}
