@@ -165,21 +165,8 @@ spec:
 			want = append(want, p.Name)
 		}
 	}
-	eps, err := cluster.Client.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=web"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ready []string
-	for _, s := range eps.Items {
-		for _, e := range s.Endpoints {
-			if e.Conditions.Ready != nil && *e.Conditions.Ready && e.TargetRef != nil {
-				ready = append(ready, e.TargetRef.Name)
-			}
-		}
-	}
 	slices.Sort(want)
-	slices.Sort(ready)
-	if len(want) != 3 || !slices.Equal(ready, want) {
+	if ready := serviceEndpoints(t, ns, "web"); len(want) != 3 || !slices.Equal(ready, want) {
 		t.Errorf("ready endpoints of web %v, want the tomcat:8 pods %v", ready, want)
 	}
 }
