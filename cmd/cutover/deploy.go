@@ -59,7 +59,7 @@ and sees the release through.
   4. Verify: optional HTTP checks (--verify-url).
   5. Rollback: if waiting or verifying fails, every Deployment the release
      changed goes back to its previous pod template, and cutover waits until
-     that revision is fully available again.
+     that revision is fully available again and its Services route to it.
 
 Variables: $VAR and ${VAR} are replaced inside parsed YAML values and keys,
 never in raw text, so a value cannot add keys or objects. $$ is a literal $.

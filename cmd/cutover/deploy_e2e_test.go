@@ -123,9 +123,10 @@ func TestDeployRollingUpdateReturnsAfterOldPodsAreGone(t *testing.T) {
 }
 
 // TestDeployRollingUpdateReturnsAfterTheServiceRoutesToNewPods: a
-// rolling update is done when the Service in front of the Deployment sends
-// traffic to the new pods only, as its EndpointSlices show, not when the
-// Deployment's status says so.
+// rolling update, or its rollback, is done when the Service in front of
+// the Deployment sends traffic to the new pods only (the previous ones
+// after a rollback), as its EndpointSlices show, not when the Deployment's
+// status says so.
 func TestDeployRollingUpdateReturnsAfterTheServiceRoutesToNewPods(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -140,18 +141,22 @@ spec:
   ports:
   - port: 80
 `)
-	for _, v := range []string{"7", "8"} {
-		r := deployWeb(t, ns, file, v, "ready", 60)
-		if r.code != exitOK {
-			t.Fatalf("deploy of %s exited %d", v, r.code)
+	// 7 and 8 roll out; 9 never gets ready and is rolled back to 8, and
+	// the rollback too waits until the Service routes to 8's pods.
+	for _, run := range []struct{ version, behavior, stage string }{
+		{"7", "ready", "Wait"}, {"8", "ready", "Wait"}, {"9", "never-ready", "Rollback"},
+	} {
+		r := deployWeb(t, ns, file, run.version, run.behavior, 3)
+		if want := map[string]int{"Wait": exitOK, "Rollback": exitRolledBack}[run.stage]; r.code != want {
+			t.Fatalf("deploy of %s exited %d, want %d", run.version, r.code, want)
 		}
 		said := false
 		for _, ev := range jsonEvents(t, r.stdout) {
-			said = said || ev["type"] == "object.status" && ev["object"] == "Service/"+ns+"/web" &&
+			said = said || ev["type"] == "object.status" && ev["stage"] == run.stage && ev["object"] == "Service/"+ns+"/web" &&
 				strings.Contains(fmt.Sprint(ev["message"]), "ready endpoints are the ready pods")
 		}
 		if !said {
-			t.Errorf("deploy of %s did not say that Service web routes to the new pods", v)
+			t.Errorf("deploy of %s did not say, at %s, that Service web routes to the ready pods", run.version, run.stage)
 		}
 	}
 	// Right after return: the ready endpoints are the tomcat:8 pods.

@@ -26,10 +26,7 @@ type routed struct {
 // do not follow readiness.
 func routedServices(items []*apply.Item) []routed {
 	var out []routed
-	for _, svc := range items {
-		if svc.Kind() != "Service" || svc.Object.GroupVersionKind().Group != "" {
-			continue
-		}
+	for _, svc := range servicesAmong(items) {
 		sel, found, _ := unstructured.NestedStringMap(svc.Object.Object, "spec", "selector")
 		publish, _, _ := unstructured.NestedBool(svc.Object.Object, "spec", "publishNotReadyAddresses")
 		if !found || len(sel) == 0 || publish {
@@ -41,6 +38,17 @@ func routedServices(items []*apply.Item) []routed {
 				out = append(out, routed{item: svc, selector: selector})
 				break
 			}
+		}
+	}
+	return out
+}
+
+// servicesAmong returns the core Services among items.
+func servicesAmong(items []*apply.Item) []*apply.Item {
+	var out []*apply.Item
+	for _, it := range items {
+		if it.Kind() == "Service" && it.Object.GroupVersionKind().Group == "" {
+			out = append(out, it)
 		}
 	}
 	return out

@@ -136,6 +136,8 @@ func (r *Rolling) rollback(ctx context.Context, items []*apply.Item) ([]string, 
 	}
 	if err := r.wait(ctx, StageRollback, back); err != nil {
 		errs = append(errs, fmt.Errorf("wait for the previous revision: %w", err))
+	} else if err := r.waitServices(ctx, StageRollback, append(servicesAmong(items), back...)); err != nil {
+		errs = append(errs, fmt.Errorf("wait for the Services to route to the previous revision: %w", err))
 	}
 	return restored, errors.Join(errs...)
 }
