@@ -34,14 +34,8 @@ func TestRollbackApp(t *testing.T) {
 			if r := blueGreen(t, ns, "8", "--idle-policy", policy, "--scale-down-delay", "100ms"); r.code != exitOK {
 				t.Fatalf("second deploy exited %d", r.code)
 			}
-			r := cutover(t, ns, "", "rollback", "tomcat-service", "-o", "json")
-			if r.code != exitOK {
-				t.Fatalf("rollback exited %d", r.code)
-			}
+			rollbackAtOnce(t, ns, "tomcat-service")
 			assertProduction(t, ns, "blue", "tomcat:7")
-			if got := finishedStages(t, r.stdout); slices.Contains(got, "Deploy") {
-				t.Errorf("an instant rollback went through %v", got)
-			}
 			rec := latestRecord(t, ns)
 			if rec.Strategy != "rollback" || rec.FromColor != "green" || rec.ToColor != "blue" || rec.Outcome != "succeeded" {
 				t.Errorf("rollback record: %+v", rec)
@@ -454,14 +448,8 @@ func TestRollbackAppWithAJobIsInstant(t *testing.T) {
 			}
 			before := blueState(t, ns, tc.blue)
 
-			r := cutover(t, ns, "", "rollback", tc.app, "-o", "json")
-			if r.code != exitOK {
-				t.Fatalf("rollback exited %d", r.code)
-			}
+			r := rollbackAtOnce(t, ns, tc.app)
 			tc.prod(t, ns, "blue", "tomcat:7")
-			if got := finishedStages(t, r.stdout); slices.Contains(got, "Deploy") {
-				t.Errorf("went through %v: a redeploy, not the instant switch", got)
-			}
 			var said []string
 			for _, ev := range jsonEvents(t, r.stdout) {
 				if ev["type"] == "rollback" {
@@ -554,12 +542,20 @@ func TestRecordKeepsTheTargetColorsImages(t *testing.T) {
 			t.Errorf("revision %d (%s) records images %v, deployment images %v; want %s", rev, rec.ToColor, rec.Images, rec.DeploymentImages, want)
 		}
 	}
-	r := cutover(t, ns, "", "rollback", "tomcat-service", "-o", "json")
+	rollbackAtOnce(t, ns, "tomcat-service")
+	assertProduction(t, ns, "green", "tomcat:8-green")
+}
+
+// rollbackAtOnce runs `cutover rollback APP`, which must succeed by the
+// instant switch: no Deploy stage.
+func rollbackAtOnce(t *testing.T, ns, app string) result {
+	t.Helper()
+	r := cutover(t, ns, "", "rollback", app, "-o", "json")
 	if r.code != exitOK {
 		t.Fatalf("rollback exited %d", r.code)
 	}
-	assertProduction(t, ns, "green", "tomcat:8-green")
 	if got := finishedStages(t, r.stdout); slices.Contains(got, "Deploy") {
 		t.Errorf("went through %v: a redeploy, not the instant switch", got)
 	}
+	return r
 }
