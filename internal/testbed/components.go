@@ -18,7 +18,12 @@ import (
 )
 
 func (c *Cluster) start(ctx context.Context, name string, args []string, health healthCheck) error {
-	p, err := startProcess(c.dir, name, filepath.Join(c.bins, name), args...)
+	return c.startBinary(ctx, name, name, args, health)
+}
+
+// startBinary starts the component name from the binary bin.
+func (c *Cluster) startBinary(ctx context.Context, name, bin string, args []string, health healthCheck) error {
+	p, err := startProcess(c.dir, name, filepath.Join(c.bins, bin), args...)
 	if err != nil {
 		return err
 	}
@@ -95,15 +100,39 @@ func (c *Cluster) writeKubeconfig(extra string) error {
 	return err
 }
 
+// startControllerManager starts every controller but the EndpointSlice
+// controller, which runs in a process of its own (startEndpointSliceController)
+// so that tests can freeze it alone, as a stuck or lagging controller.
 func (c *Cluster) startControllerManager(ctx context.Context) error {
-	args := []string{
+	args := append(c.controllerManagerArgs(c.ports.controllerManager, "kcm-certs"), "--controllers=*,-"+endpointSliceController)
+	return c.start(ctx, "kube-controller-manager", args, healthCheck{
+		url: fmt.Sprintf("https://127.0.0.1:%d/healthz", c.ports.controllerManager), insecure: true,
+	})
+}
+
+// endpointSliceController is the controller's name in --controllers.
+const endpointSliceController = "endpointslice-controller"
+
+// EndpointSliceController is the name of the process that runs the
+// EndpointSlice controller alone (see Freeze).
+const EndpointSliceController = "endpointslice-controller"
+
+func (c *Cluster) startEndpointSliceController(ctx context.Context) error {
+	args := append(c.controllerManagerArgs(c.ports.endpointSlice, "endpointslice-certs"), "--controllers="+endpointSliceController)
+	return c.startBinary(ctx, EndpointSliceController, "kube-controller-manager", args, healthCheck{
+		url: fmt.Sprintf("https://127.0.0.1:%d/healthz", c.ports.endpointSlice), insecure: true,
+	})
+}
+
+func (c *Cluster) controllerManagerArgs(port int, certDir string) []string {
+	return []string{
 		"--kubeconfig=" + c.Kubeconfig,
 		"--authentication-kubeconfig=" + c.Kubeconfig,
 		"--authorization-kubeconfig=" + c.Kubeconfig,
 		"--leader-elect=false",
 		"--bind-address=127.0.0.1",
-		"--secure-port=" + strconv.Itoa(c.ports.controllerManager),
-		"--cert-dir=" + c.path("kcm-certs"),
+		"--secure-port=" + strconv.Itoa(port),
+		"--cert-dir=" + c.path(certDir),
 		"--service-account-private-key-file=" + c.pki.saKey,
 		"--root-ca-file=" + c.pki.caCert,
 		"--cluster-name=testbed",
@@ -113,9 +142,6 @@ func (c *Cluster) startControllerManager(ctx context.Context) error {
 		"--kube-api-burst=400",
 		"--v=1",
 	}
-	return c.start(ctx, "kube-controller-manager", args, healthCheck{
-		url: fmt.Sprintf("https://127.0.0.1:%d/healthz", c.ports.controllerManager), insecure: true,
-	})
 }
 
 func (c *Cluster) startScheduler(ctx context.Context) error {

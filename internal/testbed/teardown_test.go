@@ -25,10 +25,14 @@ func TestStopLeavesNoProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	pids := c.PIDs()
-	if len(pids) != 5 {
-		t.Fatalf("want 5 components, got %v", pids)
+	if len(pids) != 6 {
+		t.Fatalf("want 6 components, got %v", pids)
 	}
 	assertAlive(t, pids)
+	// A frozen component must not keep Stop waiting, nor be left behind.
+	if _, err := c.Freeze(testbed.EndpointSliceController); err != nil {
+		t.Fatal(err)
+	}
 	if err := c.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +72,7 @@ func TestPanickingTestLeavesNoProcess(t *testing.T) {
 	if err := cmd.Wait(); err == nil {
 		t.Fatalf("child should have panicked:\n%s", log.String())
 	}
-	if len(pids) != 5 {
+	if len(pids) != 6 {
 		t.Fatalf("child reported %v:\n%s", pids, log.String())
 	}
 	assertGone(t, pids, 5*time.Second)

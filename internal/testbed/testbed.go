@@ -57,12 +57,14 @@ type Cluster struct {
 	procs     []*process
 	log       *slog.Logger
 	stopOnce  sync.Once
+	frozenMu  sync.Mutex
+	frozen    []*Frozen
 	stopErr   error
 	StartedIn time.Duration
 }
 
 type ports struct {
-	etcd, etcdPeer, apiserver, controllerManager, scheduler, kwok int
+	etcd, etcdPeer, apiserver, controllerManager, endpointSlice, scheduler, kwok int
 }
 
 // Start builds (if needed) and starts a control plane, and returns once every
@@ -106,12 +108,12 @@ func newCluster(ctx context.Context, opts Options) (*Cluster, error) {
 		c.removeDir()
 		return nil, fmt.Errorf("generate test bed keys: %w", err)
 	}
-	p, err := freePorts(6)
+	p, err := freePorts(7)
 	if err != nil {
 		c.removeDir()
 		return nil, err
 	}
-	c.ports = ports{p[0], p[1], p[2], p[3], p[4], p[5]}
+	c.ports = ports{p[0], p[1], p[2], p[3], p[4], p[5], p[6]}
 	return c, nil
 }
 
@@ -124,6 +126,7 @@ func (c *Cluster) boot(ctx context.Context, opts Options) error {
 		{"kube-apiserver", c.startAPIServer},
 		{"kubeconfig", func(context.Context) error { return c.writeKubeconfig(opts.KubeconfigPath) }},
 		{"kube-controller-manager", c.startControllerManager},
+		{EndpointSliceController, c.startEndpointSliceController},
 		{"kube-scheduler", c.startScheduler},
 		{"kwok", c.startKwok},
 		{"nodes", func(ctx context.Context) error { return c.registerNodes(ctx, nodesOrDefault(opts.Nodes)) }},
@@ -176,6 +179,7 @@ func (c *Cluster) LogTails(n int) string {
 // if Start created it. It is safe to call more than once.
 func (c *Cluster) Stop() error {
 	c.stopOnce.Do(func() {
+		c.thawAll() // a stopped process takes no SIGTERM
 		var errs []error
 		for i := len(c.procs) - 1; i >= 0; i-- {
 			errs = append(errs, c.procs[i].stop(5*time.Second))
