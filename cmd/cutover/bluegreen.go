@@ -192,6 +192,7 @@ func (o *deployOptions) blueGreen(ctx context.Context, r bgRun, store *release.S
 		Access:            r.access,
 		Sink:              event.Tee(r.sink, event.Redact(rec, r.secrets)),
 		SwitchBackTimeout: o.rollbackTO,
+		EndpointGuard:     o.guard.settings(),
 	}
 	if store != nil { // not a dry run
 		opts.Render = keep.keep(r.render)

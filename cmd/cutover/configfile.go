@@ -32,6 +32,7 @@ func (o *deployOptions) applyConfig(fs *pflag.FlagSet) error {
 	config.Use(&o.force, cfg.ForceConflicts, set("force-conflicts"))
 	config.UseString(&o.bg.app, cfg.App, set("app"))
 	o.bg.applyConfig(cfg.BlueGreen, set)
+	o.guard.applyConfig(cfg.EndpointGuard, set)
 	o.fileChecks = configChecks(cfg)
 	return o.approval.applyConfig(cfg.Approval, set)
 }
@@ -55,6 +56,7 @@ func (o *rollbackOptions) applyConfig(fs *pflag.FlagSet) error {
 	config.Use(&r.rollbackTO, cfg.RollbackTimeout, set("rollback-timeout"))
 	config.Use(&r.force, cfg.ForceConflicts, set("force-conflicts"))
 	config.UseString(&r.roleVar, cfg.BlueGreen.RoleVar, false)
+	r.guard.applyConfig(cfg.EndpointGuard, set)
 	r.vars.applyConfigVars(cfg)
 	r.fileChecks = configChecks(cfg)
 	return r.approval.applyConfig(cfg.Approval, set)

@@ -27,6 +27,7 @@ type deployOptions struct {
 	verify     verifyFlags
 	bg         blueGreenFlags
 	approval   approvalFlags
+	guard      guardFlags
 	strategy   string
 	timeout    time.Duration
 	rollbackTO time.Duration
@@ -56,6 +57,13 @@ and sees the release through.
      deadline, fails the release at once, naming the pod. Then each Service
      in front of a Deployment is watched until its EndpointSlices hold
      exactly the ready pods it selects: traffic reaches only new pods.
+     Meanwhile the endpoint guard compares each such Service's ready
+     endpoints with its ready pods. When one pod's endpoint disagrees for
+     --endpoint-grace (a stuck EndpointSlice controller, as after an API
+     server restart), it resyncs the controller with an annotation on the
+     Service, and while the Service still routes to pods the rollout is
+     removing it pauses the Deployment, resuming it once they agree. Every
+     step is a warning event.
   4. Verify: optional HTTP checks (--verify-url).
   5. Rollback: if waiting or verifying fails, every Deployment the release
      changed goes back to its previous pod template, and cutover waits until
@@ -79,6 +87,7 @@ Sources, later winning: the environment, --var-file, --var.
 	o.verify.register(fs)
 	o.bg.register(fs)
 	o.approval.register(fs)
+	o.guard.register(fs)
 	fs.StringVar(&o.strategy, "strategy", "rolling", "deployment strategy: rolling or blue-green")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "bound on the whole run, rollback excluded")
 	fs.DurationVar(&o.rollbackTO, "rollback-timeout", 5*time.Minute, "bound on the rollback after a failure")
@@ -96,6 +105,9 @@ func (o *deployOptions) run(cmd *cobra.Command) error {
 	}
 	blueGreen, err := o.strategyIsBlueGreen()
 	if err != nil {
+		return err
+	}
+	if err := o.guard.validate(); err != nil {
 		return err
 	}
 	sink, err := newSink(o.output, cmd.OutOrStdout())
@@ -150,6 +162,7 @@ func (o *deployOptions) deployRolling(ctx context.Context, clients *kube.Clients
 	return strategy.NewRolling(clients, strategy.RollingOptions{
 		Apply:  apply.Options{Force: o.force},
 		Checks: checks, DryRun: o.dryRun, NoRollback: o.noRollback, RollbackTimeout: o.rollbackTO, Sink: sink,
+		EndpointGuard: o.guard.settings(),
 	}).Run(ctx, objs)
 }
 

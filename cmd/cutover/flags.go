@@ -10,9 +10,12 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
+	"github.com/cutover/cutover/internal/config"
+	"github.com/cutover/cutover/internal/drift"
 	"github.com/cutover/cutover/internal/kube"
 	"github.com/cutover/cutover/internal/manifest"
 )
@@ -122,3 +125,30 @@ func (f *inputFlags) secrets(v *manifest.Vars) []string {
 	}
 	return out
 }
+
+// guardFlags configure the endpoint drift guard (package drift).
+type guardFlags struct {
+	on    bool
+	grace time.Duration
+}
+
+func (f *guardFlags) register(fs *pflag.FlagSet) {
+	fs.BoolVar(&f.on, "endpoint-guard", true, "while waiting, compare each Service's ready endpoints with the ready pods it selects; "+
+		"when they disagree for --endpoint-grace, resync the EndpointSlice controller (an annotation on the Service) "+
+		"and pause a rolling Deployment until they agree")
+	fs.DurationVar(&f.grace, "endpoint-grace", drift.DefaultGrace, "how long a pod's endpoint may disagree with the pod before the endpoint guard acts")
+}
+
+func (f *guardFlags) applyConfig(c config.EndpointGuard, set func(string) bool) {
+	config.Use(&f.on, c.Enabled, set("endpoint-guard"))
+	config.Use(&f.grace, c.Grace, set("endpoint-grace"))
+}
+
+func (f *guardFlags) validate() error {
+	if f.grace <= 0 {
+		return usageError{fmt.Errorf("--endpoint-grace %s: must be positive", f.grace)}
+	}
+	return nil
+}
+
+func (f *guardFlags) settings() drift.Settings { return drift.Settings{Off: !f.on, Grace: f.grace} }

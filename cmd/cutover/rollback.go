@@ -35,12 +35,14 @@ type redeployFlags struct {
 	roleVar    string     // from the config file
 	rollbackTO time.Duration
 	force      bool
+	guard      guardFlags
 	fileChecks checkSet // from the config file
 }
 
 func (f *redeployFlags) register(fs *pflag.FlagSet) {
 	f.verify.register(fs)
 	f.approval.register(fs)
+	f.guard.register(fs)
 	fs.StringArrayVar(&f.vars.vars, "var", nil, "variable K=V for Job checks and --verify-command; repeatable")
 	fs.StringArrayVar(&f.vars.varFiles, "var-file", nil, "file of KEY=VALUE lines; repeatable; wins over the environment")
 	fs.StringArrayVar(&f.vars.secretVars, "secret-var", nil, "name of a variable whose value must never be printed; repeatable")

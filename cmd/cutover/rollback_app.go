@@ -68,6 +68,9 @@ func (f *redeployFlags) checkDefs() (checkSet, error) {
 	if err := f.approval.validate(); err != nil {
 		return nil, err
 	}
+	if err := f.guard.validate(); err != nil {
+		return nil, err
+	}
 	return append(slices.Clone(f.fileChecks), defs...), nil
 }
 
@@ -352,6 +355,7 @@ func (o *rollbackOptions) redeployOptions(ctx context.Context, run appRun, objs 
 		Access:            run.access,
 		Sink:              event.Tee(run.sink, event.Redact(rec, run.secrets)),
 		SwitchBackTimeout: o.redeploy.rollbackTO,
+		EndpointGuard:     o.redeploy.guard.settings(),
 	}
 	if store == nil {
 		return opts

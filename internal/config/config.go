@@ -64,12 +64,19 @@ type Config struct {
 	NoRollback      *bool          `json:"noRollback,omitempty"`
 	ForceConflicts  *bool          `json:"forceConflicts,omitempty"`
 
-	BlueGreen BlueGreen `json:"blueGreen,omitempty"`
-	Checks    []Check   `json:"checks,omitempty"`
-	Approval  Approval  `json:"approval,omitempty"`
+	EndpointGuard EndpointGuard `json:"endpointGuard,omitempty"`
+	BlueGreen     BlueGreen     `json:"blueGreen,omitempty"`
+	Checks        []Check       `json:"checks,omitempty"`
+	Approval      Approval      `json:"approval,omitempty"`
 
 	// File is the path the config was loaded from.
 	File string `json:"-"`
+}
+
+// EndpointGuard configures the endpoint drift guard (package drift).
+type EndpointGuard struct {
+	Enabled *bool          `json:"enabled,omitempty"`
+	Grace   *time.Duration `json:"grace,omitempty"`
 }
 
 // BlueGreen configures the blue/green strategy (template mode).

@@ -38,6 +38,7 @@ func fullConfig() *Config {
 		RollbackTimeout: ptr(5 * time.Minute),
 		NoRollback:      ptr(false),
 		ForceConflicts:  ptr(false),
+		EndpointGuard:   EndpointGuard{Enabled: ptr(true), Grace: ptr(3 * time.Second)},
 		BlueGreen: BlueGreen{
 			Service: "tomcat-service", SelectorKey: "role", RoleVar: "TARGET_ROLE",
 			Colors: []string{"blue", "green"}, IdlePolicy: "scale-down", ScaleDownDelay: ptr(30 * time.Second), Managed: ptr(false),

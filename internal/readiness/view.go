@@ -20,6 +20,7 @@ type ViewOptions struct {
 	Namespace      string
 	ReplicaSets    bool // needed to follow Deployments
 	EndpointSlices bool // needed to confirm where a Service sends traffic
+	Services       bool // needed to read a Service's live selector (the drift guard)
 }
 
 // View is one namespace's pods (and, as asked, ReplicaSets and
@@ -40,6 +41,7 @@ type View struct {
 	pods   cache.SharedIndexInformer
 	sets   cache.SharedIndexInformer // nil unless asked
 	slices cache.SharedIndexInformer // nil unless asked
+	svcs   cache.SharedIndexInformer // nil unless asked
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced on every change
@@ -55,6 +57,9 @@ func StartView(ctx context.Context, c *kube.Clients, o ViewOptions) (*View, erro
 	}
 	if o.EndpointSlices {
 		v.slices = f.Discovery().V1().EndpointSlices().Informer()
+	}
+	if o.Services {
+		v.svcs = f.Core().V1().Services().Informer()
 	}
 	h := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { v.notify() },
@@ -73,7 +78,7 @@ func StartView(ctx context.Context, c *kube.Clients, o ViewOptions) (*View, erro
 
 func (v *View) informers() []cache.SharedIndexInformer {
 	out := []cache.SharedIndexInformer{v.pods}
-	for _, inf := range []cache.SharedIndexInformer{v.sets, v.slices} {
+	for _, inf := range []cache.SharedIndexInformer{v.sets, v.slices, v.svcs} {
 		if inf != nil {
 			out = append(out, inf)
 		}
@@ -153,4 +158,18 @@ func (v *View) EndpointSlices(service string) []*discoveryv1.EndpointSlice {
 		}
 	}
 	return out
+}
+
+// Service returns the named Service as last seen, or nil (also when the
+// View does not watch Services).
+func (v *View) Service(name string) *corev1.Service {
+	if v.svcs == nil {
+		return nil
+	}
+	obj, ok, err := v.svcs.GetStore().GetByKey(v.opts.Namespace + "/" + name)
+	if err != nil || !ok {
+		return nil
+	}
+	svc, _ := obj.(*corev1.Service)
+	return svc
 }

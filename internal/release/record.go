@@ -35,6 +35,16 @@ const (
 )
 
 // Stage is one step of a run.
+// Warning is a warning event of a run, as its record keeps it.
+type Warning struct {
+	Time    time.Time
+	Object  string
+	Message string
+}
+
+// MaxWarnings bounds the warnings a record keeps.
+const MaxWarnings = 50
+
 type Stage struct {
 	Name              string
 	Started, Finished time.Time
@@ -93,6 +103,9 @@ type Record struct {
 	// objects, when it could not; empty when it keeps them, or when it was
 	// written before records kept objects.
 	ObjectsOmitted string
+	// Warnings are the run's endpoint drift warnings (package drift), in
+	// order, at most MaxWarnings.
+	Warnings []Warning
 
 	cm *corev1.ConfigMap // as last read or written; guards Update
 
@@ -134,9 +147,10 @@ type wireRecord struct {
 	Started   string        `json:"started,omitempty"`
 	Finished  string        `json:"finished,omitempty"`
 	// Objects locates the kept objects, which are never in this JSON.
-	Objects        *wireObjects `json:"objects,omitempty"`
-	SkippedSecrets []string     `json:"skippedSecrets,omitempty"`
-	ObjectsOmitted string       `json:"objectsOmitted,omitempty"`
+	Objects        *wireObjects  `json:"objects,omitempty"`
+	SkippedSecrets []string      `json:"skippedSecrets,omitempty"`
+	ObjectsOmitted string        `json:"objectsOmitted,omitempty"`
+	Warnings       []wireWarning `json:"warnings,omitempty"`
 	// DepImages is absent from records written before it was kept:
 	// ColorImages then reads Images.
 	DepImages []string `json:"deploymentImages,omitempty"`
@@ -155,6 +169,12 @@ type wireStage struct {
 type wireObjects struct {
 	ConfigMap string `json:"configMap"`
 	Bytes     int    `json:"bytes"`
+}
+
+type wireWarning struct {
+	Time    string `json:"time"`
+	Object  string `json:"object,omitempty"`
+	Message string `json:"message"`
 }
 
 type wireApproval struct {
@@ -178,6 +198,9 @@ func encodeRecord(r *Record) (string, error) {
 			Name: s.Name, Status: s.Status, Error: s.Error,
 			Started: formatTime(s.Started), Finished: formatTime(s.Finished),
 		})
+	}
+	for _, x := range r.Warnings {
+		w.Warnings = append(w.Warnings, wireWarning{Time: formatTime(x.Time), Object: x.Object, Message: x.Message})
 	}
 	b, err := json.Marshal(w)
 	if err != nil {
@@ -242,6 +265,9 @@ func (w *wireRecord) record() (*Record, error) {
 			Name: s.Name, Status: s.Status, Error: s.Error,
 			Started: t.parse(s.Started), Finished: t.parse(s.Finished),
 		})
+	}
+	for _, x := range w.Warnings {
+		r.Warnings = append(r.Warnings, Warning{Time: t.parse(x.Time), Object: x.Object, Message: x.Message})
 	}
 	if o := w.Objects; o != nil && o.Bytes > 0 && o.ConfigMap != "" {
 		r.objectsCM, r.objectsSize = o.ConfigMap, o.Bytes

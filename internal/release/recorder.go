@@ -58,9 +58,18 @@ func NewRecorder(s *Store, r *Record, log *slog.Logger) *Recorder {
 		stop: make(chan struct{}), stopped: make(chan struct{})}
 }
 
-// Emit notes stage events; other events are ignored.
+// Emit notes stage events and endpoint drift warnings; other events are
+// ignored.
 func (r *Recorder) Emit(e event.Event) {
 	switch e.Type {
+	case event.Warning:
+		if e.Status == "endpoint drift" {
+			r.note(func(rec *Record) {
+				if len(rec.Warnings) < MaxWarnings {
+					rec.Warnings = append(rec.Warnings, Warning{Time: e.Time.UTC(), Object: e.Object, Message: e.Message})
+				}
+			})
+		}
 	case event.StageStarted:
 		r.note(func(rec *Record) {
 			rec.Stages = append(rec.Stages, Stage{Name: e.Stage, Started: e.Time.UTC(), Status: StageRunning})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cutover/cutover/internal/access"
 	"github.com/cutover/cutover/internal/apply"
+	"github.com/cutover/cutover/internal/drift"
 	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/internal/kube"
 	"github.com/cutover/cutover/internal/manifest"
@@ -82,7 +83,10 @@ type BlueGreenOptions struct {
 	// SwitchBackTimeout bounds switching back after Verify Prod fails, even
 	// when the run's ctx has ended; default 2m.
 	SwitchBackTimeout time.Duration
-	Apply             apply.Options
+	// EndpointGuard watches the production and test Services from Deploy
+	// to the end of the run: see package drift.
+	EndpointGuard drift.Settings
+	Apply         apply.Options
 	// Access, if set, checks the run's permissions; sharing the caller's
 	// Checker reads a namespace's rules once per run.
 	Access *access.Checker
@@ -264,7 +268,7 @@ func (b *BlueGreen) deploy(ctx context.Context, e env) (deployed, error) {
 			return fmt.Errorf("%w: %w", ErrRefused, err)
 		}
 		b.reportPlan(StageDeploy, items)
-		if err := b.checkAccess(ctx, append(waitNeeds(items), b.switchNeeds(e)...)); err != nil {
+		if err := b.checkAccess(ctx, append(waitNeeds(items), append(b.switchNeeds(e), b.guardNeeds(items)...)...)); err != nil {
 			return fmt.Errorf("%w: %w", ErrRefused, err)
 		}
 		if b.opts.DryRun {
@@ -279,6 +283,7 @@ func (b *BlueGreen) deploy(ctx context.Context, e env) (deployed, error) {
 		if d.view, err = b.startView(ctx, items); err != nil {
 			return err
 		}
+		d.guard = b.startGuard(context.WithoutCancel(ctx), b.opts.EndpointGuard, d.view, b.guardTargets(items))
 		if err := b.ap.Apply(ctx, items); err != nil {
 			return err
 		}

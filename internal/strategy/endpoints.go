@@ -79,15 +79,23 @@ func endpointNeeds(items []*apply.Item) []access.Need {
 // the release's pods has them, and only them, as its ready endpoints: the
 // Deployment's status can be done while the EndpointSlice controller still
 // sends traffic to old pods (for seconds, after an API server restart).
-func (r runner) waitServices(ctx context.Context, stage string, items []*apply.Item) error {
+// A View of the namespace with EndpointSlices may be given; other
+// namespaces get their own.
+func (r runner) waitServices(ctx context.Context, stage string, items []*apply.Item, view *readiness.View) error {
 	views := map[string]*readiness.View{}
 	defer func() {
 		for _, v := range views {
 			v.Stop()
 		}
 	}()
+	shared := func(ns string) *readiness.View {
+		if view != nil && view.Namespace() == ns {
+			return view
+		}
+		return views[ns]
+	}
 	for _, s := range routedServices(items) {
-		v := views[s.item.Namespace]
+		v := shared(s.item.Namespace)
 		if v == nil {
 			var err error
 			if v, err = readiness.StartView(ctx, r.c, readiness.ViewOptions{Namespace: s.item.Namespace, EndpointSlices: true}); err != nil {

@@ -7,9 +7,11 @@ import (
 	"time"
 
 	"github.com/cutover/cutover/internal/apply"
+	"github.com/cutover/cutover/internal/drift"
 	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/internal/kube"
 	"github.com/cutover/cutover/internal/manifest"
+	"github.com/cutover/cutover/internal/readiness"
 	"github.com/cutover/cutover/internal/rollback"
 	"github.com/cutover/cutover/internal/verify"
 )
@@ -30,7 +32,10 @@ type RollingOptions struct {
 	DryRun          bool          // stop after the server-side dry run
 	NoRollback      bool          // leave a failed release as it is
 	RollbackTimeout time.Duration // default 5m; rollback runs even when the run's ctx has ended
-	Sink            event.Sink
+	// EndpointGuard watches the release's Services while it waits: see
+	// package drift.
+	EndpointGuard drift.Settings
+	Sink          event.Sink
 }
 
 // Rolling applies objects, waits until every one is ready (Deployments fully
@@ -58,7 +63,11 @@ func (r *Rolling) Run(ctx context.Context, objs []manifest.Object) error {
 		if items, err = r.ap.Plan(ctx, objs); err != nil {
 			return err
 		}
-		return r.checkAccess(ctx, append(waitNeeds(items), endpointNeeds(items)...))
+		needs := append(waitNeeds(items), endpointNeeds(items)...)
+		if !r.opts.EndpointGuard.Off {
+			needs = append(needs, guardNeeds(r.c.Namespace, targetNames(rollingTargets(items)), true)...)
+		}
+		return r.checkAccess(ctx, needs)
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrRefused, err)
@@ -70,12 +79,7 @@ func (r *Rolling) Run(ctx context.Context, objs []manifest.Object) error {
 	if err := r.stage(StageApply, func() error { return r.ap.Apply(ctx, items) }); err != nil {
 		return r.fail(ctx, items, err)
 	}
-	if err := r.stage(StageWait, func() error {
-		if err := r.wait(ctx, StageWait, items); err != nil {
-			return err
-		}
-		return r.waitServices(ctx, StageWait, items)
-	}); err != nil {
+	if err := r.stage(StageWait, func() error { return r.waitRollout(ctx, StageWait, items, items) }); err != nil {
 		return r.fail(ctx, items, err)
 	}
 	if len(r.opts.Checks) > 0 {
@@ -134,12 +138,38 @@ func (r *Rolling) rollback(ctx context.Context, items []*apply.Item) ([]string, 
 		restored = append(restored, it.Ref())
 		back = append(back, it)
 	}
-	if err := r.wait(ctx, StageRollback, back); err != nil {
+	if err := r.waitRollout(ctx, StageRollback, back, append(servicesAmong(items), back...)); err != nil {
 		errs = append(errs, fmt.Errorf("wait for the previous revision: %w", err))
-	} else if err := r.waitServices(ctx, StageRollback, append(servicesAmong(items), back...)); err != nil {
-		errs = append(errs, fmt.Errorf("wait for the Services to route to the previous revision: %w", err))
 	}
 	return restored, errors.Join(errs...)
+}
+
+// waitRollout waits until the items are ready and the Services among
+// routing (with the Deployments they front) send traffic to the ready pods
+// only. Meanwhile the endpoint drift guard watches those Services.
+func (r *Rolling) waitRollout(ctx context.Context, stage string, items, routing []*apply.Item) error {
+	targets := rollingTargets(routing)
+	var view *readiness.View
+	if len(targets) > 0 {
+		var err error
+		view, err = readiness.StartView(ctx, r.c, readiness.ViewOptions{Namespace: r.c.Namespace, EndpointSlices: true, Services: true})
+		if err != nil {
+			return err
+		}
+		defer view.Stop()
+	}
+	if err := r.resumeLeftPaused(ctx, stage, items); err != nil {
+		return err
+	}
+	g := r.startGuard(ctx, r.opts.EndpointGuard, view, targets)
+	defer r.stopGuard(ctx, g)
+	if err := r.wait(ctx, stage, items); err != nil {
+		return err
+	}
+	if err := r.waitServices(ctx, stage, routing, view); err != nil {
+		return fmt.Errorf("wait for the Services to route to the ready pods: %w", err)
+	}
+	return nil
 }
 
 func (r *Rolling) reportRollback(ref string, err error) {

@@ -2,12 +2,15 @@ package strategy
 
 import (
 	"context"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/cutover/cutover/internal/access"
 	"github.com/cutover/cutover/internal/apply"
+	"github.com/cutover/cutover/internal/drift"
 	"github.com/cutover/cutover/internal/manifest"
 	"github.com/cutover/cutover/internal/readiness"
 )
@@ -55,18 +58,46 @@ type deployed struct {
 	// view watches the namespace from before Deploy's first write to the
 	// end of the run; nil before that.
 	view *readiness.View
+	// guard watches production's and the test Services' endpoints over
+	// the same span; nil when off.
+	guard *drift.Guard
 }
 
 func (d deployed) stop() {
+	if d.guard != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_, _ = d.guard.Stop(ctx) // the blue/green guard pauses nothing; its episodes were reported as they happened
+		cancel()
+	}
 	if d.view != nil {
 		d.view.Stop()
 	}
 }
 
+// guardTargets are the Services the drift guard watches in a blue/green
+// run: production's, before and after the switch, and the color's test
+// Services.
+func (b *BlueGreen) guardTargets(items []*apply.Item) []drift.Target {
+	out := []drift.Target{{Service: b.opts.Service}}
+	for _, svc := range testServices(items) {
+		if svc.Namespace == b.c.Namespace && svc.Name() != b.opts.Service {
+			out = append(out, drift.Target{Service: svc.Name()})
+		}
+	}
+	return out
+}
+
+func (b *BlueGreen) guardNeeds(items []*apply.Item) []access.Need {
+	if b.opts.EndpointGuard.Off {
+		return nil
+	}
+	return guardNeeds(b.c.Namespace, targetNames(b.guardTargets(items)), false)
+}
+
 // startView starts the run's View of the namespace: pods, ReplicaSets
 // (if the color has a Deployment) and EndpointSlices.
 func (b *BlueGreen) startView(ctx context.Context, items []*apply.Item) (*readiness.View, error) {
-	o := readiness.ViewOptions{Namespace: b.c.Namespace, EndpointSlices: true}
+	o := readiness.ViewOptions{Namespace: b.c.Namespace, EndpointSlices: true, Services: !b.opts.EndpointGuard.Off}
 	for _, it := range items {
 		o.ReplicaSets = o.ReplicaSets || (it.Kind() == "Deployment" && it.Namespace == b.c.Namespace)
 	}

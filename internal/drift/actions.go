@@ -1,0 +1,192 @@
+package drift
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/internal/kube"
+)
+
+// The Guard's marks on the objects it writes, and its field manager.
+const (
+	// ResyncAnnotation holds the time of the last resync of a Service.
+	ResyncAnnotation = "cutover.dev/endpoints-resync"
+	// PausedAnnotation marks a Deployment the Guard paused; a later run
+	// resumes a Deployment that carries it (ResumeLeftPaused).
+	PausedAnnotation = "cutover.dev/paused-by"
+	pausedBy         = "endpoint-guard"
+	FieldManager     = "cutover-endpoint-guard"
+)
+
+// Resync writes the time into an annotation of the Service. The write
+// changes nothing that routes traffic, but the EndpointSlice controller
+// queues a Service at once on every update event, outside the retry
+// back-off that may hold it after errors, and recomputes its slices from
+// the pods.
+func Resync(ctx context.Context, c *kube.Clients, namespace, service string) error {
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{
+		ResyncAnnotation: time.Now().UTC().Format(time.RFC3339Nano)}}})
+	if err != nil {
+		return err
+	}
+	_, err = c.Typed.CoreV1().Services(namespace).Patch(ctx, service, types.MergePatchType, patch,
+		metav1.PatchOptions{FieldManager: FieldManager})
+	if err != nil {
+		return fmt.Errorf("resync service %s/%s: %w", namespace, service, err)
+	}
+	return nil
+}
+
+// holdPaused pauses the Deployments in want that the Guard does not hold
+// yet, and resumes those it holds that are no longer wanted.
+func (g *Guard) holdPaused(ctx context.Context, want map[string]bool) {
+	for name := range want {
+		if g.isPaused(name) {
+			continue
+		}
+		took, err := pause(ctx, g.opts.Clients, g.ns, name)
+		switch {
+		case err != nil:
+			g.note(name, "could not pause it: "+err.Error())
+		case took:
+			g.setPaused(name, true)
+			g.note(name, "paused: a Service still routes traffic to its leaving pods; no further pod is taken away until the endpoints agree")
+		}
+	}
+	for _, name := range g.held() {
+		if want[name] {
+			continue
+		}
+		if err := resume(ctx, g.opts.Clients, g.ns, name); err != nil {
+			g.note(name, "could not resume it: "+err.Error())
+			continue
+		}
+		g.setPaused(name, false)
+		g.note(name, "resumed: its Services' endpoints agree with their pods")
+	}
+}
+
+// resumeAll resumes every Deployment the Guard still holds.
+func (g *Guard) resumeAll(ctx context.Context) error {
+	var errs []error
+	for _, name := range g.held() {
+		if err := resume(ctx, g.opts.Clients, g.ns, name); err != nil {
+			errs = append(errs, err)
+			g.note(name, "could not resume it: "+err.Error())
+			continue
+		}
+		g.setPaused(name, false)
+		g.note(name, "resumed")
+	}
+	return errors.Join(errs...)
+}
+
+func (g *Guard) isPaused(name string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.paused[name]
+}
+
+func (g *Guard) setPaused(name string, on bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !on {
+		delete(g.paused, name)
+		return
+	}
+	g.paused[name] = true
+	for i := range g.episodes {
+		if g.episodes[i].Ended.IsZero() {
+			g.episodes[i].Paused = append(g.episodes[i].Paused, name)
+		}
+	}
+}
+
+func (g *Guard) held() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]string, 0, len(g.paused))
+	for name := range g.paused {
+		out = append(out, name)
+	}
+	return out
+}
+
+func (g *Guard) note(deployment, msg string) {
+	event.Stamp(g.opts.Sink, event.Event{Type: event.Warning, Object: "Deployment/" + g.ns + "/" + deployment,
+		Status: "endpoint drift", Message: msg})
+}
+
+// pause sets spec.paused on a Deployment that is not paused, with the
+// Guard's mark; it reports whether it did. A Deployment someone else
+// paused is left alone, and never resumed by the Guard.
+func pause(ctx context.Context, c *kube.Clients, namespace, name string) (bool, error) {
+	d, err := c.Typed.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return false, fmt.Errorf("pause deployment %s/%s: %w", namespace, name, err)
+	}
+	if d.Spec.Paused {
+		return false, nil
+	}
+	return true, patchPaused(ctx, c, namespace, name, true)
+}
+
+// resume clears spec.paused on a Deployment the Guard paused.
+func resume(ctx context.Context, c *kube.Clients, namespace, name string) error {
+	d, err := c.Typed.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("resume deployment %s/%s: %w", namespace, name, err)
+	}
+	if d.Annotations[PausedAnnotation] != pausedBy {
+		return nil
+	}
+	return patchPaused(ctx, c, namespace, name, false)
+}
+
+// ResumeLeftPaused resumes a Deployment, given its live annotations, that
+// a Guard paused and never resumed (its run was killed), and reports
+// whether it did.
+func ResumeLeftPaused(ctx context.Context, c *kube.Clients, namespace, name string, annotations map[string]string) (bool, error) {
+	if annotations[PausedAnnotation] != pausedBy {
+		return false, nil
+	}
+	return true, patchPaused(ctx, c, namespace, name, false)
+}
+
+// patchPaused pauses or resumes a Deployment. No resourceVersion precondition: the
+// Deployment controller's status writes would make it fail all through a
+// rollout, and a resume must not fail.
+func patchPaused(ctx context.Context, c *kube.Clients, namespace, name string, on bool) error {
+	var paused, mark any // null removes the field
+	if on {
+		paused, mark = true, pausedBy
+	}
+	patch, err := json.Marshal(map[string]any{
+		"metadata": map[string]any{"annotations": map[string]any{PausedAnnotation: mark}},
+		"spec":     map[string]any{"paused": paused},
+	})
+	if err != nil {
+		return err
+	}
+	_, err = c.Typed.AppsV1().Deployments(namespace).Patch(ctx, name, types.MergePatchType, patch,
+		metav1.PatchOptions{FieldManager: FieldManager})
+	if err != nil {
+		verb := "resume"
+		if on {
+			verb = "pause"
+		}
+		return fmt.Errorf("%s deployment %s/%s: %w", verb, namespace, name, err)
+	}
+	return nil
+}

@@ -1,0 +1,268 @@
+package drift
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/internal/kube"
+	"github.com/cutover/cutover/internal/readiness"
+)
+
+// DefaultGrace is how long one pod's endpoint may disagree with the pod
+// before the Guard acts. On the test bed, under load with the race
+// detector, the EndpointSlice controller follows a pod change within 1.5 s
+// (README: Reliability); a healthy production controller within a
+// fraction of that.
+const DefaultGrace = 3 * time.Second
+
+// Target is a Service the Guard watches.
+type Target struct {
+	Service string
+	// Pause names Deployments (in the Guard's namespace) to pause while
+	// the Service routes traffic to pods that are leaving: a rolling
+	// update's, so that no further old pod is taken away while it still
+	// takes the traffic. Empty: the Guard only resyncs.
+	Pause []string
+}
+
+// Options configure a Guard.
+type Options struct {
+	Clients *kube.Clients
+	// View is the run's View of the namespace, with EndpointSlices and
+	// Services.
+	View    *readiness.View
+	Targets []Target
+	// Grace is how long a pod's endpoint may disagree before the Guard
+	// acts; default DefaultGrace.
+	Grace time.Duration
+	// MaxBackoff caps the time between two resyncs of a Service while it
+	// still disagrees; default 8s. The first comes Grace after the
+	// disagreement began, then after 1 s, doubling.
+	MaxBackoff time.Duration
+	Sink       event.Sink
+}
+
+// Episode is one time a Service's endpoints disagreed with its pods for
+// longer than the grace period.
+type Episode struct {
+	Service    string
+	Began      time.Time // when the oldest disagreement began
+	Ended      time.Time // zero while it lasts
+	Resyncs    int
+	Paused     []string // Deployments paused during it
+	Worst      []Disagreement
+	Unresolved bool // the Guard stopped while it lasted
+}
+
+// Duration is how long the episode lasted (so far).
+func (e Episode) Duration() time.Duration {
+	if e.Ended.IsZero() {
+		return time.Since(e.Began)
+	}
+	return e.Ended.Sub(e.Began)
+}
+
+// Guard watches Services until Stop.
+type Guard struct {
+	opts   Options
+	ns     string
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu       sync.Mutex
+	episodes []Episode
+	paused   map[string]bool // Deployments the Guard holds paused
+}
+
+// Start starts a Guard over the View's namespace. It needs, besides the
+// View's list and watch, patch on Services (the resync) and, with Pause,
+// get and patch on Deployments.
+func Start(ctx context.Context, opts Options) *Guard {
+	if opts.Grace <= 0 {
+		opts.Grace = DefaultGrace
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = 8 * time.Second
+	}
+	if opts.Sink == nil {
+		opts.Sink = event.Discard
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	g := &Guard{opts: opts, ns: opts.View.Namespace(), cancel: cancel, done: make(chan struct{}), paused: map[string]bool{}}
+	go g.run(ctx)
+	return g
+}
+
+// Stop ends the Guard, resumes the Deployments it paused, and returns
+// every episode it saw.
+func (g *Guard) Stop(ctx context.Context) ([]Episode, error) {
+	g.cancel()
+	<-g.done
+	err := g.resumeAll(ctx)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]Episode(nil), g.episodes...), err
+}
+
+// watch is the Guard's state of one Target.
+type watch struct {
+	Target
+	since      map[Disagreement]time.Time
+	episode    int // index into episodes + 1; 0 when none is open
+	nextResync time.Time
+	resyncs    int
+}
+
+func (g *Guard) run(ctx context.Context) {
+	defer close(g.done)
+	if err := g.opts.View.Synced(ctx); err != nil {
+		return
+	}
+	ws := make([]*watch, len(g.opts.Targets))
+	for i, t := range g.opts.Targets {
+		ws[i] = &watch{Target: t, since: map[Disagreement]time.Time{}}
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		changed := g.opts.View.Changed()
+		next := g.evaluate(ctx, ws, time.Now())
+		timer.Reset(time.Until(next))
+		select {
+		case <-ctx.Done():
+			g.closeOpen(ws)
+			return
+		case <-changed:
+		case <-timer.C:
+		}
+	}
+}
+
+// evaluate judges every target, acts where a disagreement is overdue, and
+// returns when to look again without a change.
+func (g *Guard) evaluate(ctx context.Context, ws []*watch, now time.Time) time.Time {
+	next := now.Add(time.Hour)
+	pause := map[string]bool{}
+	for _, w := range ws {
+		at := g.judge(ctx, w, now, pause)
+		if at.Before(next) {
+			next = at
+		}
+	}
+	g.holdPaused(ctx, pause)
+	return next
+}
+
+// judge updates one target's disagreements, resyncs an overdue Service,
+// adds the Deployments to hold paused to pause, and returns when to look
+// again.
+func (g *Guard) judge(ctx context.Context, w *watch, now time.Time, pause map[string]bool) time.Time {
+	v := g.opts.View
+	ds := Compare(v.Service(w.Service), v.EndpointSlices(w.Service), v.Pods(nil))
+	current := map[Disagreement]time.Time{}
+	var overdue []Disagreement
+	oldest := now
+	for _, d := range ds {
+		since, ok := w.since[d]
+		if !ok {
+			since = now
+		}
+		current[d] = since
+		if since.Before(oldest) {
+			oldest = since
+		}
+		if now.Sub(since) >= g.opts.Grace {
+			overdue = append(overdue, d)
+		}
+	}
+	w.since = current
+	if len(ds) == 0 {
+		g.agreed(w, now)
+		return now.Add(time.Hour)
+	}
+	if len(overdue) == 0 {
+		return oldest.Add(g.opts.Grace)
+	}
+	g.overdue(ctx, w, oldest, overdue, now)
+	for _, d := range overdue {
+		if d.removing() {
+			for _, name := range w.Pause {
+				pause[name] = true
+			}
+			break
+		}
+	}
+	return w.nextResync
+}
+
+// overdue opens or extends the target's episode and resyncs when due.
+func (g *Guard) overdue(ctx context.Context, w *watch, began time.Time, ds []Disagreement, now time.Time) {
+	g.mu.Lock()
+	if w.episode == 0 {
+		g.episodes = append(g.episodes, Episode{Service: w.Service, Began: began})
+		w.episode, w.resyncs, w.nextResync = len(g.episodes), 0, now
+		g.warn(fmt.Sprintf("its endpoints disagree with its pods for %s: %s", now.Sub(began).Round(100*time.Millisecond), Describe(ds)), w.Service)
+	}
+	ep := &g.episodes[w.episode-1]
+	if len(ds) > len(ep.Worst) {
+		ep.Worst = ds
+	}
+	g.mu.Unlock()
+	if now.Before(w.nextResync) {
+		return
+	}
+	w.resyncs++
+	err := Resync(ctx, g.opts.Clients, g.ns, w.Service)
+	msg := fmt.Sprintf("resync %d: touched the Service so that the EndpointSlice controller recomputes its slices now", w.resyncs)
+	if err != nil {
+		msg = fmt.Sprintf("resync %d failed: %v", w.resyncs, err)
+	}
+	g.warn(msg, w.Service)
+	g.mu.Lock()
+	g.episodes[w.episode-1].Resyncs = w.resyncs
+	g.mu.Unlock()
+	w.nextResync = now.Add(backoff(w.resyncs, g.opts.MaxBackoff))
+}
+
+// backoff is the wait after the nth resync: 1 s, 2 s, 4 s... up to max.
+func backoff(n int, most time.Duration) time.Duration {
+	d := time.Second << min(max(n-1, 0), 16)
+	return min(d, most)
+}
+
+// agreed closes the target's episode, if one is open.
+func (g *Guard) agreed(w *watch, now time.Time) {
+	if w.episode == 0 {
+		return
+	}
+	g.mu.Lock()
+	ep := &g.episodes[w.episode-1]
+	ep.Ended = now
+	msg := fmt.Sprintf("its endpoints agree with its pods again after %s (%d resyncs)", ep.Duration().Round(100*time.Millisecond), ep.Resyncs)
+	g.mu.Unlock()
+	w.episode = 0
+	g.warn(msg, w.Service)
+}
+
+func (g *Guard) closeOpen(ws []*watch) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, w := range ws {
+		if w.episode != 0 {
+			g.episodes[w.episode-1].Unresolved = true
+		}
+	}
+}
+
+func (g *Guard) warn(msg, service string) {
+	event.Stamp(g.opts.Sink, event.Event{Type: event.Warning, Object: "Service/" + g.ns + "/" + service, Status: "endpoint drift", Message: msg})
+}
+
+// Settings are a front end's choices for the Guard.
+type Settings struct {
+	Off   bool          // no guard: for measurement, or a cluster that forbids the writes
+	Grace time.Duration // default DefaultGrace
+}
