@@ -4,7 +4,7 @@ SHELL := bash
 GO ?= go
 BIN := bin
 
-.PHONY: all build test test-bed lint cluster demo bench timeline clean
+.PHONY: all build test test-bed lint cluster demo bench timeline chaos-stress clean
 
 all: build
 
@@ -43,3 +43,14 @@ bench: test-bed
 # switch spends its milliseconds.
 timeline: test-bed
 	CUTOVER_BENCH=1 CUTOVER_TIMELINE=1 CUTOVER_TESTBED_BIN=$$(testbed/build.sh) $(GO) test -count=1 -timeout 10m -v -run TestTimeline ./bench/
+
+# One fault over many random seeds (rolling for even seeds, blue/green for
+# odd ones), one scenario at a time; prints the summary table. E.g.
+#   make chaos-stress FAULT=controller-freeze N=30 SEED=1000 GUARD=false
+FAULT ?= apiserver-restart
+N ?= 30
+SEED ?= 1000
+GUARD ?= true
+chaos-stress: test-bed
+	CUTOVER_TESTBED_BIN=$$(testbed/build.sh) $(GO) test -race -count=1 -timeout 0 -v -run TestChaos ./chaos/ \
+		-chaos.fault=$(FAULT) -chaos.n=$(N) -chaos.seed=$(SEED) -chaos.guard=$(GUARD) 2>&1 | grep -v '^[IWE][0-9]'

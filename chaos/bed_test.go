@@ -100,6 +100,9 @@ func (b *bed) deployArgs(release string) []string {
 		args = append(args, "--verify-url", b.check.url(), "--verify-contains", "Apache Tomcat/"+release,
 			"--verify-attempts", strconv.Itoa(attempts), "--verify-interval", "200ms", "--verify-timeout", "2s")
 	}
+	if !*flagGuard {
+		args = append(args, "--endpoint-guard=false")
+	}
 	if release == "8" && s.Fault == Reject {
 		args = append(args, "--approval", "manual", "--approval-timeout", "2m")
 	}

@@ -116,6 +116,8 @@ func (in *injector) onEvent(ctx context.Context, p *proc, e event) {
 		})
 	case s.Fault == APIServerRestart && restartNow(s, e):
 		in.once.Do(func() { in.done.Go(func() { in.restartAPIServer(ctx) }) })
+	case s.Fault == ControllerFreeze && restartNow(s, e):
+		in.once.Do(func() { in.done.Go(func() { in.freezeController(ctx) }) })
 	case s.Fault == Reject && e.Type == "approval" && e.Status == "waiting":
 		in.once.Do(func() { in.done.Go(func() { in.reject(ctx) }) })
 	}
@@ -153,6 +155,34 @@ func (in *injector) restartAPIServer(ctx context.Context) {
 	in.restart = &res
 	in.mu.Unlock()
 	in.note("kube-apiserver ready again after %s down", res.Ready.Sub(res.Stopping).Round(time.Millisecond))
+}
+
+// freezeController freezes the EndpointSlice controller for the
+// scenario's FreezeFor, then thaws it.
+func (in *injector) freezeController(ctx context.Context) {
+	f, err := cluster.Freeze(testbed.EndpointSliceController)
+	if err != nil {
+		in.fail(err)
+		return
+	}
+	in.note("EndpointSlice controller frozen for %s", in.b.s.FreezeFor)
+	_ = sleep(ctx, in.b.s.FreezeFor)
+	if _, err := f.Thaw(); err != nil {
+		in.fail(err)
+		return
+	}
+	in.note("EndpointSlice controller thawed")
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 func (in *injector) reject(ctx context.Context) {

@@ -23,6 +23,10 @@ var (
 	// flagRestartAt explores API server restarts at other moments than the
 	// wait for the rollout; the outcome is then free among riding it out,
 	// refusing before any change and rolling back.
+	flagFault = flag.String("chaos.fault", "", "give every scenario this fault (e.g. apiserver-restart, controller-freeze), on rolling for even seeds and blue-green for odd ones, instead of the seed's own; no regression seeds are added")
+	// flagGuard turns cutover's endpoint drift guard off, to measure what
+	// it does.
+	flagGuard     = flag.Bool("chaos.guard", true, "run cutover with its endpoint drift guard (--endpoint-guard)")
 	flagRestartAt = flag.String("chaos.restart-at", "", "restart kube-apiserver when this stage starts (e.g. Switch), or once an object of a kind is applied (e.g. applied:Service), instead of while cutover waits for the rollout")
 )
 

@@ -32,7 +32,16 @@ const (
 	APIServerRestart Fault = "apiserver-restart"
 	LockDeadHolder   Fault = "lock-dead-holder"
 	LockOtherHost    Fault = "lock-other-host"
+	// ControllerFreeze freezes the EndpointSlice controller (SIGSTOP) for
+	// FreezeFor while cutover waits for the rollout. It is not among the
+	// seeded cases (adding one would change every seed's scenario): it runs
+	// with -chaos.fault=controller-freeze.
+	ControllerFreeze Fault = "controller-freeze"
 )
+
+// serialFault reports whether a fault stops a part of the control plane
+// that every scenario shares: such scenarios run one at a time.
+func serialFault(f Fault) bool { return f == APIServerRestart || f == ControllerFreeze }
 
 // faultCase is a fault on a strategy.
 type faultCase struct {
@@ -83,6 +92,8 @@ type Scenario struct {
 	// RestartDown is how long kube-apiserver stays down before it starts
 	// again.
 	RestartDown time.Duration
+	// FreezeFor is how long the EndpointSlice controller stays frozen.
+	FreezeFor time.Duration
 	// RestartAt is the stage whose start triggers the restart; "" (the
 	// default) is while cutover waits for the new pods, which it must ride
 	// out. Set with -chaos.restart-at to explore the other stages.
@@ -117,6 +128,8 @@ func (s Scenario) String() string {
 		}
 	case Kill:
 		fmt.Fprintf(&b, " at %s+%s", s.KillAt, s.KillDelay)
+	case ControllerFreeze:
+		fmt.Fprintf(&b, " for %s", s.FreezeFor)
 	case APIServerRestart:
 		if s.RestartAt != "" {
 			fmt.Fprintf(&b, " at %s", s.RestartAt)
@@ -127,8 +140,19 @@ func (s Scenario) String() string {
 }
 
 // generate makes the scenario of a seed.
-func generate(seed uint64) Scenario {
-	c := cases[seed%uint64(len(cases))]
+func generate(seed uint64) Scenario { return generateCase(seed, cases[seed%uint64(len(cases))]) }
+
+// generateFault makes the scenario of a seed with the given fault, on
+// rolling for even seeds and blue/green for odd ones (-chaos.fault).
+func generateFault(seed uint64, f Fault) Scenario {
+	c := faultCase{strategy: Rolling, fault: f}
+	if seed%2 == 1 {
+		c.strategy = BlueGreen
+	}
+	return generateCase(seed, c)
+}
+
+func generateCase(seed uint64, c faultCase) Scenario {
 	r := rand.New(rand.NewPCG(seed, 0x63_75_74_6f_76_65_72))
 	s := Scenario{Seed: seed, Strategy: c.strategy, Fault: c.fault, Replicas: 1 + r.IntN(10)}
 	s.ReadyAfter = ms(50 + r.IntN(500))
@@ -140,6 +164,13 @@ func generate(seed uint64) Scenario {
 		// however fast it is killed: see the package documentation.
 		s.ReadyAfter, s.ReadyAfterMax = ms(1500+r.IntN(500)), 0
 		s.RestartDown = ms(r.IntN(1000))
+	}
+	if s.Fault == ControllerFreeze {
+		// As with a restart, the rollout must still be under way when the
+		// controller freezes. The freeze ends within the old pods' grace
+		// period (5-8 s) in about half of the scenarios.
+		s.ReadyAfter, s.ReadyAfterMax = ms(1500+r.IntN(500)), 0
+		s.FreezeFor = ms(1000 + r.IntN(11000))
 	}
 	s.TerminateAfter = ms(200 * r.IntN(4))
 	s.Grace = minGrace + r.IntN(4)
@@ -233,7 +264,7 @@ func resolve(v string, replicas int, roundUp bool) int {
 // downtime, not full capacity.
 func (s Scenario) minReady() int {
 	switch {
-	case s.Fault == APIServerRestart:
+	case serialFault(s.Fault):
 		return 1
 	case s.Strategy == BlueGreen:
 		return s.Replicas
@@ -278,10 +309,19 @@ func (s Scenario) outcome(exit int) (Outcome, bool) {
 	return all[0], false
 }
 
+// outlivesGrace reports whether the fault lasts longer than the old pods
+// serve once deleted: a frozen EndpointSlice controller then routes
+// requests to pods that have stopped, which only the pause of the
+// rollout, not any write, keeps few. Such runs report their failed
+// requests instead of failing on them.
+func (s Scenario) outlivesGrace() bool {
+	return s.Fault == ControllerFreeze && s.FreezeFor >= time.Duration(s.Grace)*time.Second
+}
+
 // want is the outcome the fault calls for.
 func (s Scenario) want() Outcome {
 	switch s.Fault {
-	case Kill, APIServerRestart, LockDeadHolder:
+	case Kill, APIServerRestart, LockDeadHolder, ControllerFreeze:
 		return Outcome{Exit: exitOK, Version: "8"}
 	case LockOtherHost:
 		return Outcome{Exit: exitRefused, Version: "7"}
