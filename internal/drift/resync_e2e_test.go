@@ -25,8 +25,9 @@ import (
 // TestResyncEndsTheControllersBackOff reproduces, deterministically, the
 // EndpointSlice controller's retry back-off that left production routed to
 // gone pods for a minute after API server restarts (chaos seeds 136, 318):
-// its writes for one Service are refused for a few seconds, so that its
-// per-Service back-off grows past 15 s; then they are allowed again. The
+// its writes for one Service are refused while it is made to fail ten
+// times or more, so that its per-Service back-off grows past 8 minutes;
+// then they are allowed again. The
 // slices stay stale by themselves (the control half), until the Guard's
 // resync, an update event on the Service, has the controller recompute
 // them at once.
@@ -45,7 +46,11 @@ func TestResyncEndsTheControllersBackOff(t *testing.T) {
 	if err := waitDisagree(ctx, v, drift.Missing); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(10 * time.Second) // the back-off grows, 1 s doubling per failed sync: past 15 s by now
+	// Every update of the Service has the controller sync it at once,
+	// outside the back-off, and fail again: after n failures its next
+	// retry of its own is 2^(n-1) s away. The scale-up alone caused 3 or
+	// more (one run: a retry 4 s after the last), so add enough.
+	provokeFailures(t, ctx, c, ns, 7)
 	lift()
 
 	// Control: nothing but time would fix the slices now.
@@ -87,6 +92,20 @@ func deploy(t *testing.T, ctx context.Context, c *kube.Clients, tag string, repl
 	r := strategy.NewRolling(c, strategy.RollingOptions{})
 	if err := r.Run(ctx, app(t, tag, replicas, 200*time.Millisecond, 0)); err != nil {
 		t.Fatalf("deploy %s: %v", tag, err)
+	}
+}
+
+// provokeFailures updates the Service web n times, 300ms apart, while the
+// controller's writes are refused: every update makes it sync the Service
+// at once (this is what the Guard's resync relies on), fail, and back off
+// twice as long.
+func provokeFailures(t *testing.T, ctx context.Context, c *kube.Clients, ns string, n int) {
+	t.Helper()
+	for range n {
+		if err := drift.Resync(ctx, c, ns, "web"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
 	}
 }
 
