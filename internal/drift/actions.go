@@ -66,6 +66,9 @@ func (g *Guard) holdPaused(ctx context.Context, want map[string]bool) {
 			continue
 		}
 		if err := resume(ctx, g.opts.Clients, g.ns, name); err != nil {
+			if ctx.Err() != nil {
+				return // the Guard is stopping: Stop resumes it
+			}
 			g.note(name, "could not resume it: "+err.Error())
 			continue
 		}
