@@ -116,7 +116,7 @@ func runScenario(t *testing.T, s Scenario, add func(row)) {
 	}
 	a, err := audit.Start(ctx, audit.Options{Client: cluster.Client, Namespace: b.ns, Service: prodService,
 		PodSelector: labels.SelectorFromSet(labels.Set{"app": "tomcat"}), Router: b.prod,
-		ColorKey: colorKey(s), MinReady: s.minReady()})
+		ColorKey: colorKey(s), MinReady: s.minReady(), FailedRequestsCounted: s.outlivesGrace()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,6 +42,11 @@ type Options struct {
 	// had them (rolling: replicas - maxUnavailable); at least 1 is always
 	// required.
 	MinReady int
+	// FailedRequestsCounted makes failed requests a count in the report,
+	// not a violation (invariant 4): for a fault that outlasts what any
+	// deploy tool can protect against, such as an EndpointSlice controller
+	// frozen past the old pods' grace period.
+	FailedRequestsCounted bool
 }
 
 // Auditor records production's timeline until Stop.
@@ -324,7 +329,8 @@ func (a *Auditor) Stop() *Report {
 	entries := append(slices.Clone(a.entries), a.routerEntries()...)
 	sortEntries(entries)
 	a.report = &Report{Namespace: a.opts.Namespace, Service: a.opts.Service, ColorKey: a.opts.ColorKey,
-		MinReady: a.opts.MinReady, Started: a.started, Stopped: stopped, Entries: entries}
+		MinReady: a.opts.MinReady, FailedRequestsCounted: a.opts.FailedRequestsCounted,
+		Started: a.started, Stopped: stopped, Entries: entries}
 	return a.report
 }
 

@@ -41,7 +41,9 @@ func (r *Report) Violations() []Violation {
 	var out []Violation
 	out = append(out, checkReadyEndpoints(r)...)
 	out = append(out, checkReadyColor(r)...)
-	out = append(out, checkRequests(r.Entries)...)
+	if !r.FailedRequestsCounted {
+		out = append(out, checkRequests(r.Entries)...)
+	}
 	slices.SortStableFunc(out, compareViolations)
 	return out
 }

@@ -214,6 +214,7 @@ func TestFailedRequests(t *testing.T) {
 		name    string
 		entries []Entry
 		want    []string // one detail fragment per violation
+		counted bool
 	}{
 		{name: "all answered", entries: []Entry{req(0, 200, "a"), req(5, 204, "b")}},
 		{name: "one burst", entries: []Entry{req(0, 200, "a"), req(100, 503, ""), req(105, 503, ""), req(900, 502, "a"), req(950, 200, "b")},
@@ -221,12 +222,15 @@ func TestFailedRequests(t *testing.T) {
 		{name: "two bursts", entries: []Entry{req(0, 500, "a"), req(2000, 500, "a"), req(2001, 500, "a")},
 			want: []string{"1 failed requests", "2 failed requests"}},
 		{name: "4xx fails too", entries: []Entry{req(0, 404, "a")}, want: []string{"status 404"}},
+		{name: "counted, not judged, for a fault past the pods' grace", entries: []Entry{req(0, 502, "a")}, counted: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			es := append([]Entry{initial(eps(0, "a", "b"))}, tc.entries...)
-			vs := report("", 0, es...).Violations()
+			r := report("", 0, es...)
+			r.FailedRequestsCounted = tc.counted
+			vs := r.Violations()
 			if len(vs) != len(tc.want) {
 				t.Fatalf("got %d violations, want %d: %v", len(vs), len(tc.want), vs)
 			}

@@ -89,7 +89,9 @@ type Report struct {
 	Namespace, Service string
 	ColorKey           string
 	MinReady           int
-	Started, Stopped   time.Time
+	// FailedRequestsCounted: see Options.
+	FailedRequestsCounted bool
+	Started, Stopped      time.Time
 	// Entries are ordered by Time.
 	Entries []Entry
 }
