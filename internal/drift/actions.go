@@ -54,6 +54,8 @@ func (g *Guard) holdPaused(ctx context.Context, want map[string]bool) {
 		}
 		took, err := pause(ctx, g.opts.Clients, g.ns, name)
 		switch {
+		case err != nil && ctx.Err() != nil:
+			return // the Guard is stopping
 		case err != nil:
 			g.note(name, "could not pause it: "+err.Error())
 		case took:

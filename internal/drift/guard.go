@@ -214,8 +214,11 @@ func (g *Guard) overdue(ctx context.Context, w *watch, began time.Time, ds []Dis
 	if now.Before(w.nextResync) {
 		return
 	}
-	w.resyncs++
 	err := Resync(ctx, g.opts.Clients, g.ns, w.Service)
+	if err != nil && ctx.Err() != nil {
+		return // the Guard is stopping
+	}
+	w.resyncs++
 	msg := fmt.Sprintf("resync %d: touched the Service so that the EndpointSlice controller recomputes its slices now", w.resyncs)
 	if err != nil {
 		msg = fmt.Sprintf("resync %d failed: %v", w.resyncs, err)
