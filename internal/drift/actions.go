@@ -53,13 +53,17 @@ func (g *Guard) holdPaused(ctx context.Context, want map[string]bool) {
 			continue
 		}
 		took, err := pause(ctx, g.opts.Clients, g.ns, name)
+		if took || err != nil {
+			// A write that failed may still have landed: the Guard
+			// resumes it all the same (resume reads the mark first).
+			g.setPaused(name, true)
+		}
 		switch {
 		case err != nil && ctx.Err() != nil:
-			return // the Guard is stopping
+			return // the Guard is stopping; Stop resumes
 		case err != nil:
 			g.note(name, "could not pause it: "+err.Error())
 		case took:
-			g.setPaused(name, true)
 			g.note(name, "paused: a Service still routes traffic to its leaving pods; no further pod is taken away until the endpoints agree")
 		}
 	}
