@@ -71,7 +71,8 @@ func (g *Guard) holdPaused(ctx context.Context, want map[string]bool) {
 		if want[name] {
 			continue
 		}
-		if err := resume(ctx, g.opts.Clients, g.ns, name); err != nil {
+		did, err := resume(ctx, g.opts.Clients, g.ns, name)
+		if err != nil {
 			if ctx.Err() != nil {
 				return // the Guard is stopping: Stop resumes it
 			}
@@ -79,7 +80,9 @@ func (g *Guard) holdPaused(ctx context.Context, want map[string]bool) {
 			continue
 		}
 		g.setPaused(name, false)
-		g.note(name, "resumed: its Services' endpoints agree with their pods")
+		if did {
+			g.note(name, "resumed: its Services' endpoints agree with their pods")
+		}
 	}
 }
 
@@ -87,13 +90,16 @@ func (g *Guard) holdPaused(ctx context.Context, want map[string]bool) {
 func (g *Guard) resumeAll(ctx context.Context) error {
 	var errs []error
 	for _, name := range g.held() {
-		if err := resume(ctx, g.opts.Clients, g.ns, name); err != nil {
+		did, err := resume(ctx, g.opts.Clients, g.ns, name)
+		if err != nil {
 			errs = append(errs, err)
 			g.note(name, "could not resume it: "+err.Error())
 			continue
 		}
 		g.setPaused(name, false)
-		g.note(name, "resumed")
+		if did {
+			g.note(name, "resumed")
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -148,19 +154,20 @@ func pause(ctx context.Context, c *kube.Clients, namespace, name string) (bool, 
 	return true, patchPaused(ctx, c, namespace, name, true)
 }
 
-// resume clears spec.paused on a Deployment the Guard paused.
-func resume(ctx context.Context, c *kube.Clients, namespace, name string) error {
+// resume clears spec.paused on a Deployment the Guard paused, and reports
+// whether it had the Guard's mark.
+func resume(ctx context.Context, c *kube.Clients, namespace, name string) (bool, error) {
 	d, err := c.Typed.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return fmt.Errorf("resume deployment %s/%s: %w", namespace, name, err)
+		return false, fmt.Errorf("resume deployment %s/%s: %w", namespace, name, err)
 	}
 	if d.Annotations[PausedAnnotation] != pausedBy {
-		return nil
+		return false, nil
 	}
-	return patchPaused(ctx, c, namespace, name, false)
+	return true, patchPaused(ctx, c, namespace, name, false)
 }
 
 // ResumeLeftPaused resumes a Deployment, given its live annotations, that
