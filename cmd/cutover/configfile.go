@@ -30,6 +30,7 @@ func (o *deployOptions) applyConfig(fs *pflag.FlagSet) error {
 	config.Use(&o.rollbackTO, cfg.RollbackTimeout, set("rollback-timeout"))
 	config.Use(&o.noRollback, cfg.NoRollback, set("no-rollback"))
 	config.Use(&o.force, cfg.ForceConflicts, set("force-conflicts"))
+	o.takeOver = cfg.TakeOverFrom
 	config.UseString(&o.bg.app, cfg.App, set("app"))
 	o.bg.applyConfig(cfg.BlueGreen, set)
 	o.guard.applyConfig(cfg.EndpointGuard, set)
@@ -55,6 +56,7 @@ func (o *rollbackOptions) applyConfig(fs *pflag.FlagSet) error {
 	config.Use(&o.timeout, cfg.Timeout, set("timeout"))
 	config.Use(&r.rollbackTO, cfg.RollbackTimeout, set("rollback-timeout"))
 	config.Use(&r.force, cfg.ForceConflicts, set("force-conflicts"))
+	r.takeOver = cfg.TakeOverFrom
 	config.UseString(&r.roleVar, cfg.BlueGreen.RoleVar, false)
 	r.guard.applyConfig(cfg.EndpointGuard, set)
 	r.vars.applyConfigVars(cfg)

@@ -34,6 +34,7 @@ type deployOptions struct {
 	dryRun     bool
 	noRollback bool
 	force      bool
+	takeOver   []string // nil: apply.DefaultTakeOver
 	output     string
 	configPath string
 	fileChecks checkSet // from the config file
@@ -160,7 +161,7 @@ func (o *deployOptions) deployRolling(ctx context.Context, clients *kube.Clients
 		return err
 	}
 	return strategy.NewRolling(clients, strategy.RollingOptions{
-		Apply:  apply.Options{Force: o.force},
+		Apply:  apply.Options{Force: o.force, TakeOver: o.takeOver},
 		Checks: checks, DryRun: o.dryRun, NoRollback: o.noRollback, RollbackTimeout: o.rollbackTO, Sink: sink,
 		EndpointGuard: o.guard.settings(),
 	}).Run(ctx, objs)

@@ -35,6 +35,7 @@ type redeployFlags struct {
 	roleVar    string     // from the config file
 	rollbackTO time.Duration
 	force      bool
+	takeOver   []string // from the config file; nil: apply.DefaultTakeOver
 	guard      guardFlags
 	fileChecks checkSet // from the config file
 }

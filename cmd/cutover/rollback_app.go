@@ -351,7 +351,7 @@ func (o *rollbackOptions) redeployOptions(ctx context.Context, run appRun, objs 
 		OnEnv: func(active, target string) {
 			_ = rec.Change(ctx, func(x *release.Record) { x.FromColor, x.ToColor = active, target })
 		},
-		Apply:             apply.Options{Force: o.redeploy.force},
+		Apply:             apply.Options{Force: o.redeploy.force, TakeOver: o.redeploy.takeOver},
 		Access:            run.access,
 		Sink:              event.Tee(run.sink, event.Redact(rec, run.secrets)),
 		SwitchBackTimeout: o.redeploy.rollbackTO,

@@ -33,6 +33,9 @@ type Item struct {
 	Action  Action
 	// Applied is the object the server returned from the real apply.
 	Applied *unstructured.Unstructured
+	// TakenOver are the fields the apply takes (dry run) or took from
+	// imperative managers (Options.TakeOver).
+	TakenOver []TakenField
 
 	// deferred items depend on a CRD or Namespace created in this run: they
 	// are mapped and dry-run as soon as it exists, before they are written.

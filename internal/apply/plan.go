@@ -34,9 +34,12 @@ var ErrForbidden = errors.New("no permission")
 type Options struct {
 	FieldManager string // default "cutover"
 	Force        bool   // take over fields owned by other managers (--force-conflicts)
-	Parallelism  int    // concurrent requests within a group; default 16
-	Sink         event.Sink
-	Stage        string // stage name put on events
+	// TakeOver are the managers whose fields a conflicting apply takes
+	// without --force-conflicts; nil is DefaultTakeOver, empty none.
+	TakeOver    []string
+	Parallelism int // concurrent requests within a group; default 16
+	Sink        event.Sink
+	Stage       string // stage name put on events
 }
 
 // Applier applies objects to one cluster.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -35,7 +36,11 @@ func (a *Applier) dryRun(ctx context.Context, it *Item) error {
 		obj, err := a.resource(it).Get(ctx, it.Name(), metav1.GetOptions{})
 		live <- got{obj, err}
 	}()
-	planned, perr := a.patch(ctx, it, []string{metav1.DryRunAll})
+	planned, perr := a.patch(ctx, it, []string{metav1.DryRunAll}, a.opts.Force)
+	if taken, ok := a.takeable(perr); ok {
+		it.TakenOver = taken
+		planned, perr = a.patch(ctx, it, []string{metav1.DryRunAll}, true)
+	}
 	before := <-live
 	switch {
 	case apierrors.IsNotFound(before.err):
@@ -48,27 +53,39 @@ func (a *Applier) dryRun(ctx context.Context, it *Item) error {
 	}
 	it.Before, it.Planned = before.obj, planned
 	it.Action = actionOf(before.obj, planned)
+	a.reportTakeOver(it, true)
 	return nil
 }
 
-// write applies the object for real.
+// write applies the object for real. A conflict with imperative managers
+// only is judged again here, not taken from the dry run: it takes the
+// fields as they are owned now.
 func (a *Applier) write(ctx context.Context, it *Item) error {
-	applied, err := a.patch(ctx, it, nil)
+	applied, err := a.patch(ctx, it, nil, a.opts.Force)
+	planned := it.TakenOver
+	it.TakenOver = nil
+	if taken, ok := a.takeable(err); ok {
+		it.TakenOver = taken
+		applied, err = a.patch(ctx, it, nil, true)
+	}
 	if err != nil {
 		return a.explain(it, err)
 	}
 	it.Applied = applied
+	if !slices.Equal(planned, it.TakenOver) {
+		a.reportTakeOver(it, false) // the plan said otherwise: someone changed the object since
+	}
 	return nil
 }
 
-func (a *Applier) patch(ctx context.Context, it *Item, dryRun []string) (*unstructured.Unstructured, error) {
+func (a *Applier) patch(ctx context.Context, it *Item, dryRun []string, force bool) (*unstructured.Unstructured, error) {
 	body, err := it.Object.MarshalJSON()
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", it.Ref(), err)
 	}
 	return a.resource(it).Patch(ctx, it.Name(), types.ApplyPatchType, body, metav1.PatchOptions{
 		FieldManager:    a.opts.FieldManager,
-		Force:           &a.opts.Force,
+		Force:           &force,
 		DryRun:          dryRun,
 		FieldValidation: "Strict",
 	})

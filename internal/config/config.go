@@ -63,6 +63,10 @@ type Config struct {
 	RollbackTimeout *time.Duration `json:"rollbackTimeout,omitempty"`
 	NoRollback      *bool          `json:"noRollback,omitempty"`
 	ForceConflicts  *bool          `json:"forceConflicts,omitempty"`
+	// TakeOverFrom are the field managers whose fields a conflicting
+	// apply takes without forceConflicts (nil: apply.DefaultTakeOver; an
+	// empty list: none).
+	TakeOverFrom []string `json:"takeOverFrom,omitempty"`
 
 	EndpointGuard EndpointGuard `json:"endpointGuard,omitempty"`
 	BlueGreen     BlueGreen     `json:"blueGreen,omitempty"`

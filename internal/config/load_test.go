@@ -39,6 +39,7 @@ func fullConfig() *Config {
 		NoRollback:      ptr(false),
 		ForceConflicts:  ptr(false),
 		EndpointGuard:   EndpointGuard{Enabled: ptr(true), Grace: ptr(3 * time.Second)},
+		TakeOverFrom:    []string{"kubectl-client-side-apply", "kubectl-edit"},
 		BlueGreen: BlueGreen{
 			Service: "tomcat-service", SelectorKey: "role", RoleVar: "TARGET_ROLE",
 			Colors: []string{"blue", "green"}, IdlePolicy: "scale-down", ScaleDownDelay: ptr(30 * time.Second), Managed: ptr(false),
@@ -347,5 +348,23 @@ func TestLoadAliasBomb(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Load is still expanding aliases after 10s")
+	}
+}
+
+// TestLoadTakeOverFrom tells "not given" (the default managers) from an
+// empty list (no one).
+func TestLoadTakeOverFrom(t *testing.T) {
+	for text, want := range map[string][]string{
+		"app: web\n":                     nil,
+		"takeOverFrom: []\n":             {},
+		"takeOverFrom: [kubectl-edit]\n": {"kubectl-edit"},
+	} {
+		got, err := loadText(t, text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got.TakeOverFrom, want) {
+			t.Errorf("%q: TakeOverFrom = %#v, want %#v", text, got.TakeOverFrom, want)
+		}
 	}
 }
