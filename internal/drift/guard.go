@@ -133,7 +133,7 @@ func (g *Guard) run(ctx context.Context) {
 		timer.Reset(time.Until(next))
 		select {
 		case <-ctx.Done():
-			g.closeOpen(ws)
+			g.closeOpen(ws, time.Now())
 			return
 		case <-changed:
 		case <-timer.C:
@@ -250,13 +250,23 @@ func (g *Guard) agreed(w *watch, now time.Time) {
 	g.warn(msg, w.Service)
 }
 
-func (g *Guard) closeOpen(ws []*watch) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
+// closeOpen ends the open episodes when the Guard stops: one whose
+// Service agrees by now ended (the run's own wait saw the agreement before
+// the Guard did: often milliseconds after a resync); the others are
+// unresolved.
+func (g *Guard) closeOpen(ws []*watch, now time.Time) {
+	v := g.opts.View
 	for _, w := range ws {
-		if w.episode != 0 {
-			g.episodes[w.episode-1].Unresolved = true
+		if w.episode == 0 {
+			continue
 		}
+		if len(Compare(v.Service(w.Service), v.EndpointSlices(w.Service), v.Pods(nil))) == 0 {
+			g.agreed(w, now)
+			continue
+		}
+		g.mu.Lock()
+		g.episodes[w.episode-1].Unresolved = true
+		g.mu.Unlock()
 	}
 }
 
