@@ -93,6 +93,7 @@ type row struct {
 	violations       int
 	rolledBack       bool
 	recover          time.Duration // failure to rollback or switch back finished
+	drift            driftStats
 	note             string
 	took             time.Duration
 	ok               bool
@@ -134,6 +135,7 @@ func runScenario(t *testing.T, s Scenario, add func(row)) {
 		rw.note += "; " + restartOutcome(final.exit)
 	}
 	rw.rolledBack, rw.recover = recovery(final)
+	rw.drift = driftOf(runs)
 	var accepted bool
 	if rw.want, accepted = s.outcome(final.exit); !accepted {
 		t.Errorf("cutover exited %d, want %v for %s on %s", final.exit, s.accepted(), s.Fault, s.Strategy)
@@ -247,6 +249,47 @@ func judge(t *testing.T, s Scenario, runs []*run, res *dataplane.LoadResult) {
 	case res.Failures > 0:
 		t.Errorf("%d of %d requests failed: %q", res.Failures, res.Total, res.FailureDetails)
 	}
+}
+
+// driftStats are what cutover's endpoint drift guard reported in a
+// scenario's runs: episodes ended (agreed or unresolved), the longest, and
+// the resyncs.
+type driftStats struct {
+	episodes, unresolved, resyncs int
+	longest                       time.Duration
+}
+
+func driftOf(runs []*run) driftStats {
+	var d driftStats
+	for _, r := range runs {
+		for _, e := range r.events {
+			if e.Type != "warning" || e.Status != "endpoint drift" {
+				continue
+			}
+			switch e.Action {
+			case "agreed", "unresolved":
+				d.episodes++
+				d.longest = max(d.longest, time.Duration(e.DurationMs)*time.Millisecond)
+				if e.Action == "unresolved" {
+					d.unresolved++
+				}
+			case "resync":
+				d.resyncs++
+			}
+		}
+	}
+	return d
+}
+
+func (d driftStats) String() string {
+	if d.episodes == 0 {
+		return "-"
+	}
+	s := fmt.Sprintf("%d/%s/%dr", d.episodes, d.longest.Round(100*time.Millisecond), d.resyncs)
+	if d.unresolved > 0 {
+		s += fmt.Sprintf(" (%d unresolved)", d.unresolved)
+	}
+	return s
 }
 
 // recovery reports whether the run restored production (rolled a

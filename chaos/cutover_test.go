@@ -26,6 +26,9 @@ type event struct {
 	Status  string    `json:"status"`
 	Message string    `json:"message"`
 	Error   string    `json:"error"`
+	// DurationMs is, on the endpoint drift guard's events, how long the
+	// drift had lasted.
+	DurationMs int64 `json:"durationMs"`
 }
 
 func (e event) String() string {

@@ -45,16 +45,17 @@ func summarize(t *testing.T, rows []row) {
 func summary(rows []row) string {
 	var b strings.Builder
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "seed\tstrategy\tfault\treplicas\trollout\texit (want)\trequests\tfailed\tviolations\trecover\ttook\tresult\tnotes")
+	fmt.Fprintln(w, "seed\tstrategy\tfault\treplicas\trollout\texit (want)\trequests\tfailed\tviolations\trecover\tdrift\ttook\tresult\tnotes")
 	for _, r := range rows {
-		fmt.Fprintf(w, "%d\t%s\t%s\t%d\t%s\t%d (%d)\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", r.s.Seed, r.s.Strategy, r.s.Fault,
+		fmt.Fprintf(w, "%d\t%s\t%s\t%d\t%s\t%d (%d)\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\n", r.s.Seed, r.s.Strategy, r.s.Fault,
 			r.s.Replicas, rolloutOf(r.s), r.exit, r.want.Exit, r.requests, r.failed, r.violations,
-			orDash(r.recover), r.took.Round(100*time.Millisecond), passFail(r.ok), r.note)
+			orDash(r.recover), r.drift, r.took.Round(100*time.Millisecond), passFail(r.ok), r.note)
 	}
 	_ = w.Flush()
 	t := totals(rows)
 	fmt.Fprintf(&b, "runs %d (%d failed), violations %d, failed requests %d of %d, rollbacks %d, time to recover: median %s, worst %s\n",
 		t.runs, t.failedRuns, t.violations, t.failed, t.requests, t.rollbacks, orDash(t.median), orDash(t.worst))
+	fmt.Fprintln(&b, driftTotals(rows))
 	return b.String()
 }
 
@@ -114,4 +115,27 @@ func passFail(ok bool) string {
 		return "ok"
 	}
 	return "FAIL"
+}
+
+// driftTotals sums up what the endpoint drift guard saw (the drift column:
+// episodes/longest/resyncs).
+func driftTotals(rows []row) string {
+	var runs, episodes, unresolved, resyncs int
+	var longest []time.Duration
+	for _, r := range rows {
+		if r.drift.episodes == 0 {
+			continue
+		}
+		runs++
+		episodes += r.drift.episodes
+		unresolved += r.drift.unresolved
+		resyncs += r.drift.resyncs
+		longest = append(longest, r.drift.longest)
+	}
+	if runs == 0 {
+		return "endpoint drift: none past the guard's grace period (or the guard was off)"
+	}
+	slices.Sort(longest)
+	return fmt.Sprintf("endpoint drift in %d runs: %d episodes (%d unresolved), %d resyncs; longest per run: median %s, worst %s",
+		runs, episodes, unresolved, resyncs, longest[len(longest)/2].Round(100*time.Millisecond), longest[len(longest)-1].Round(100*time.Millisecond))
 }

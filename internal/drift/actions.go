@@ -62,9 +62,9 @@ func (g *Guard) holdPaused(ctx context.Context, want map[string]bool) {
 		case err != nil && ctx.Err() != nil:
 			return // the Guard is stopping; Stop resumes
 		case err != nil:
-			g.note(name, "could not pause it: "+err.Error())
+			g.note(name, ActionFailed, "could not pause it: "+err.Error())
 		case took:
-			g.note(name, "paused: a Service still routes traffic to its leaving pods; no further pod is taken away until the endpoints agree")
+			g.note(name, ActionPaused, "paused: a Service still routes traffic to its leaving pods; no further pod is taken away until the endpoints agree")
 		}
 	}
 	for _, name := range g.held() {
@@ -76,12 +76,12 @@ func (g *Guard) holdPaused(ctx context.Context, want map[string]bool) {
 			if ctx.Err() != nil {
 				return // the Guard is stopping: Stop resumes it
 			}
-			g.note(name, "could not resume it: "+err.Error())
+			g.note(name, ActionFailed, "could not resume it: "+err.Error())
 			continue
 		}
 		g.setPaused(name, false)
 		if did {
-			g.note(name, "resumed: its Services' endpoints agree with their pods")
+			g.note(name, ActionResumed, "resumed: its Services' endpoints agree with their pods")
 		}
 	}
 }
@@ -93,12 +93,12 @@ func (g *Guard) resumeAll(ctx context.Context) error {
 		did, err := resume(ctx, g.opts.Clients, g.ns, name)
 		if err != nil {
 			errs = append(errs, err)
-			g.note(name, "could not resume it: "+err.Error())
+			g.note(name, ActionFailed, "could not resume it: "+err.Error())
 			continue
 		}
 		g.setPaused(name, false)
 		if did {
-			g.note(name, "resumed")
+			g.note(name, ActionResumed, "resumed")
 		}
 	}
 	return errors.Join(errs...)
@@ -135,9 +135,9 @@ func (g *Guard) held() []string {
 	return out
 }
 
-func (g *Guard) note(deployment, msg string) {
+func (g *Guard) note(deployment, action, msg string) {
 	event.Stamp(g.opts.Sink, event.Event{Type: event.Warning, Object: "Deployment/" + g.ns + "/" + deployment,
-		Status: "endpoint drift", Message: msg})
+		Status: Status, Action: action, Message: msg})
 }
 
 // pause sets spec.paused on a Deployment that is not paused, with the

@@ -204,7 +204,8 @@ func (g *Guard) overdue(ctx context.Context, w *watch, began time.Time, ds []Dis
 	if w.episode == 0 {
 		g.episodes = append(g.episodes, Episode{Service: w.Service, Began: began})
 		w.episode, w.resyncs, w.nextResync = len(g.episodes), 0, now
-		g.warn(fmt.Sprintf("its endpoints disagree with its pods for %s: %s", now.Sub(began).Round(100*time.Millisecond), Describe(ds)), w.Service)
+		g.warn(step{action: ActionBegan, service: w.Service, took: now.Sub(began),
+			msg: fmt.Sprintf("its endpoints disagree with its pods for %s: %s", now.Sub(began).Round(100*time.Millisecond), Describe(ds))})
 	}
 	ep := &g.episodes[w.episode-1]
 	if len(ds) > len(ep.Worst) {
@@ -223,7 +224,7 @@ func (g *Guard) overdue(ctx context.Context, w *watch, began time.Time, ds []Dis
 	if err != nil {
 		msg = fmt.Sprintf("resync %d failed: %v", w.resyncs, err)
 	}
-	g.warn(msg, w.Service)
+	g.warn(step{action: ActionResync, service: w.Service, msg: msg})
 	g.mu.Lock()
 	g.episodes[w.episode-1].Resyncs = w.resyncs
 	g.mu.Unlock()
@@ -244,10 +245,11 @@ func (g *Guard) agreed(w *watch, now time.Time) {
 	g.mu.Lock()
 	ep := &g.episodes[w.episode-1]
 	ep.Ended = now
-	msg := fmt.Sprintf("its endpoints agree with its pods again after %s (%d resyncs)", ep.Duration().Round(100*time.Millisecond), ep.Resyncs)
+	took := ep.Duration()
+	msg := fmt.Sprintf("its endpoints agree with its pods again after %s (%d resyncs)", took.Round(100*time.Millisecond), ep.Resyncs)
 	g.mu.Unlock()
 	w.episode = 0
-	g.warn(msg, w.Service)
+	g.warn(step{action: ActionAgreed, service: w.Service, msg: msg, took: took})
 }
 
 // closeOpen ends the open episodes when the Guard stops: one whose
@@ -265,13 +267,40 @@ func (g *Guard) closeOpen(ws []*watch, now time.Time) {
 			continue
 		}
 		g.mu.Lock()
-		g.episodes[w.episode-1].Unresolved = true
+		ep := &g.episodes[w.episode-1]
+		ep.Unresolved = true
+		took := now.Sub(ep.Began)
 		g.mu.Unlock()
+		g.warn(step{action: ActionUnresolved, service: w.Service, took: took,
+			msg: fmt.Sprintf("its endpoints still disagree with its pods after %s, as the run ends", took.Round(100*time.Millisecond))})
 	}
 }
 
-func (g *Guard) warn(msg, service string) {
-	event.Stamp(g.opts.Sink, event.Event{Type: event.Warning, Object: "Service/" + g.ns + "/" + service, Status: "endpoint drift", Message: msg})
+// Status is the status of every event the Guard emits (warnings); Action
+// says which step it is, and Duration how long the drift had lasted (on
+// began, agreed and unresolved).
+const Status = "endpoint drift"
+
+// Actions of the Guard's events.
+const (
+	ActionBegan      = "began"      // a Service's endpoints disagree past the grace period
+	ActionResync     = "resync"     // the Service was touched
+	ActionAgreed     = "agreed"     // they agree again
+	ActionUnresolved = "unresolved" // they still disagree as the Guard stops
+	ActionPaused     = "paused"     // a Deployment was paused
+	ActionResumed    = "resumed"    // and resumed
+	ActionFailed     = "failed"     // a pause or resume could not be written
+)
+
+// step is one event of the Guard about a Service.
+type step struct {
+	action, service, msg string
+	took                 time.Duration
+}
+
+func (g *Guard) warn(s step) {
+	event.Stamp(g.opts.Sink, event.Event{Type: event.Warning, Object: "Service/" + g.ns + "/" + s.service, Status: Status,
+		Action: s.action, Message: s.msg, Duration: s.took})
 }
 
 // Settings are a front end's choices for the Guard.

@@ -63,7 +63,7 @@ func NewRecorder(s *Store, r *Record, log *slog.Logger) *Recorder {
 func (r *Recorder) Emit(e event.Event) {
 	switch e.Type {
 	case event.Warning:
-		if e.Status == "endpoint drift" {
+		if e.Status == "endpoint drift" { // drift.Status
 			r.note(func(rec *Record) {
 				if len(rec.Warnings) < MaxWarnings {
 					rec.Warnings = append(rec.Warnings, Warning{Time: e.Time.UTC(), Object: e.Object, Message: e.Message})

@@ -81,7 +81,7 @@ func (r runner) resumeLeftPaused(ctx context.Context, stage string, items []*app
 			return err
 		}
 		if did {
-			event.Stamp(r.sink, event.Event{Type: event.Warning, Stage: stage, Object: it.Ref(), Status: "endpoint drift",
+			event.Stamp(r.sink, event.Event{Type: event.Warning, Stage: stage, Object: it.Ref(), Status: drift.Status, Action: drift.ActionResumed,
 				Message: "resumed: an earlier run's endpoint guard had paused it and was stopped before it could resume it"})
 		}
 	}
