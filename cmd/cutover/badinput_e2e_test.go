@@ -232,6 +232,39 @@ func badInputCases() []badCase {
 			name: "unknown kind", setup: deployBase, args: deploy("unknown-kind.yaml"), wantCode: exitBadInput,
 			wantInMessage: []string{"unknown-kind.yaml", "document 2", `kind: Widget/gadget: the cluster has no kind "Widget" in "v1"`},
 		},
+		// The article's manifests as pasted, and other removed API versions
+		// (apiversions): the removal, its replacement and the field changes.
+		{
+			name: "the article's extensions/v1beta1 Deployment", setup: deployBase,
+			args: append(deploy("../article/seed-rolling.yml"), "--var", "TOMCAT_VERSION=7"), wantCode: exitBadInput,
+			wantInMessage: []string{"seed-rolling.yml", "document 1", "apiVersion: Deployment/tomcat-deployment-rolling-update",
+				"extensions/v1beta1 Deployment was removed in Kubernetes 1.16: use apiVersion: apps/v1",
+				"selector:\n    matchLabels:\n      app: tomcat\n      role: rolling-update", "cutover render --fix-api"},
+		},
+		{
+			name: "Deployment without spec.selector", setup: deployBase, args: deploy("no-selector.yaml"), wantCode: exitBadInput,
+			wantInMessage: []string{"no-selector.yaml", "document 1", "spec.selector", "required in apps/v1",
+				"matchLabels:\n      app: tomcat\n      role: rolling-update"},
+		},
+		{
+			name: "removed Ingress version", setup: deployBase, args: deploy("removed-ingress.yaml"), wantCode: exitBadInput,
+			wantInMessage: []string{"removed-ingress.yaml", "networking.k8s.io/v1beta1 Ingress was removed in Kubernetes 1.22",
+				"use apiVersion: networking.k8s.io/v1", "service.name", "pathType"},
+		},
+		{
+			name: "removed CronJob version", setup: deployBase, args: deploy("removed-cronjob.yaml"), wantCode: exitBadInput,
+			wantInMessage: []string{"removed-cronjob.yaml", "batch/v1beta1 CronJob was removed in Kubernetes 1.25: use apiVersion: batch/v1"},
+		},
+		{
+			name: "removed PodDisruptionBudget version", setup: deployBase, args: deploy("removed-pdb.yaml"), wantCode: exitBadInput,
+			wantInMessage: []string{"removed-pdb.yaml", "policy/v1beta1 PodDisruptionBudget was removed in Kubernetes 1.25",
+				"use apiVersion: policy/v1", "an empty spec.selector now selects every pod"},
+		},
+		{
+			name: "removed HorizontalPodAutoscaler version", setup: deployBase, args: deploy("removed-hpa.yaml"), wantCode: exitBadInput,
+			wantInMessage: []string{"removed-hpa.yaml", "autoscaling/v2beta1 HorizontalPodAutoscaler was removed in Kubernetes 1.25",
+				"use apiVersion: autoscaling/v2", "targetAverageUtilization"},
+		},
 		{
 			name: "unknown apiVersion", setup: deployBase, args: deploy("unknown-apiversion.yaml"), wantCode: exitBadInput,
 			wantInMessage: []string{"unknown-apiversion.yaml", "document 2",

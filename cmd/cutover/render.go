@@ -2,17 +2,21 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/cutover/cutover/internal/apiversions"
 	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/internal/manifest"
 	"github.com/cutover/cutover/internal/output"
 )
 
 func newRenderCmd() *cobra.Command {
 	var in inputFlags
-	var showSecrets bool
+	var showSecrets, fixAPI bool
 	cmd := &cobra.Command{
 		Use:   "render -f PATH... [--var K=V]...",
 		Short: "Print the substituted, parsed objects as YAML; touches no cluster",
@@ -20,9 +24,20 @@ func newRenderCmd() *cobra.Command {
 and prints the objects as one YAML stream, like "helm template". It talks to
 no cluster. The values of Secrets are shown as "***" unless --show-secrets.
 
+--fix-api rewrites what a current cluster refuses in manifests written
+before Kubernetes 1.16, 1.22 or 1.25: removed apiVersions become their
+replacements (extensions/v1beta1 Deployment -> apps/v1, Ingress ->
+networking.k8s.io/v1 with its backends moved, batch/v1beta1 CronJob ->
+batch/v1, policy/v1beta1 PodDisruptionBudget -> policy/v1, autoscaling
+v2beta1/v2beta2 -> v2...), and workloads without spec.selector get one from
+their template's labels. Every change is listed on stderr, for review: run it
+without --var, so that variables stay as written, and commit the result.
+cutover deploy never converts anything by itself.
+
 ` + exitCodesHelp,
 		Example: `  cutover render -f deploy/ --var TOMCAT_VERSION=8
-  cutover render -f app.yaml --strict-vars > rendered.yaml`,
+  cutover render -f app.yaml --strict-vars > rendered.yaml
+  cutover render -f seed-rolling.yml --fix-api > seed-rolling.fixed.yml`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			set, secrets, err := in.load(cmd.Context(), cmd.InOrStdin())
@@ -32,6 +47,9 @@ no cluster. The values of Secrets are shown as "***" unless --show-secrets.
 			warnUndefined(output.NewLines(cmd.ErrOrStderr()), set.Undefined)
 			if !showSecrets {
 				set.RedactSecrets()
+			}
+			if fixAPI {
+				fixAPIs(cmd.ErrOrStderr(), set.Objects)
 			}
 			var buf bytes.Buffer
 			if err := set.YAML(&buf); err != nil {
@@ -43,5 +61,20 @@ no cluster. The values of Secrets are shown as "***" unless --show-secrets.
 	}
 	in.register(cmd.Flags())
 	cmd.Flags().BoolVar(&showSecrets, "show-secrets", false, "print the values of Secrets")
+	cmd.Flags().BoolVar(&fixAPI, "fix-api", false, "replace removed apiVersions and add missing workload selectors; the changes are listed on stderr")
 	return cmd
+}
+
+// fixAPIs converts the objects and lists each change on w.
+func fixAPIs(w io.Writer, objs []manifest.Object) {
+	n := 0
+	for _, o := range objs {
+		changes := append(apiversions.Fix(o.Unstructured), apiversions.FixSelector(o.Unstructured)...)
+		if len(changes) == 0 {
+			continue
+		}
+		n++
+		fmt.Fprintf(w, "# %s, document %d: %s/%s: %s\n", o.Source.File, o.Source.Doc, o.GetKind(), o.GetName(), strings.Join(changes, "; "))
+	}
+	fmt.Fprintf(w, "# --fix-api: %d of %d objects changed\n", n, len(objs))
 }

@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/cutover/cutover/internal/apiversions"
 	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/internal/kube"
 	"github.com/cutover/cutover/internal/manifest"
@@ -100,6 +101,10 @@ func (a *Applier) resolve(objs []manifest.Object) ([]*Item, error) {
 					o.GetKind(), o.GetGenerateName())})
 			continue
 		}
+		if advice := apiversions.MissingSelector(o.Unstructured); advice != "" {
+			errs = append(errs, it.locate("spec.selector", errors.New(advice))) // known before any request
+			continue
+		}
 		if err := a.mapItem(it, crds); err != nil {
 			var de *discoveryError
 			if errors.As(err, &de) {
@@ -141,6 +146,9 @@ func (a *Applier) mapItem(it *Item, crds map[schema.GroupKind]bool) error {
 // or version is not served at all (often a CRD not installed); kind when
 // the group version is served but has no such kind (a typo in kind).
 func (a *Applier) noKind(it *Item, gvk schema.GroupVersionKind) error {
+	if r, ok := apiversions.Lookup(gvk); ok {
+		return it.locate("apiVersion", errors.New(r.Explain(it.Object.Unstructured)))
+	}
 	msg := fmt.Sprintf("the cluster has no kind %q in %q", gvk.Kind, gvk.GroupVersion())
 	if ms, err := a.c.Mapper.RESTMappings(gvk.GroupKind()); err == nil && len(ms) > 0 {
 		var served []string
