@@ -242,6 +242,14 @@ func badInputCases() []badCase {
 				"selector:\n    matchLabels:\n      app: tomcat\n      role: rolling-update", "cutover render --fix-api"},
 		},
 		{
+			name: "the article's blue-green files", setup: deployBase,
+			args: append(deploy("../article/seed-bluegreen.yml", "../article/seed-services.yml"), "--var", "TOMCAT_VERSION=7",
+				"--strategy", "blue-green", "--service", "tomcat-service"), wantCode: exitBadInput,
+			wantInMessage: []string{"seed-bluegreen.yml", "document 1", "apiVersion: Deployment/tomcat-deployment-blue",
+				"extensions/v1beta1 Deployment was removed in Kubernetes 1.16: use apiVersion: apps/v1",
+				"matchLabels:\n      app: tomcat\n      role: blue"},
+		},
+		{
 			name: "Deployment without spec.selector", setup: deployBase, args: deploy("no-selector.yaml"), wantCode: exitBadInput,
 			wantInMessage: []string{"no-selector.yaml", "document 1", "spec.selector", "required in apps/v1",
 				"matchLabels:\n      app: tomcat\n      role: rolling-update"},
