@@ -188,7 +188,7 @@ func (o *deployOptions) blueGreen(ctx context.Context, r bgRun, store *release.S
 		OnEnv: func(active, target string) {
 			_ = rec.Change(ctx, func(x *release.Record) { x.FromColor, x.ToColor = active, target })
 		},
-		Apply:             apply.Options{Force: o.force, TakeOver: o.takeOver},
+		Apply:             apply.Options{Force: o.force, TakeOver: o.takeOver, TakeOwnership: o.takeOwn},
 		Access:            r.access,
 		Sink:              event.Tee(r.sink, event.Redact(rec, r.secrets)),
 		SwitchBackTimeout: o.rollbackTO,

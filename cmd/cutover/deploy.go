@@ -35,6 +35,7 @@ type deployOptions struct {
 	noRollback bool
 	force      bool
 	takeOver   []string // nil: apply.DefaultTakeOver
+	takeOwn    bool
 	output     string
 	configPath string
 	fileChecks checkSet // from the config file
@@ -95,6 +96,7 @@ Sources, later winning: the environment, --var-file, --var.
 	fs.BoolVar(&o.dryRun, "dry-run", false, "validate with a server-side dry run, print what would change, write nothing")
 	fs.BoolVar(&o.noRollback, "no-rollback", false, "leave a failed release as it is")
 	fs.BoolVar(&o.force, "force-conflicts", false, "take over fields that other field managers own")
+	fs.BoolVar(&o.takeOwn, "take-ownership", false, "apply objects that a Helm release owns (refused without it), taking their fields from Helm")
 	fs.StringVarP(&o.configPath, "config", "c", "", "config file (cutover.yaml): app, strategy, files, checks, approval, notifications; flags override it")
 	fs.StringVarP(&o.output, "output", "o", "text", "output: text (live view on a terminal, plain lines otherwise) or json (one event per line)")
 	return cmd
@@ -161,7 +163,7 @@ func (o *deployOptions) deployRolling(ctx context.Context, clients *kube.Clients
 		return err
 	}
 	return strategy.NewRolling(clients, strategy.RollingOptions{
-		Apply:  apply.Options{Force: o.force, TakeOver: o.takeOver},
+		Apply:  apply.Options{Force: o.force, TakeOver: o.takeOver, TakeOwnership: o.takeOwn},
 		Checks: checks, DryRun: o.dryRun, NoRollback: o.noRollback, RollbackTimeout: o.rollbackTO, Sink: sink,
 		EndpointGuard: o.guard.settings(),
 	}).Run(ctx, objs)

@@ -152,3 +152,36 @@ func setImage(t *testing.T, ns, image, manager string) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// TestDeployRefusesHelmOwnedObjects: an object a Helm release installed is
+// refused, nothing changed, unless --take-ownership.
+func TestDeployRefusesHelmOwnedObjects(t *testing.T) {
+	t.Parallel()
+	ns := cluster.Namespace(t)
+	r := cutover(t, "", "", "render", "-f", writeFile(t, "web.yaml", webAt("7")))
+	var d appsv1.Deployment
+	if err := yaml.Unmarshal([]byte(r.stdout), &d); err != nil {
+		t.Fatal(err)
+	}
+	d.Labels = map[string]string{"app.kubernetes.io/managed-by": "Helm"}
+	d.Annotations = map[string]string{"meta.helm.sh/release-name": "web", "meta.helm.sh/release-namespace": ns}
+	if _, err := cluster.Client.AppsV1().Deployments(ns).Create(context.Background(), &d, metav1.CreateOptions{FieldManager: "helm"}); err != nil {
+		t.Fatal(err)
+	}
+	file := writeFile(t, "web.yaml", webApp)
+	refused := deployWeb(t, ns, file, "8", "ready", 60)
+	if refused.code != exitBadInput || !strings.Contains(refused.stderr, `owned by Helm release "web" in namespace "`+ns+`"`) ||
+		!strings.Contains(refused.stderr, "--take-ownership") {
+		t.Fatalf("want exit %d naming the Helm release and --take-ownership; got %d: %s", exitBadInput, refused.code, refused.stderr)
+	}
+	if image := getDeployment(t, ns, "web").Spec.Template.Spec.Containers[0].Image; image != "tomcat:7" {
+		t.Fatalf("a refused run changed the image to %s", image)
+	}
+	taken := deployWeb(t, ns, file, "8", "ready", 60, "--take-ownership")
+	if taken.code != exitOK || getDeployment(t, ns, "web").Spec.Template.Spec.Containers[0].Image != "tomcat:8" {
+		t.Fatalf("--take-ownership: exit %d", taken.code)
+	}
+	if msgs := takeOvers(t, taken.stdout); len(msgs) != 1 || !strings.Contains(msgs[0], `from "helm"`) {
+		t.Errorf("take-over warnings %q, want one naming helm", msgs)
+	}
+}

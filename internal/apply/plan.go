@@ -37,10 +37,13 @@ type Options struct {
 	Force        bool   // take over fields owned by other managers (--force-conflicts)
 	// TakeOver are the managers whose fields a conflicting apply takes
 	// without --force-conflicts; nil is DefaultTakeOver, empty none.
-	TakeOver    []string
-	Parallelism int // concurrent requests within a group; default 16
-	Sink        event.Sink
-	Stage       string // stage name put on events
+	TakeOver []string
+	// TakeOwnership applies objects a Helm release owns (--take-ownership,
+	// as Helm 4 names it); without it they are refused.
+	TakeOwnership bool
+	Parallelism   int // concurrent requests within a group; default 16
+	Sink          event.Sink
+	Stage         string // stage name put on events
 }
 
 // Applier applies objects to one cluster.

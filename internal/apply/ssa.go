@@ -48,10 +48,14 @@ func (a *Applier) dryRun(ctx context.Context, it *Item) error {
 	case before.err != nil:
 		return fmt.Errorf("get %s: %w", it.Ref(), before.err)
 	}
+	it.Before = before.obj
+	if err := a.refuseHelmOwned(it); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err) // before its field conflicts with Helm's manager
+	}
 	if perr != nil {
 		return a.explain(it, perr)
 	}
-	it.Before, it.Planned = before.obj, planned
+	it.Planned = planned
 	it.Action = actionOf(before.obj, planned)
 	a.reportTakeOver(it, true)
 	return nil

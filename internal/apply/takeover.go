@@ -67,11 +67,18 @@ func (a *Applier) takeable(err error) ([]TakenField, bool) {
 }
 
 func (a *Applier) takeOver() []string {
-	if a.opts.TakeOver == nil {
-		return DefaultTakeOver
+	list := a.opts.TakeOver
+	if list == nil {
+		list = DefaultTakeOver
 	}
-	return a.opts.TakeOver
+	if a.opts.TakeOwnership {
+		list = append(slices.Clone(list), helmManager)
+	}
+	return list
 }
+
+// helmManager is the field manager of Helm's writes.
+const helmManager = "helm"
 
 // reportTakeOver says which fields the item takes (its plan, in every
 // run's Validate) or took (a write that found other owners than its plan),
