@@ -72,3 +72,54 @@ func getService(t *testing.T, ns, name string) *corev1.Service {
 	}
 	return s
 }
+
+// TestArticleQuickstartAdoptedFromKubectl bootstraps as the article's
+// quickstart does, with client-side `kubectl apply` of both colors on
+// Tomcat 7 and of the Services on blue, then releases with cutover:
+// blue/green 8, then 9, then a rollback. cutover takes the fields kubectl
+// set and reports it; no --force-conflicts.
+func TestArticleQuickstartAdoptedFromKubectl(t *testing.T) {
+	t.Parallel()
+	ns := cluster.Namespace(t)
+	render := func(args ...string) string {
+		r := cutover(t, "", "", append([]string{"render"}, args...)...)
+		if r.code != exitOK {
+			t.Fatalf("render %v: exit %d: %s", args, r.code, r.stderr)
+		}
+		return r.stdout
+	}
+	deployment := writeFile(t, "bluegreen.yml", render("--fix-api", "-f", "testdata/article/seed-bluegreen.yml"))
+	services := writeFile(t, "services.yml", mustRead(t, "testdata/article/seed-services.yml"))
+	for _, color := range []string{"blue", "green"} {
+		kubectlApply(t, ns, render("-f", deployment, "--var", "TARGET_ROLE="+color, "--var", "TOMCAT_VERSION=7"))
+	}
+	kubectlApply(t, ns, render("-f", services, "--var", "TARGET_ROLE=blue"))
+	release := func(version string) result {
+		return cutover(t, ns, "", "deploy", "--strategy", "blue-green", "--service", "tomcat-service", "--scale-down-delay", "1s",
+			"-f", deployment, "-f", services, "--var", "TOMCAT_VERSION="+version, "-o", "json")
+	}
+	steps := []struct {
+		name   string
+		run    func() result
+		active string
+		image  string
+	}{
+		{"release 8", func() result { return release("8") }, "green", "tomcat:8"},
+		{"release 9", func() result { return release("9") }, "blue", "tomcat:9"},
+		{"rollback", func() result { return cutover(t, ns, "", "rollback", "tomcat-service") }, "green", "tomcat:8"},
+	}
+	for i, s := range steps {
+		r := s.run()
+		if r.code != exitOK {
+			t.Fatalf("%s: exit %d: %s", s.name, r.code, r.stderr)
+		}
+		if i == 0 && len(takeOvers(t, r.stdout)) == 0 {
+			t.Errorf("%s: no take-over warning for the fields kubectl set", s.name)
+		}
+		active := getService(t, ns, "tomcat-service").Spec.Selector["role"]
+		image := getDeployment(t, ns, "tomcat-deployment-"+active).Spec.Template.Spec.Containers[0].Image
+		if active != s.active || image != s.image {
+			t.Errorf("after %s production is %s on %s, want %s on %s", s.name, active, image, s.active, s.image)
+		}
+	}
+}
