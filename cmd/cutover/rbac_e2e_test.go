@@ -644,6 +644,7 @@ var missingCases = []missingCase{
 	{remove: one("apps", "deployments", "get"), flow: "rolling"},
 	{remove: one("apps", "deployments", "patch"), flow: "rolling"},
 	{remove: one("apps", "deployments", "create"), flow: "rolling-first"},
+	{remove: one("autoscaling", "horizontalpodautoscalers", "list"), flow: "rolling"},
 	{remove: one("", "services", "get"), flow: "rolling"},
 	{remove: one("", "services", "patch"), flow: "rolling"},
 	{remove: one("", "services", "create"), flow: "rolling-first"},

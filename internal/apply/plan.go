@@ -41,9 +41,13 @@ type Options struct {
 	// TakeOwnership applies objects a Helm release owns (--take-ownership,
 	// as Helm 4 names it); without it they are refused.
 	TakeOwnership bool
-	Parallelism   int // concurrent requests within a group; default 16
-	Sink          event.Sink
-	Stage         string // stage name put on events
+	// ReplicasFrom names, for a Deployment an HPA scales, the Deployment
+	// whose live replicas it takes (blue/green: the active color's); nil
+	// or "" is the Deployment itself.
+	ReplicasFrom func(name string) string
+	Parallelism  int // concurrent requests within a group; default 16
+	Sink         event.Sink
+	Stage        string // stage name put on events
 }
 
 // Applier applies objects to one cluster.
@@ -71,6 +75,9 @@ func New(c *kube.Clients, opts Options) *Applier {
 func (a *Applier) Plan(ctx context.Context, objs []manifest.Object) ([]*Item, error) {
 	items, err := a.resolve(objs)
 	if err != nil {
+		return nil, err
+	}
+	if err := a.keepScaledReplicas(ctx, a.c.Namespace, items); err != nil {
 		return nil, err
 	}
 	if err := a.each(ctx, items, func(ctx context.Context, it *Item) error {

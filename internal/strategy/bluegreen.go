@@ -99,6 +99,10 @@ type BlueGreenOptions struct {
 type BlueGreen struct {
 	runner
 	opts BlueGreenOptions
+	// counterparts maps each target-color Deployment to the active color's
+	// Deployment of the same place in the files: an autoscaled color
+	// starts at the count the active one runs (Deploy fills it).
+	counterparts map[string]string
 }
 
 // NewBlueGreen returns a blue/green strategy.
@@ -122,11 +126,13 @@ func NewBlueGreen(c *kube.Clients, opts BlueGreenOptions) *BlueGreen {
 		opts.Checks = func(string, string) []verify.Spec { return nil }
 	}
 	opts.Apply.Stage = StageDeploy
+	counterparts := map[string]string{}
+	opts.Apply.ReplicasFrom = func(name string) string { return counterparts[name] }
 	r := newRunner(c, opts.Apply, opts.Sink)
 	if opts.Access != nil {
 		r.access = opts.Access
 	}
-	return &BlueGreen{runner: r, opts: opts}
+	return &BlueGreen{runner: r, opts: opts, counterparts: counterparts}
 }
 
 // env is what Check Env found.
@@ -263,6 +269,7 @@ func (b *BlueGreen) deploy(ctx context.Context, e env) (deployed, error) {
 	}
 	d := deployed{prod: prod}
 	if err := b.stage(StageDeploy, func() (err error) {
+		b.pairColors(ctx, e, rest)
 		items, err := b.ap.Plan(ctx, rest)
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrRefused, err)
@@ -463,4 +470,31 @@ func (b *BlueGreen) switchBack(ctx context.Context, e env, d deployed, cause err
 		f.Restored = []string{fmt.Sprintf("Service/%s/%s to %s", b.c.Namespace, b.opts.Service, e.active)}
 	}
 	return f
+}
+
+// pairColors fills counterparts: the n-th Deployment of the target color's
+// objects with the n-th of the active color's. Where the active color
+// cannot be rendered (a redeploy from a record keeps one color's objects),
+// each Deployment keeps its own count.
+func (b *BlueGreen) pairColors(ctx context.Context, e env, target []manifest.Object) {
+	if e.active == "" || e.active == e.target {
+		return
+	}
+	active, err := b.opts.Render(ctx, e.active)
+	if err != nil {
+		return
+	}
+	names := func(objs []manifest.Object) []string {
+		var out []string
+		for _, o := range objs {
+			if o.GetKind() == "Deployment" && o.GroupVersionKind().Group == "apps" {
+				out = append(out, o.GetName())
+			}
+		}
+		return out
+	}
+	from, to := names(active), names(target)
+	for i := range min(len(from), len(to)) {
+		b.counterparts[to[i]] = from[i]
+	}
 }
