@@ -111,4 +111,3 @@ func (a *Applier) takeReplicas(ctx context.Context, it *Item, source, hpa string
 			n, source, said, hpa)})
 	return nil
 }
-
