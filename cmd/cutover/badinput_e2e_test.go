@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/utils/ptr"
 )
 
 // The bad-input corpus: every row runs the real CLI against the test bed
@@ -240,6 +241,20 @@ func badInputCases() []badCase {
 			wantInMessage: []string{"seed-rolling.yml", "document 1", "apiVersion: Deployment/tomcat-deployment-rolling-update",
 				"extensions/v1beta1 Deployment was removed in Kubernetes 1.16: use apiVersion: apps/v1",
 				"selector:\n    matchLabels:\n      app: tomcat\n      role: rolling-update", "cutover render --fix-api"},
+		},
+		// Fields and objects that are someone else's (apply.DefaultTakeOver
+		// names whose cutover takes).
+		{
+			name: "a field a controller owns", setup: ownedBy("settings-controller"),
+			files: func(t *testing.T, tmp string) {
+				writeAt(t, tmp, "greeting.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  greeting: changed\n")
+			},
+			args: deploy("{tmp}/greeting.yaml"), wantCode: exitBadInput,
+			wantInMessage: []string{"greeting.yaml", "document 1", "ConfigMap/{ns}/settings", `conflict with "settings-controller"`, "--force-conflicts"},
+		},
+		{
+			name: "an object a Helm release owns", setup: helmOwned, args: deploy("base.yaml"), wantCode: exitBadInput,
+			wantInMessage: []string{"base.yaml", "document 1", "metadata", `owned by Helm release "settings"`, "--take-ownership"},
 		},
 		{
 			name: "the article's blue-green files", setup: deployBase,
@@ -782,6 +797,31 @@ func (p *prepared) run(ctx context.Context, args ...string) error {
 // app runs.
 func deployBase(ctx context.Context, p *prepared) error {
 	return p.run(ctx, "deploy", "-f", badInputDir+"base.yaml")
+}
+
+// ownedBy deploys the base, then has manager apply the settings
+// ConfigMap's greeting, as a controller would.
+func ownedBy(manager string) func(context.Context, *prepared) error {
+	return func(ctx context.Context, p *prepared) error {
+		if err := deployBase(ctx, p); err != nil {
+			return err
+		}
+		body := `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"settings"},"data":{"greeting":"pinned"}}`
+		_, err := cluster.Client.CoreV1().ConfigMaps(p.ns).Patch(ctx, "settings", types.ApplyPatchType, []byte(body),
+			metav1.PatchOptions{FieldManager: manager, Force: ptr.To(true)})
+		return err
+	}
+}
+
+// helmOwned deploys the base, then marks the settings ConfigMap as a Helm
+// release's, as helm install does.
+func helmOwned(ctx context.Context, p *prepared) error {
+	if err := deployBase(ctx, p); err != nil {
+		return err
+	}
+	patch := `{"metadata":{"annotations":{"meta.helm.sh/release-name":"settings","meta.helm.sh/release-namespace":"` + p.ns + `"}}}`
+	_, err := cluster.Client.CoreV1().ConfigMaps(p.ns).Patch(ctx, "settings", types.MergePatchType, []byte(patch), metav1.PatchOptions{})
+	return err
 }
 
 // deployBlueGreen releases the article's blue/green manifests (release 7,
