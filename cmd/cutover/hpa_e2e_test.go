@@ -34,18 +34,6 @@ func autoscale(t *testing.T, ns, deployment string, n int32) {
 	}
 }
 
-// autoscaled returns the messages of the "autoscaled" warnings.
-func autoscaled(t *testing.T, out string) []string {
-	t.Helper()
-	var msgs []string
-	for _, e := range jsonEvents(t, out) {
-		if e["type"] == "warning" && e["status"] == "autoscaled" {
-			msgs = append(msgs, e["message"].(string))
-		}
-	}
-	return msgs
-}
-
 func TestRollingUpdateKeepsTheReplicasAnHPASet(t *testing.T) {
 	t.Parallel()
 	ns := cluster.Namespace(t)
@@ -63,7 +51,7 @@ func TestRollingUpdateKeepsTheReplicasAnHPASet(t *testing.T) {
 		t.Errorf("after the release: replicas %d (updated %d), image %s; want 5 of tomcat:8, as the HPA left it",
 			*d.Spec.Replicas, d.Status.UpdatedReplicas, d.Spec.Template.Spec.Containers[0].Image)
 	}
-	if msgs := autoscaled(t, r.stdout); len(msgs) != 1 || !strings.Contains(msgs[0], "spec.replicas 5") ||
+	if msgs := warningsWith(t, r.stdout, "autoscaled"); len(msgs) != 1 || !strings.Contains(msgs[0], "spec.replicas 5") ||
 		!strings.Contains(msgs[0], "not the files' 3") || !strings.Contains(msgs[0], "HorizontalPodAutoscaler web") {
 		t.Errorf("autoscaled warnings %q, want one: replicas 5, not the files' 3, HPA web", msgs)
 	}
@@ -91,7 +79,7 @@ func TestBlueGreenStartsTheNewColorAtTheActiveColorsAutoscaledCount(t *testing.T
 	if *green.Spec.Replicas != 5 || green.Status.ReadyReplicas != 5 {
 		t.Errorf("green took production with %d replicas (%d ready), want 5, as many as blue carried it with", *green.Spec.Replicas, green.Status.ReadyReplicas)
 	}
-	if msgs := autoscaled(t, r.stdout); len(msgs) != 1 || !strings.Contains(msgs[0], "as Deployment tomcat-deployment-blue runs now") {
+	if msgs := warningsWith(t, r.stdout, "autoscaled"); len(msgs) != 1 || !strings.Contains(msgs[0], "as Deployment tomcat-deployment-blue runs now") {
 		t.Errorf("autoscaled warnings %q, want one naming blue as the source", msgs)
 	}
 }

@@ -49,11 +49,15 @@ func kubectlApply(t *testing.T, ns, doc string) {
 
 // takeOvers returns the messages of the take-over warnings in -o json
 // output.
-func takeOvers(t *testing.T, out string) []string {
+func takeOvers(t *testing.T, out string) []string { return warningsWith(t, out, "take over") }
+
+// warningsWith returns the messages of the warnings of a status in -o json
+// output.
+func warningsWith(t *testing.T, out, status string) []string {
 	t.Helper()
 	var msgs []string
 	for _, e := range jsonEvents(t, out) {
-		if e["type"] == "warning" && e["status"] == "take over" {
+		if e["type"] == "warning" && e["status"] == status {
 			msgs = append(msgs, e["message"].(string))
 		}
 	}
