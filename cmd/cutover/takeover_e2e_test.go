@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -75,8 +76,8 @@ func TestDeployTakesOverFromImperativeManagersOnly(t *testing.T) {
 		{"kubectl apply, client-side (the article's bootstrap)", func(t *testing.T, ns string) {
 			kubectlApply(t, ns, webAt("7"))
 		}, "kubectl-client-side-apply", ""},
-		{"kubectl edit after cutover", func(t *testing.T, ns string) {
-			deployed(t, ns, "7")
+		{"kubectl apply, then kubectl edit", func(t *testing.T, ns string) {
+			kubectlApply(t, ns, webAt("7"))
 			setImage(t, ns, "tomcat:7.1", "kubectl-edit")
 		}, "kubectl-edit", ""},
 		{"the Jenkins plugin's client after cutover", func(t *testing.T, ns string) {
@@ -112,7 +113,9 @@ func TestDeployTakesOverFromImperativeManagersOnly(t *testing.T) {
 			}
 			for run, out := range map[string]string{"dry run": dry.stdout, "run": real.stdout} {
 				msgs := takeOvers(t, out)
-				if len(msgs) != 1 || !strings.Contains(msgs[0], `from "`+tt.manager+`"`) || !strings.Contains(msgs[0], "image") {
+				if !slices.ContainsFunc(msgs, func(m string) bool {
+					return strings.Contains(m, `from "`+tt.manager+`"`) && strings.Contains(m, "image")
+				}) {
 					t.Errorf("%s: take-over warnings %q, want one naming the image field and %s", run, msgs, tt.manager)
 				}
 			}
@@ -187,5 +190,39 @@ func TestDeployRefusesHelmOwnedObjects(t *testing.T) {
 	}
 	if msgs := takeOvers(t, taken.stdout); len(msgs) != 1 || !strings.Contains(msgs[0], `from "helm"`) {
 		t.Errorf("take-over warnings %q, want one naming helm", msgs)
+	}
+}
+
+// TestClientSideApplyFieldsMoveToCutover: what `kubectl apply` (client-side)
+// set moves to cutover's field manager before its first apply, as
+// `kubectl apply --server-side` does, so that the files are the whole
+// truth: an annotation kubectl applied that the files no longer set goes,
+// with the last-applied annotation, and the dry run says so first.
+func TestClientSideApplyFieldsMoveToCutover(t *testing.T) {
+	t.Parallel()
+	ns := cluster.Namespace(t)
+	kubectlApply(t, ns, strings.Replace(webAt("7"), "metadata:\n  name: web\n", "metadata:\n  name: web\n  annotations:\n    team: payments\n", 1))
+	file := writeFile(t, "web.yaml", webApp)
+	dry := deployWeb(t, ns, file, "8", "ready", 60, "--dry-run")
+	if !slices.ContainsFunc(takeOvers(t, dry.stdout), func(m string) bool {
+		return strings.Contains(m, "moves the fields kubectl apply (client-side) set") && strings.Contains(m, "team") &&
+			strings.Contains(m, "last-applied-configuration")
+	}) {
+		t.Errorf("the dry run does not say the migration removes the team and last-applied annotations: %q", takeOvers(t, dry.stdout))
+	}
+	if r := deployWeb(t, ns, file, "8", "ready", 60); r.code != exitOK {
+		t.Fatalf("deploy 8: exit %d", r.code)
+	}
+	d := getDeployment(t, ns, "web")
+	if _, ok := d.Annotations["team"]; ok {
+		t.Errorf("the team annotation kubectl applied is still there: %v", d.Annotations)
+	}
+	if _, ok := d.Annotations["kubectl.kubernetes.io/last-applied-configuration"]; ok {
+		t.Error("the last-applied annotation is still there")
+	}
+	for _, f := range d.ManagedFields {
+		if f.Manager == "kubectl-client-side-apply" {
+			t.Errorf("kubectl-client-side-apply still owns fields: %s", f.FieldsV1.Raw)
+		}
 	}
 }

@@ -56,6 +56,7 @@ func (a *Applier) dryRun(ctx context.Context, it *Item) error {
 		return a.explain(it, perr)
 	}
 	it.Planned = planned
+	a.reportMigration(it)
 	it.Action = actionOf(before.obj, planned)
 	a.reportTakeOver(it, true)
 	return nil
@@ -65,6 +66,11 @@ func (a *Applier) dryRun(ctx context.Context, it *Item) error {
 // only is judged again here, not taken from the dry run: it takes the
 // fields as they are owned now.
 func (a *Applier) write(ctx context.Context, it *Item) error {
+	if a.migratesClientSideApply(it.Before) {
+		if err := a.migrateClientSideApply(ctx, it); err != nil {
+			return fmt.Errorf("apply %s: move kubectl apply's fields to %s: %w", it.Ref(), a.opts.FieldManager, err)
+		}
+	}
 	applied, err := a.patch(ctx, it, nil, a.opts.Force)
 	planned := it.TakenOver
 	it.TakenOver = nil
