@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/yaml"
 )
 
@@ -148,12 +149,18 @@ func setImage(t *testing.T, ns, image, manager string) {
 		}
 		return
 	}
-	d, err := deps.Get(ctx, "web", metav1.GetOptions{})
+	// Read and write again when the Deployment controller wrote in
+	// between (it annotates a new Deployment), as kubectl edit would.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		d, err := deps.Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		d.Spec.Template.Spec.Containers[0].Image = image
+		_, err = deps.Update(ctx, d, metav1.UpdateOptions{FieldManager: manager})
+		return err
+	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	d.Spec.Template.Spec.Containers[0].Image = image
-	if _, err := deps.Update(ctx, d, metav1.UpdateOptions{FieldManager: manager}); err != nil {
 		t.Fatal(err)
 	}
 }
