@@ -116,6 +116,7 @@ type row struct {
 	rolledBack       bool
 	recover          time.Duration // failure to rollback or switch back finished
 	drift            driftStats
+	lags             []time.Duration // the endpoint lags the auditor measured
 	note             string
 	took             time.Duration
 	ok               bool
@@ -168,6 +169,9 @@ func runScenario(t *testing.T, s Scenario, add func(row)) {
 	rep := a.Stop()
 	prod := rep.CheckProduction(want)
 	rw.requests, rw.failed, rw.violations = res.Total, res.Failures, len(rep.Violations())+len(prod)
+	for _, l := range rep.EndpointLags() {
+		rw.lags = append(rw.lags, l.Took)
+	}
 	assertNonePaused(ctx, t, b.ns)
 	judge(t, s, runs, res)
 	report(t, rep, prod, runs)

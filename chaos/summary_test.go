@@ -3,6 +3,7 @@ package chaos
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -45,17 +46,18 @@ func summarize(t *testing.T, rows []row) {
 func summary(rows []row) string {
 	var b strings.Builder
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "seed\tstrategy\tfault\treplicas\trollout\texit (want)\trequests\tfailed\tviolations\trecover\tdrift\ttook\tresult\tnotes")
+	fmt.Fprintln(w, "seed\tstrategy\tfault\treplicas\trollout\texit (want)\trequests\tfailed\tviolations\trecover\tdrift\tlag\ttook\tresult\tnotes")
 	for _, r := range rows {
-		fmt.Fprintf(w, "%d\t%s\t%s\t%d\t%s\t%d (%d)\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\n", r.s.Seed, r.s.Strategy, r.s.Fault,
+		fmt.Fprintf(w, "%d\t%s\t%s\t%d\t%s\t%d (%d)\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.s.Seed, r.s.Strategy, r.s.Fault,
 			r.s.Replicas, rolloutOf(r.s), r.exit, r.want.Exit, r.requests, r.failed, r.violations,
-			orDash(r.recover), r.drift, r.took.Round(100*time.Millisecond), passFail(r.ok), r.note)
+			orDash(r.recover), r.drift, orDash(slices.Max(append([]time.Duration{0}, r.lags...))), r.took.Round(100*time.Millisecond), passFail(r.ok), r.note)
 	}
 	_ = w.Flush()
 	t := totals(rows)
 	fmt.Fprintf(&b, "runs %d (%d failed), violations %d, failed requests %d of %d, rollbacks %d, time to recover: median %s, worst %s\n",
 		t.runs, t.failedRuns, t.violations, t.failed, t.requests, t.rollbacks, orDash(t.median), orDash(t.worst))
 	fmt.Fprintln(&b, driftTotals(rows))
+	fmt.Fprint(&b, lagTotals(rows))
 	return b.String()
 }
 
@@ -138,4 +140,25 @@ func driftTotals(rows []row) string {
 	slices.Sort(longest)
 	return fmt.Sprintf("endpoint drift in %d runs: %d episodes (%d unresolved), %d resyncs; longest per run: median %s, worst %s",
 		runs, episodes, unresolved, resyncs, longest[len(longest)/2].Round(100*time.Millisecond), longest[len(longest)-1].Round(100*time.Millisecond))
+}
+
+// lagTotals sums up, by fault, how long the Service's ready endpoints
+// trailed a pod's change, as the auditor saw both: the measure the endpoint
+// drift guard's grace period is chosen from.
+func lagTotals(rows []row) string {
+	byFault := map[Fault][]time.Duration{}
+	for _, r := range rows {
+		byFault[r.s.Fault] = append(byFault[r.s.Fault], r.lags...)
+	}
+	var b strings.Builder
+	for _, f := range slices.Sorted(maps.Keys(byFault)) {
+		d := byFault[f]
+		if len(d) == 0 {
+			continue
+		}
+		slices.Sort(d)
+		fmt.Fprintf(&b, "endpoint lag, %s: %d changes, median %s, p99 %s, worst %s\n", f, len(d),
+			orDash(median(d)), orDash(d[len(d)*99/100]), orDash(d[len(d)-1]))
+	}
+	return b.String()
 }
