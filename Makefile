@@ -4,7 +4,7 @@ SHELL := bash
 GO ?= go
 BIN := bin
 
-.PHONY: all build test test-bed lint cluster demo bench timeline chaos-stress clean
+.PHONY: all build test test-bed real-node-deps lint cluster demo bench timeline chaos-stress clean
 
 all: build
 
@@ -21,12 +21,18 @@ lint:
 	$(GO) vet ./...
 
 # Everything: lint, then all tests with the race detector on the real test bed.
-test: test-bed lint
+test: test-bed real-node-deps lint
 	CUTOVER_TESTBED_BIN=$$(testbed/build.sh) $(GO) test -race -count=1 -p 1 -timeout 40m ./...
 
 # A local control plane in the foreground; writes .testbed/kubeconfig. Ctrl-C stops it.
-cluster: test-bed build
-	CUTOVER_TESTBED_BIN=$$(testbed/build.sh) $(BIN)/cutover-testbed -kubeconfig .testbed/kubeconfig
+# REALNODE=1 adds a real node (containerd, kubelet, kube-proxy; root): see README.
+REALNODE ?=
+cluster: test-bed build $(if $(REALNODE),real-node-deps)
+	CUTOVER_TESTBED_BIN=$$(testbed/build.sh) $(BIN)/cutover-testbed -kubeconfig .testbed/kubeconfig $(if $(REALNODE),-real-node)
+
+# The real node's Debian packages (containerd, runc, CNI plugins, nftables), as root.
+real-node-deps:
+	@testbed/realnode-deps.sh
 
 # Starts the test bed and shows a deployment rolling out on it.
 demo: test-bed build

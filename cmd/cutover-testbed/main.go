@@ -1,7 +1,12 @@
 // Command cutover-testbed runs the local Kubernetes control plane that
 // cutover's tests and demo use, in the foreground, until Ctrl-C or SIGTERM.
 //
-//	go run ./cmd/cutover-testbed [-kubeconfig .testbed/kubeconfig] [-nodes 3] [-gateway 127.0.0.1:8080]
+//	go run ./cmd/cutover-testbed [-kubeconfig .testbed/kubeconfig] [-nodes 3] [-gateway 127.0.0.1:8080] [-real-node]
+//
+// With -real-node (as root, after testbed/realnode-deps.sh) it also runs a
+// real node: containerd, a kubelet and kube-proxy on this machine, whose pods
+// answer HTTP on the bridge cutover0 (10.213.0.0/24) through kube-proxy.
+// Without -nodes it then registers no fake node.
 //
 // With -gateway it also runs the data plane (internal/dataplane): an HTTP
 // backend per ready pod and a gateway that routes /NAMESPACE/SERVICE/PATH
@@ -34,7 +39,8 @@ func main() {
 
 func run() error {
 	kubeconfig := flag.String("kubeconfig", ".testbed/kubeconfig", "where to write the admin kubeconfig")
-	nodes := flag.Int("nodes", 3, "number of fake nodes")
+	nodes := flag.Int("nodes", 0, "number of fake nodes (default 3, or 0 with -real-node)")
+	realNode := flag.Bool("real-node", false, "also run a real node: containerd, kubelet and kube-proxy (root)")
 	verbose := flag.Bool("v", false, "log each start-up step")
 	gateway := flag.String("gateway", "", "also serve HTTP for the fake pods: a gateway on this address (e.g. 127.0.0.1:8080) routes /NAMESPACE/SERVICE/PATH through the Service's ready endpoints")
 	flag.Parse()
@@ -51,7 +57,7 @@ func run() error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cluster, err := testbed.Start(ctx, testbed.Options{Nodes: *nodes, KubeconfigPath: abs, Logger: log})
+	cluster, err := testbed.Start(ctx, testbed.Options{Nodes: *nodes, RealNode: *realNode, KubeconfigPath: abs, Logger: log})
 	if err != nil {
 		return err
 	}

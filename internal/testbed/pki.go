@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -25,6 +26,7 @@ type pki struct {
 	tokenFile                       string
 	caPEM                           []byte
 	adminToken                      string
+	kubeletToken, kubeProxyToken    string // the real node's components
 }
 
 func newPKI(dir string) (*pki, error) {
@@ -119,15 +121,26 @@ func (p *pki) writeServiceAccountKey() error {
 	return os.WriteFile(p.saPub, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}), 0o600)
 }
 
-// writeTokens writes the static token file: one admin in system:masters.
+// writeTokens writes the static token file: one admin in system:masters,
+// and the real node's kubelet and kube-proxy.
 func (p *pki) writeTokens() error {
-	b := make([]byte, 24)
-	if _, err := rand.Read(b); err != nil {
-		return fmt.Errorf("generate admin token: %w", err)
+	var lines strings.Builder
+	for _, t := range []struct {
+		dst          *string
+		user, groups string
+	}{
+		{&p.adminToken, "testbed-admin", "system:masters"},
+		{&p.kubeletToken, kubeletUser, "system:nodes"},
+		{&p.kubeProxyToken, kubeProxyUser, ""},
+	} {
+		b := make([]byte, 24)
+		if _, err := rand.Read(b); err != nil {
+			return fmt.Errorf("generate token: %w", err)
+		}
+		*t.dst = hex.EncodeToString(b)
+		fmt.Fprintf(&lines, "%s,%s,%s,%q\n", *t.dst, t.user, t.user, t.groups)
 	}
-	p.adminToken = hex.EncodeToString(b)
-	line := fmt.Sprintf("%s,testbed-admin,testbed-admin,\"system:masters\"\n", p.adminToken)
-	return os.WriteFile(p.tokenFile, []byte(line), 0o600)
+	return os.WriteFile(p.tokenFile, []byte(lines.String()), 0o600)
 }
 
 func writeKey(path string, key *ecdsa.PrivateKey) error {

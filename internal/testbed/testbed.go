@@ -32,8 +32,12 @@ type Options struct {
 	// Dir is the working directory (keys, data, logs); default a new temp dir,
 	// removed on Stop.
 	Dir string
-	// Nodes is the number of fake nodes; default 3.
+	// Nodes is the number of fake (kwok) nodes; default 3, or none with
+	// RealNode (-1 asks for none in any case).
 	Nodes int
+	// RealNode adds a real node (containerd, kubelet, kube-proxy) to the
+	// fake ones; see RealNodeSupported for what it needs.
+	RealNode bool
 	// KubeconfigPath, if set, also receives a copy of the admin kubeconfig.
 	KubeconfigPath string
 	// Logger receives progress; default discards.
@@ -59,6 +63,7 @@ type Cluster struct {
 	stopOnce  sync.Once
 	frozenMu  sync.Mutex
 	frozen    []*Frozen
+	node      *realNode // nil without a real node
 	stopErr   error
 	StartedIn time.Duration
 }
@@ -118,10 +123,7 @@ func newCluster(ctx context.Context, opts Options) (*Cluster, error) {
 }
 
 func (c *Cluster) boot(ctx context.Context, opts Options) error {
-	steps := []struct {
-		name string
-		run  func(context.Context) error
-	}{
+	steps := []step{
 		{"etcd", c.startEtcd},
 		{"kube-apiserver", c.startAPIServer},
 		{"kubeconfig", func(context.Context) error { return c.writeKubeconfig(opts.KubeconfigPath) }},
@@ -129,24 +131,43 @@ func (c *Cluster) boot(ctx context.Context, opts Options) error {
 		{EndpointSliceController, c.startEndpointSliceController},
 		{"kube-scheduler", c.startScheduler},
 		{"kwok", c.startKwok},
-		{"nodes", func(ctx context.Context) error { return c.registerNodes(ctx, nodesOrDefault(opts.Nodes)) }},
+		{"nodes", func(ctx context.Context) error { return c.registerNodes(ctx, fakeNodes(opts)) }},
 		{"service accounts", func(ctx context.Context) error { return c.waitServiceAccount(ctx, "default") }},
 	}
+	if opts.RealNode {
+		steps = append(steps, step{"real node", c.startRealNode})
+	}
+	return c.runSteps(ctx, "test bed", steps)
+}
+
+// step is one step of a start-up.
+type step struct {
+	name string
+	run  func(context.Context) error
+}
+
+// runSteps runs steps in order, logging how long each took, and stops at
+// the first error, which names the step.
+func (c *Cluster) runSteps(ctx context.Context, what string, steps []step) error {
 	for _, s := range steps {
 		t := time.Now()
 		if err := s.run(ctx); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
-		c.log.Debug("test bed step done", "step", s.name, "took", time.Since(t).Round(time.Millisecond))
+		c.log.Debug(what+" step done", "step", s.name, "took", time.Since(t).Round(time.Millisecond))
 	}
 	return nil
 }
 
-func nodesOrDefault(n int) int {
-	if n <= 0 {
-		return 3
+// fakeNodes is the number of kwok nodes to register.
+func fakeNodes(opts Options) int {
+	switch {
+	case opts.Nodes > 0:
+		return opts.Nodes
+	case opts.Nodes < 0 || opts.RealNode:
+		return 0
 	}
-	return n
+	return 3
 }
 
 // Dir is the working directory holding keys, data and component logs.
@@ -183,6 +204,9 @@ func (c *Cluster) Stop() error {
 		var errs []error
 		for i := len(c.procs) - 1; i >= 0; i-- {
 			errs = append(errs, c.procs[i].stop(5*time.Second))
+		}
+		if c.node != nil && c.node.host != nil {
+			errs = append(errs, c.node.host.release(context.Background()))
 		}
 		c.stopErr = errors.Join(errs...)
 		if c.stopErr == nil {

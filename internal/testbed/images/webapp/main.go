@@ -1,0 +1,101 @@
+// Command webapp is the real node's test app, imported as tomcat:7, :8 and
+// :9 so that the article's manifests run unchanged. It answers
+// "Apache Tomcat/<major>" and its pod's name, and behaves like real apps,
+// good and bad, as its environment says:
+//
+//	TOMCAT_MAJOR   the major version it reports (set by the image)
+//	LISTEN         address, default :8080
+//	START_DELAY    how long / answers 503 after the start (a warming app)
+//	ON_SIGTERM     "drain" (default): keep serving DRAIN_AFTER, then stop
+//	               accepting and finish the requests in flight; "exit": exit
+//	               at once, as a naive app does
+//	DRAIN_AFTER    default 0
+//	FAIL           "1": every request to / answers 500
+//
+// /slow?d=2s holds a request open; /healthz always answers 200.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if err := run(); err != nil {
+		slog.Error("webapp", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	startDelay, err := duration("START_DELAY")
+	if err != nil {
+		return err
+	}
+	drainAfter, err := duration("DRAIN_AFTER")
+	if err != nil {
+		return err
+	}
+	started := time.Now()
+	body := fmt.Sprintf("Apache Tomcat/%s %s\n", os.Getenv("TOMCAT_MAJOR"), os.Getenv("HOSTNAME"))
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case time.Since(started) < startDelay:
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+		case os.Getenv("FAIL") == "1":
+			http.Error(w, "failing on purpose", http.StatusInternalServerError)
+		default:
+			fmt.Fprint(w, body)
+		}
+	})
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		d, _ := time.ParseDuration(r.URL.Query().Get("d"))
+		select {
+		case <-time.After(d):
+			fmt.Fprint(w, body)
+		case <-r.Context().Done():
+		}
+	})
+	addr := os.Getenv("LISTEN")
+	if addr == "" {
+		addr = ":8080"
+	}
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	errs := make(chan error, 1)
+	go func() { errs <- srv.ListenAndServe() }()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	select {
+	case err := <-errs:
+		return err
+	case <-sigs:
+	}
+	if os.Getenv("ON_SIGTERM") == "exit" {
+		os.Exit(0)
+	}
+	slog.Info("SIGTERM: draining", "serving for", drainAfter)
+	time.Sleep(drainAfter)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return srv.Shutdown(ctx)
+}
+
+func duration(env string) (time.Duration, error) {
+	v := os.Getenv(env)
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", env, err)
+	}
+	return d, nil
+}
