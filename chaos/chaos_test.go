@@ -390,7 +390,7 @@ func readyEndpoints(n int) func([]dataplane.Endpoint) bool {
 func startLoad(t *testing.T, url string) (stop func() *dataplane.LoadResult) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan *dataplane.LoadResult, 1)
-	go func() { done <- dataplane.Load(ctx, url, loadRate) }()
+	go func() { done <- dataplane.Load(ctx, dataplane.LoadOptions{URL: url, Rate: loadRate}) }()
 	stop = sync.OnceValue(func() *dataplane.LoadResult {
 		cancel()
 		return <-done

@@ -193,6 +193,7 @@ func (o *deployOptions) blueGreen(ctx context.Context, r bgRun, store *release.S
 		Sink:              event.Tee(r.sink, event.Redact(rec, r.secrets)),
 		SwitchBackTimeout: o.rollbackTO,
 		EndpointGuard:     o.guard.settings(),
+		StrictHazards:     o.strict,
 	}
 	if store != nil { // not a dry run
 		opts.Render = keep.keep(r.render)

@@ -29,6 +29,7 @@ func (o *deployOptions) applyConfig(fs *pflag.FlagSet) error {
 	config.Use(&o.timeout, cfg.Timeout, set("timeout"))
 	config.Use(&o.rollbackTO, cfg.RollbackTimeout, set("rollback-timeout"))
 	config.Use(&o.noRollback, cfg.NoRollback, set("no-rollback"))
+	config.Use(&o.strict, cfg.Strict, set("strict"))
 	config.Use(&o.force, cfg.ForceConflicts, set("force-conflicts"))
 	o.takeOver = cfg.TakeOverFrom
 	config.UseString(&o.bg.app, cfg.App, set("app"))

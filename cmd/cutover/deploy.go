@@ -33,6 +33,7 @@ type deployOptions struct {
 	rollbackTO time.Duration
 	dryRun     bool
 	noRollback bool
+	strict     bool // refuse zero-downtime hazards
 	force      bool
 	takeOver   []string // nil: apply.DefaultTakeOver
 	takeOwn    bool
@@ -95,6 +96,7 @@ Sources, later winning: the environment, --var-file, --var.
 	fs.DurationVar(&o.rollbackTO, "rollback-timeout", 5*time.Minute, "bound on the rollback after a failure")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "validate with a server-side dry run, print what would change, write nothing")
 	fs.BoolVar(&o.noRollback, "no-rollback", false, "leave a failed release as it is")
+	fs.BoolVar(&o.strict, "strict", false, "refuse a release whose Deployments have zero-downtime hazards (no readiness probe, no preStop delay, a rollout that takes the last pod...) instead of warning")
 	fs.BoolVar(&o.force, "force-conflicts", false, "take over fields that other field managers own")
 	fs.BoolVar(&o.takeOwn, "take-ownership", false, "apply objects that a Helm release owns (refused without it), taking their fields from Helm")
 	fs.StringVarP(&o.configPath, "config", "c", "", "config file (cutover.yaml): app, strategy, files, checks, approval, notifications; flags override it")
@@ -165,7 +167,7 @@ func (o *deployOptions) deployRolling(ctx context.Context, clients *kube.Clients
 	return strategy.NewRolling(clients, strategy.RollingOptions{
 		Apply:  apply.Options{Force: o.force, TakeOver: o.takeOver, TakeOwnership: o.takeOwn},
 		Checks: checks, DryRun: o.dryRun, NoRollback: o.noRollback, RollbackTimeout: o.rollbackTO, Sink: sink,
-		EndpointGuard: o.guard.settings(),
+		EndpointGuard: o.guard.settings(), StrictHazards: o.strict,
 	}).Run(ctx, objs)
 }
 

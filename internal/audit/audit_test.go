@@ -295,7 +295,7 @@ func route(t *testing.T, ns string) *dataplane.Router {
 func load(url string) (stop func() *dataplane.LoadResult) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan *dataplane.LoadResult, 1)
-	go func() { done <- dataplane.Load(ctx, url, 200) }()
+	go func() { done <- dataplane.Load(ctx, dataplane.LoadOptions{URL: url, Rate: 200}) }()
 	return func() *dataplane.LoadResult {
 		cancel()
 		return <-done

@@ -37,6 +37,7 @@ func fullConfig() *Config {
 		Timeout:         ptr(10 * time.Minute),
 		RollbackTimeout: ptr(5 * time.Minute),
 		NoRollback:      ptr(false),
+		Strict:          ptr(false),
 		ForceConflicts:  ptr(false),
 		EndpointGuard:   EndpointGuard{Enabled: ptr(true), Grace: ptr(3 * time.Second)},
 		TakeOverFrom:    []string{"kubectl-client-side-apply", "kubectl-edit"},

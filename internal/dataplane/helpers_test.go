@@ -243,7 +243,7 @@ func mustGet(t *testing.T, url string) response {
 func loadFor(url string, rate int) (stop func() *dataplane.LoadResult) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan *dataplane.LoadResult, 1)
-	go func() { done <- dataplane.Load(ctx, url, rate) }()
+	go func() { done <- dataplane.Load(ctx, dataplane.LoadOptions{URL: url, Rate: rate}) }()
 	return func() *dataplane.LoadResult {
 		cancel()
 		return <-done

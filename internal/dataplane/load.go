@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -39,15 +40,28 @@ func (r *LoadResult) String() string {
 		r.Total, r.Ended.Sub(r.Started).Round(time.Millisecond), r.Failures, r.Skipped, r.Versions)
 }
 
-// Load sends GET requests to url at rate per second until ctx ends, then
-// waits for the requests in flight and returns the counts. Each request
-// opens a new connection, so each sees the current routing. At most rate
-// requests (at least 16) are in flight; ticks beyond that are skipped and
-// counted.
-func Load(ctx context.Context, url string, rate int) *LoadResult {
-	rate = max(rate, 1)
+// LoadOptions configure a Load run.
+type LoadOptions struct {
+	URL  string
+	Rate int // requests per second, at least 1
+	// KeepAlive reuses connections, as browsers and most HTTP clients do:
+	// a connection opened before a switch or a rollout then stays on the
+	// pod it reached. Without it each request opens a new connection and
+	// sees the current routing.
+	KeepAlive bool
+	// Dial, if set, opens the connections (e.g. from another network
+	// namespace).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// Load sends GET requests to opts.URL at opts.Rate per second until ctx
+// ends, then waits for the requests in flight and returns the counts. At
+// most Rate requests (at least 16) are in flight; ticks beyond that are
+// skipped and counted.
+func Load(ctx context.Context, opts LoadOptions) *LoadResult {
+	rate, url := max(opts.Rate, 1), opts.URL
 	client := &http.Client{
-		Transport: &http.Transport{DisableKeepAlives: true},
+		Transport: &http.Transport{DisableKeepAlives: !opts.KeepAlive, DialContext: opts.Dial, MaxIdleConnsPerHost: 4},
 		Timeout:   10 * time.Second,
 	}
 	defer client.CloseIdleConnections()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -16,6 +17,7 @@ import (
 	"github.com/cutover/cutover/internal/apply"
 	"github.com/cutover/cutover/internal/drift"
 	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/internal/hazard"
 	"github.com/cutover/cutover/internal/kube"
 	"github.com/cutover/cutover/internal/manifest"
 	"github.com/cutover/cutover/internal/readiness"
@@ -86,6 +88,9 @@ type BlueGreenOptions struct {
 	// EndpointGuard watches the production and test Services from Deploy
 	// to the end of the run: see package drift.
 	EndpointGuard drift.Settings
+	// StrictHazards refuses a release the zero-downtime pre-flight finds
+	// hazards in, instead of warning (package hazard).
+	StrictHazards bool
 	Apply         apply.Options
 	// Access, if set, checks the run's permissions; sharing the caller's
 	// Checker reads a namespace's rules once per run.
@@ -276,6 +281,9 @@ func (b *BlueGreen) deploy(ctx context.Context, e env) (deployed, error) {
 		}
 		b.reportPlan(StageDeploy, items)
 		if err := b.checkAccess(ctx, append(waitNeeds(items), append(b.switchNeeds(e), b.guardNeeds(items)...)...)); err != nil {
+			return fmt.Errorf("%w: %w", ErrRefused, err)
+		}
+		if err := b.checkHazards(StageDeploy, items, b.hazardServices(e, prod, items), hazard.Options{}, b.opts.StrictHazards); err != nil {
 			return fmt.Errorf("%w: %w", ErrRefused, err)
 		}
 		if b.opts.DryRun {
@@ -497,4 +505,23 @@ func (b *BlueGreen) pairColors(ctx context.Context, e env, target []manifest.Obj
 	for i := range min(len(from), len(to)) {
 		b.counterparts[to[i]] = from[i]
 	}
+}
+
+// hazardServices are the Services that will route to the target color: its
+// test Services among the release's, and production once switched.
+func (b *BlueGreen) hazardServices(e env, prod *manifest.Object, items []*apply.Item) []hazard.Service {
+	out := releaseServices(items)
+	var sel map[string]string
+	switch {
+	case prod != nil:
+		sel, _, _ = unstructured.NestedStringMap(prod.Object, "spec", "selector")
+	case e.prod != nil:
+		sel = e.prod.Spec.Selector
+	}
+	if len(sel) == 0 {
+		return out
+	}
+	switched := maps.Clone(sel)
+	switched[b.opts.SelectorKey] = e.target
+	return append(out, hazard.Service{Namespace: b.c.Namespace, Name: b.opts.Service, Selector: switched})
 }

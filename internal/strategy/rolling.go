@@ -9,6 +9,7 @@ import (
 	"github.com/cutover/cutover/internal/apply"
 	"github.com/cutover/cutover/internal/drift"
 	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/internal/hazard"
 	"github.com/cutover/cutover/internal/kube"
 	"github.com/cutover/cutover/internal/manifest"
 	"github.com/cutover/cutover/internal/readiness"
@@ -35,6 +36,9 @@ type RollingOptions struct {
 	// EndpointGuard watches the release's Services while it waits: see
 	// package drift.
 	EndpointGuard drift.Settings
+	// StrictHazards refuses a release the zero-downtime pre-flight finds
+	// hazards in, instead of warning (package hazard).
+	StrictHazards bool
 	Sink          event.Sink
 }
 
@@ -63,11 +67,18 @@ func (r *Rolling) Run(ctx context.Context, objs []manifest.Object) error {
 		if items, err = r.ap.Plan(ctx, objs); err != nil {
 			return err
 		}
-		needs := append(waitNeeds(items), endpointNeeds(items)...)
+		needs := append(waitNeeds(items), append(endpointNeeds(items), hazardNeeds(items)...)...)
 		if !r.opts.EndpointGuard.Off {
 			needs = append(needs, guardNeeds(r.c.Namespace, targetNames(rollingTargets(items)), true)...)
 		}
-		return r.checkAccess(ctx, needs)
+		if err := r.checkAccess(ctx, needs); err != nil {
+			return err
+		}
+		live, err := r.liveServices(ctx, items)
+		if err != nil {
+			return err
+		}
+		return r.checkHazards(StageValidate, items, append(releaseServices(items), live...), hazard.Options{Rolling: true}, r.opts.StrictHazards)
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrRefused, err)

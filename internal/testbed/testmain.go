@@ -2,6 +2,7 @@ package testbed
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -21,9 +22,23 @@ import (
 //	var cluster *testbed.Cluster
 //	func TestMain(m *testing.M) { os.Exit(testbed.Run(m, &cluster)) }
 func Run(m *testing.M, cluster **Cluster) int {
+	return RunWith(m, cluster, Options{})
+}
+
+// RunWith is Run with options. With RealNode on a machine that cannot run
+// one (not root, no cgroups), it starts nothing and runs the tests, which
+// skip through RequireRealNode.
+func RunWith(m *testing.M, cluster **Cluster, opts Options) int {
+	if opts.RealNode {
+		var ns *NotSupportedError
+		if err := RealNodeSupported(); errors.As(err, &ns) {
+			fmt.Fprintf(os.Stderr, "test bed: no real node here (%v); its tests skip\n", err)
+			return m.Run()
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	c, err := Start(ctx, Options{})
+	c, err := Start(ctx, opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

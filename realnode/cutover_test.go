@@ -1,0 +1,80 @@
+package realnode
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// event is one line of cutover's -o json output.
+type event struct {
+	Type    string `json:"type"`
+	Stage   string `json:"stage"`
+	Object  string `json:"object"`
+	Action  string `json:"action"`
+	Status  string `json:"status"`
+	Message string `json:"message"`
+	Error   string `json:"error"`
+}
+
+// run is one finished cutover process.
+type run struct {
+	exit   int
+	events []event
+	stderr string
+}
+
+// cutover runs cutover with args against the test bed, in namespace ns.
+func cutover(ctx context.Context, t *testing.T, ns string, args ...string) *run {
+	t.Helper()
+	args = append(args, "-o", "json", "--kubeconfig", cluster.Kubeconfig, "-n", ns)
+	cmd := exec.CommandContext(ctx, cutoverBin, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG=")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	r := &run{stderr: stderr.String()}
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		r.exit = exit.ExitCode()
+	case err != nil:
+		t.Fatalf("cutover %v: %v", args, err)
+	}
+	sc := bufio.NewScanner(&stdout)
+	sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
+	for sc.Scan() {
+		var e event
+		if json.Unmarshal(sc.Bytes(), &e) == nil && e.Type != "" {
+			r.events = append(r.events, e)
+		}
+	}
+	return r
+}
+
+// warnings returns the warning events with status.
+func (r *run) warnings(status string) []event {
+	var out []event
+	for _, e := range r.events {
+		if e.Type == "warning" && e.Status == status {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (r *run) log() string {
+	var b strings.Builder
+	for _, e := range r.events {
+		fmt.Fprintf(&b, "%s %s %s %s %s: %s %s\n", e.Type, e.Stage, e.Object, e.Action, e.Status, e.Message, e.Error)
+	}
+	b.WriteString(r.stderr)
+	return b.String()
+}

@@ -1,0 +1,37 @@
+package realnode
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/cutover/cutover/internal/testbed"
+)
+
+var (
+	cluster *testbed.Cluster
+	// cutoverBin is the cutover binary, built once for the package.
+	cutoverBin string
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "cutover-realnode-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := func() int {
+		defer os.RemoveAll(dir)
+		cutoverBin = filepath.Join(dir, "cutover")
+		cmd := exec.Command("go", "build", "-o", cutoverBin, "../cmd/cutover")
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "build cutover:", err)
+			return 1
+		}
+		return testbed.RunWith(m, &cluster, testbed.Options{RealNode: true})
+	}()
+	os.Exit(code)
+}

@@ -1,0 +1,238 @@
+package realnode
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"text/template"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/cutover/cutover/internal/dataplane"
+	"github.com/cutover/cutover/internal/testbed"
+)
+
+// app is how a release's pods behave and are configured.
+type app struct {
+	Replicas       int
+	MaxSurge       string
+	MaxUnavailable string
+	OnSigterm      string // the test app's ON_SIGTERM: "exit" (a naive app) or "drain"
+	DrainAfter     string // how long a draining app keeps serving after SIGTERM
+	StartDelay     string // how long it answers 503 after starting
+	NoReadiness    bool   // no readiness probe
+	PreStopSleep   int    // lifecycle.preStop.sleep.seconds; 0: none
+	Grace          int    // terminationGracePeriodSeconds; 0: the default (30)
+	Major          string // the Tomcat major the image answers
+}
+
+var manifest = template.Must(template.New("web").Parse(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: {{.Replicas}}
+  selector:
+    matchLabels: {app: web}
+  strategy:
+    type: RollingUpdate
+    rollingUpdate: {maxSurge: {{.MaxSurge}}, maxUnavailable: {{.MaxUnavailable}}}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+{{- if .Grace}}
+      terminationGracePeriodSeconds: {{.Grace}}
+{{- end}}
+      containers:
+      - name: web
+        image: tomcat:{{.Major}}
+        ports:
+        - containerPort: 8080
+        env:
+        - {name: ON_SIGTERM, value: "{{.OnSigterm}}"}
+        - {name: DRAIN_AFTER, value: "{{.DrainAfter}}"}
+        - {name: START_DELAY, value: "{{.StartDelay}}"}
+{{- if not .NoReadiness}}
+        readinessProbe:
+          httpGet: {path: /, port: 8080}
+          periodSeconds: 1
+{{- end}}
+{{- if .PreStopSleep}}
+        lifecycle:
+          preStop:
+            sleep: {seconds: {{.PreStopSleep}}}
+{{- end}}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  selector: {app: web}
+  ports:
+  - {port: 80, targetPort: 8080}
+`))
+
+// deployed writes the app's manifest to a file in dir.
+func (a app) write(t *testing.T, dir string) string {
+	t.Helper()
+	p := filepath.Join(dir, "web-"+a.Major+".yaml")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := manifest.Execute(f, a); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// safe is an app cutover's pre-flight finds nothing wrong with: three
+// replicas, one extra during the rollout, a readiness probe, and a preStop
+// sleep that outlasts kube-proxy's reaction to the pod leaving.
+func safe() app {
+	return app{Replicas: 3, MaxSurge: "1", MaxUnavailable: "0", OnSigterm: "exit", PreStopSleep: 3}
+}
+
+// TestRollingHazards rolls a release from Tomcat 7 to 8 on the real node
+// under load from the users' host, once per hazard: with the hazard the
+// users' requests fail and cutover's pre-flight warned before the first
+// write; with the fix it suggests, none fails and nothing is warned.
+func TestRollingHazards(t *testing.T) {
+	testbed.RequireRealNode(t)
+	cases := []struct {
+		name string
+		app  func(a *app)
+		// hazard is the pre-flight rule that must warn; "" for none.
+		hazard string
+		// fails: the hazard costs requests (the measurement the rule
+		// rests on); false: none may fail.
+		fails bool
+	}{
+		{name: "safe", app: func(*app) {}},
+		{name: "app exits at once on SIGTERM, no preStop", app: func(a *app) { a.PreStopSleep = 0 },
+			hazard: "no-prestop", fails: true},
+		{name: "app drains on SIGTERM, no preStop", app: func(a *app) { a.PreStopSleep, a.OnSigterm, a.DrainAfter = 0, "drain", "3s" },
+			hazard: "no-prestop"},
+		{name: "warming app without a readiness probe", app: func(a *app) { a.NoReadiness, a.StartDelay = true, "3s" },
+			hazard: "no-readiness-probe", fails: true},
+		{name: "warming app with a readiness probe", app: func(a *app) { a.StartDelay = "3s" }},
+		// The old pod serves through its preStop sleep (kube-proxy falls
+		// back to terminating endpoints when no other is ready): it takes
+		// a new pod slower than that to leave the Service without one.
+		{name: "one slow replica, maxSurge 0", app: func(a *app) { a.Replicas, a.MaxSurge, a.MaxUnavailable, a.StartDelay = 1, "0", "1", "6s" },
+			hazard: "takes-last-pod", fails: true},
+		{name: "one slow replica, maxSurge 1", app: func(a *app) { a.Replicas, a.StartDelay = 1, "6s" }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := safe()
+			tc.app(&a)
+			res, warned := rollUnderLoad(t, a)
+			t.Logf("new connections: %s", res.fresh)
+			t.Logf("keep-alive: %s", res.kept)
+			failed := res.fresh.Failures + res.kept.Failures
+			switch {
+			case tc.fails && failed == 0:
+				t.Errorf("no request failed: the hazard %q did not show on the real node", tc.hazard)
+			case !tc.fails && failed > 0:
+				t.Errorf("%d requests failed: %q %q", failed, res.fresh.FailureDetails, res.kept.FailureDetails)
+			}
+			var rules []string
+			for _, w := range warned {
+				rules = append(rules, w.Action)
+			}
+			if tc.hazard == "" && len(rules) > 0 {
+				t.Errorf("the pre-flight warned %v about a safe release", warned)
+			}
+			if tc.hazard != "" && !slices.Contains(rules, tc.hazard) {
+				t.Errorf("the pre-flight did not warn %q; it warned %v", tc.hazard, warned)
+			}
+		})
+	}
+}
+
+// loads are the users' traffic during one rollout.
+type loads struct{ fresh, kept *dataplane.LoadResult }
+
+// rollUnderLoad deploys Tomcat 7, then rolls to Tomcat 8 with cutover while
+// the users' host sends requests through the Service's ClusterIP: 100/s
+// each on a new connection, and 50/s over kept-alive connections. It
+// returns the loads and the pre-flight's warnings of the second deploy.
+func rollUnderLoad(t *testing.T, a app) (loads, []event) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	ns := cluster.Namespace(t)
+	dir := t.TempDir()
+	a.Major = "7"
+	if r := cutover(ctx, t, ns, "deploy", "-f", a.write(t, dir), "--timeout", "2m"); r.exit != 0 {
+		t.Fatalf("deploy 7: exit %d\n%s", r.exit, r.log())
+	}
+	svc, err := cluster.Client.CoreV1().Services(ns).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + net.JoinHostPort(svc.Spec.ClusterIP, "80") + "/"
+	waitServing(ctx, t, url)
+
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	fresh := make(chan *dataplane.LoadResult, 1)
+	kept := make(chan *dataplane.LoadResult, 1)
+	go func() {
+		fresh <- dataplane.Load(loadCtx, dataplane.LoadOptions{URL: url, Rate: 100, Dial: cluster.DialUser})
+	}()
+	go func() {
+		kept <- dataplane.Load(loadCtx, dataplane.LoadOptions{URL: url, Rate: 50, Dial: cluster.DialUser, KeepAlive: true})
+	}()
+	time.Sleep(time.Second)
+	a.Major = "8"
+	r := cutover(ctx, t, ns, "deploy", "-f", a.write(t, dir), "--timeout", "2m")
+	if r.exit != 0 {
+		stopLoad()
+		t.Fatalf("deploy 8: exit %d\n%s", r.exit, r.log())
+	}
+	// The old pods' preStop and grace end after cutover's wait: keep the
+	// users' traffic on until the last old pod is gone for a while.
+	time.Sleep(5 * time.Second)
+	stopLoad()
+	res := loads{<-fresh, <-kept}
+	for _, l := range []*dataplane.LoadResult{res.fresh, res.kept} {
+		if l.Versions["Tomcat/8"] == 0 {
+			t.Errorf("no request reached Tomcat 8: %s", l)
+		}
+	}
+	return res, r.warnings("zero-downtime")
+}
+
+// waitServing waits until the users' host gets answers through url:
+// kube-proxy programs a new Service shortly after its endpoints appear.
+func waitServing(ctx context.Context, t *testing.T, url string) {
+	t.Helper()
+	for {
+		ctx1, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		res := dataplane.Load(ctx1, dataplane.LoadOptions{URL: url, Rate: 20, Dial: cluster.DialUser})
+		cancel()
+		if res.Total > 0 && res.Failures == 0 && strings.HasPrefix(strings.Join(keys(res.Versions), ""), "Tomcat/") {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%s never served the users' host: %s", url, res)
+		}
+	}
+}
+
+func keys(m map[string]int) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
