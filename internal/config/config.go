@@ -63,8 +63,8 @@ type Config struct {
 	RollbackTimeout *time.Duration `json:"rollbackTimeout,omitempty"`
 	NoRollback      *bool          `json:"noRollback,omitempty"`
 	// Strict refuses releases with zero-downtime hazards (package hazard).
-	Strict *bool `json:"strict,omitempty"`
-	ForceConflicts  *bool          `json:"forceConflicts,omitempty"`
+	Strict         *bool `json:"strict,omitempty"`
+	ForceConflicts *bool `json:"forceConflicts,omitempty"`
 	// TakeOverFrom are the field managers whose fields a conflicting
 	// apply takes without forceConflicts (nil: apply.DefaultTakeOver; an
 	// empty list: none).
