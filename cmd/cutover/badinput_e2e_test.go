@@ -347,6 +347,15 @@ func badInputCases() []badCase {
 			},
 		},
 
+		// Zero-downtime hazards.
+		{
+			name: "hazards under --strict", setup: deployBase,
+			args:     argsPlus(deploy("hazards.yaml"), "--strict"),
+			wantCode: exitBadInput,
+			wantInMessage: []string{"hazards.yaml", "document 1", "spec.strategy.rollingUpdate.maxUnavailable", "maxUnavailable 100%",
+				"spec.template.spec.containers[0].readinessProbe", "spec.template.spec.containers[0].lifecycle.preStop", "--strict"},
+		},
+
 		// Variables.
 		{
 			name: "undefined variable under strict-vars", setup: deployBase,
