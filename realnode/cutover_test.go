@@ -11,17 +11,19 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 // event is one line of cutover's -o json output.
 type event struct {
-	Type    string `json:"type"`
-	Stage   string `json:"stage"`
-	Object  string `json:"object"`
-	Action  string `json:"action"`
-	Status  string `json:"status"`
-	Message string `json:"message"`
-	Error   string `json:"error"`
+	Time    time.Time `json:"time"`
+	Type    string    `json:"type"`
+	Stage   string    `json:"stage"`
+	Object  string    `json:"object"`
+	Action  string    `json:"action"`
+	Status  string    `json:"status"`
+	Message string    `json:"message"`
+	Error   string    `json:"error"`
 }
 
 // run is one finished cutover process.
@@ -77,4 +79,14 @@ func (r *run) log() string {
 	}
 	b.WriteString(r.stderr)
 	return b.String()
+}
+
+// finished returns when stage finished successfully.
+func (r *run) finished(stage string) (time.Time, bool) {
+	for _, e := range r.events {
+		if e.Type == "stage.finished" && e.Stage == stage && e.Status == "succeeded" {
+			return e.Time, true
+		}
+	}
+	return time.Time{}, false
 }

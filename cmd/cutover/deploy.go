@@ -64,7 +64,8 @@ and sees the release through.
      endpoints with its ready pods. When one pod's endpoint disagrees for
      --endpoint-grace (a stuck EndpointSlice controller, as after an API
      server restart), it resyncs the controller with an annotation on the
-     Service, and while the Service still routes to pods the rollout is
+     Service, drops the endpoints of pods that are gone from the slices if
+     the controller still does not follow, and while the Service still routes to pods the rollout is
      removing it pauses the Deployment, resuming it once they agree. Every
      step is a warning event.
   4. Verify: optional HTTP checks (--verify-url).

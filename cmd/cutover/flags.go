@@ -134,8 +134,8 @@ type guardFlags struct {
 
 func (f *guardFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.on, "endpoint-guard", true, "while waiting, compare each Service's ready endpoints with the ready pods it selects; "+
-		"when they disagree for --endpoint-grace, resync the EndpointSlice controller (an annotation on the Service) "+
-		"and pause a rolling Deployment until they agree")
+		"when they disagree for --endpoint-grace, resync the EndpointSlice controller (an annotation on the Service), "+
+		"drop the endpoints of pods that are gone if it still does not follow, and pause a rolling Deployment until they agree")
 	fs.DurationVar(&f.grace, "endpoint-grace", drift.DefaultGrace, "how long a pod's endpoint may disagree with the pod before the endpoint guard acts")
 }
 

@@ -13,8 +13,10 @@
 // controller-manager updates nothing at all. A Guard notices the
 // disagreement, nudges the controller with a harmless write to the
 // Service (an update event queues the Service at once, outside the
-// back-off), pauses the rolling Deployments whose old pods still take the
-// traffic, and reports every episode.
+// back-off), drops the endpoints of pods that are gone from the slices when
+// the controller still does not follow (see Repair), pauses the rolling
+// Deployments whose old pods still take the traffic, and reports every
+// episode.
 package drift
 
 import (

@@ -3,8 +3,12 @@ package drift
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/internal/kube"
@@ -52,6 +56,7 @@ type Episode struct {
 	Began      time.Time // when the oldest disagreement began
 	Ended      time.Time // zero while it lasts
 	Resyncs    int
+	Repairs    int      // slices the Guard repaired itself (see Repair)
 	Paused     []string // Deployments paused during it
 	Worst      []Disagreement
 	Unresolved bool // the Guard stopped while it lasted
@@ -78,8 +83,9 @@ type Guard struct {
 }
 
 // Start starts a Guard over the View's namespace. It needs, besides the
-// View's list and watch, patch on Services (the resync) and, with Pause,
-// get and patch on Deployments.
+// View's list and watch, patch on Services (the resync), update on
+// EndpointSlices (the repair) and, with Pause, get and patch on
+// Deployments.
 func Start(ctx context.Context, opts Options) *Guard {
 	if opts.Grace <= 0 {
 		opts.Grace = DefaultGrace
@@ -225,10 +231,45 @@ func (g *Guard) overdue(ctx context.Context, w *watch, began time.Time, ds []Dis
 		msg = fmt.Sprintf("resync %d failed: %v", w.resyncs, err)
 	}
 	g.warn(step{action: ActionResync, service: w.Service, msg: msg})
+	repaired := 0
+	if w.resyncs >= repairFromResync && slices.ContainsFunc(ds, func(d Disagreement) bool { return d.Reason == Gone }) {
+		repaired = g.repair(ctx, w)
+	}
 	g.mu.Lock()
 	g.episodes[w.episode-1].Resyncs = w.resyncs
+	g.episodes[w.episode-1].Repairs += repaired
 	g.mu.Unlock()
 	w.nextResync = now.Add(backoff(w.resyncs, g.opts.MaxBackoff))
+}
+
+// repairFromResync is the resync from which the Guard also repairs the
+// slices itself: the first resync has had a second to work.
+const repairFromResync = 2
+
+// repair corrects the target's stale endpoints (see Repair), reports it,
+// and returns the number of slices written.
+func (g *Guard) repair(ctx context.Context, w *watch) int {
+	v := g.opts.View
+	svc := v.Service(w.Service)
+	ds := Compare(svc, v.EndpointSlices(w.Service), v.Pods(nil))
+	wrote, err := Repair(ctx, g.opts.Clients, svc, v.EndpointSlices(w.Service), v.Pods(nil))
+	switch {
+	case err != nil && apierrors.IsConflict(err):
+		return len(wrote) // the controller wrote meanwhile: judged again on its change
+	case err != nil && ctx.Err() != nil:
+		return len(wrote)
+	case err != nil:
+		g.warn(step{action: ActionFailed, service: w.Service, msg: fmt.Sprintf("repair failed: %v", err)})
+	case len(wrote) > 0:
+		g.warn(step{action: ActionRepaired, service: w.Service, msg: fmt.Sprintf(
+			"the EndpointSlice controller did not follow after %d resyncs: dropped the endpoints of pods that are gone from %s (%s)",
+			w.resyncs, strings.Join(wrote, ", "), Describe(goneOnly(ds)))})
+	}
+	return len(wrote)
+}
+
+func goneOnly(ds []Disagreement) []Disagreement {
+	return slices.DeleteFunc(slices.Clone(ds), func(d Disagreement) bool { return d.Reason != Gone })
 }
 
 // backoff is the wait after the nth resync: 1 s, 2 s, 4 s... up to max.
@@ -285,6 +326,7 @@ const Status = "endpoint drift"
 const (
 	ActionBegan      = "began"      // a Service's endpoints disagree past the grace period
 	ActionResync     = "resync"     // the Service was touched
+	ActionRepaired   = "repaired"   // the Guard dropped endpoints of gone pods from the slices
 	ActionAgreed     = "agreed"     // they agree again
 	ActionUnresolved = "unresolved" // they still disagree as the Guard stops
 	ActionPaused     = "paused"     // a Deployment was paused

@@ -23,6 +23,8 @@ func guardNeeds(ns string, services []string, pause bool) []access.Need {
 	why := "resync the EndpointSlices of Service " + services[0] + " when they drift from its pods (--endpoint-guard=false turns it off)"
 	out := access.Verbs(ns, access.Services, why, "patch")
 	out = append(out, access.Verbs(ns, access.EndpointSlices, why, "list", "watch")...)
+	out = append(out, access.Verbs(ns, access.EndpointSlices, "drop the endpoints of pods that are gone from the slices of Service "+services[0]+
+		" when the EndpointSlice controller does not follow (--endpoint-guard=false turns it off)", "update")...)
 	out = append(out, access.Verbs(ns, access.Pods, why, "list", "watch")...)
 	out = append(out, access.Verbs(ns, access.Services, why, "list", "watch")...)
 	if pause {

@@ -1,0 +1,159 @@
+package realnode
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"text/template"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/cutover/cutover/internal/dataplane"
+	"github.com/cutover/cutover/internal/testbed"
+)
+
+// colors are the article's blue/green files, as templates of the app's
+// behaviour; cutover substitutes TARGET_ROLE and TOMCAT_VERSION.
+var colors = template.Must(template.New("colors").Parse(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web-${TARGET_ROLE}
+spec:
+  replicas: {{.Replicas}}
+  selector:
+    matchLabels: {app: web, role: "${TARGET_ROLE}"}
+  template:
+    metadata:
+      labels: {app: web, role: "${TARGET_ROLE}"}
+    spec:
+      containers:
+      - name: web
+        image: tomcat:${TOMCAT_VERSION}
+        ports:
+        - containerPort: 8080
+        env:
+        - {name: ON_SIGTERM, value: "{{.OnSigterm}}"}
+        - {name: DRAIN_AFTER, value: "{{.DrainAfter}}"}
+        readinessProbe:
+          httpGet: {path: /, port: 8080}
+          periodSeconds: 1
+{{- if .PreStopSleep}}
+        lifecycle:
+          preStop:
+            sleep: {seconds: {{.PreStopSleep}}}
+{{- end}}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  selector: {app: web, role: "${TARGET_ROLE}"}
+  ports:
+  - {port: 80, targetPort: 8080}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web-test-${TARGET_ROLE}
+spec:
+  selector: {app: web, role: "${TARGET_ROLE}"}
+  ports:
+  - {port: 80, targetPort: 8080}
+`))
+
+// TestBlueGreenSwitch releases Tomcat 7, then 8, with cutover's blue/green
+// strategy on the real node while the users' host sends requests through
+// production's ClusterIP, new connections and kept-alive ones, and
+// measures how long each kind still reached the old color after cutover
+// switched the Service.
+func TestBlueGreenSwitch(t *testing.T) {
+	testbed.RequireRealNode(t)
+	cases := []struct {
+		name   string
+		app    app
+		delay  string // --scale-down-delay
+		hazard string
+		fails  bool
+	}{
+		{name: "preStop, scale-down after 5s", app: app{Replicas: 2, OnSigterm: "exit", PreStopSleep: 3}, delay: "5s"},
+		{name: "app exits at once, scale-down after 100ms", app: app{Replicas: 2, OnSigterm: "exit"}, delay: "100ms",
+			hazard: "no-prestop", fails: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			ns := cluster.Namespace(t)
+			file := filepath.Join(t.TempDir(), "web.yaml")
+			f, err := os.Create(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := colors.Execute(f, tc.app); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+			deploy := func(version string) *run {
+				return cutover(ctx, t, ns, "deploy", "--strategy", "blue-green", "--service", "web", "-f", file,
+					"--var", "TOMCAT_VERSION="+version, "--idle-policy", "scale-down", "--scale-down-delay", tc.delay, "--timeout", "2m")
+			}
+			if r := deploy("7"); r.exit != 0 {
+				t.Fatalf("deploy 7: exit %d\n%s", r.exit, r.log())
+			}
+			svc, err := cluster.Client.CoreV1().Services(ns).Get(ctx, "web", metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			url := "http://" + net.JoinHostPort(svc.Spec.ClusterIP, "80") + "/"
+			waitServing(ctx, t, url)
+			loadCtx, stopLoad := context.WithCancel(ctx)
+			fresh, kept := make(chan *dataplane.LoadResult, 1), make(chan *dataplane.LoadResult, 1)
+			go func() {
+				fresh <- dataplane.Load(loadCtx, dataplane.LoadOptions{URL: url, Rate: 100, Dial: cluster.DialUser})
+			}()
+			go func() {
+				kept <- dataplane.Load(loadCtx, dataplane.LoadOptions{URL: url, Rate: 50, Dial: cluster.DialUser, KeepAlive: true})
+			}()
+			time.Sleep(time.Second)
+			r := deploy("8")
+			time.Sleep(5 * time.Second)
+			stopLoad()
+			res := loads{<-fresh, <-kept}
+			if r.exit != 0 {
+				t.Fatalf("deploy 8: exit %d\n%s", r.exit, r.log())
+			}
+			switched, ok := r.finished("Switch")
+			if !ok {
+				t.Fatalf("no Switch stage:\n%s", r.log())
+			}
+			for _, l := range []struct {
+				name string
+				res  *dataplane.LoadResult
+			}{{"new connections", res.fresh}, {"keep-alive", res.kept}} {
+				last := l.res.LastSent["Tomcat/7"].Sub(switched)
+				t.Logf("%s: %s; the old color answered requests sent up to %s after the switch", l.name, l.res, last.Round(time.Millisecond))
+			}
+			failed := res.fresh.Failures + res.kept.Failures
+			switch {
+			case tc.fails && failed == 0:
+				t.Errorf("no request failed: the hazard %q did not show on the real node", tc.hazard)
+			case !tc.fails && failed > 0:
+				t.Errorf("%d requests failed: %q %q", failed, res.fresh.FailureDetails, res.kept.FailureDetails)
+			}
+			warned := false
+			for _, w := range r.warnings("zero-downtime") {
+				warned = warned || w.Action == tc.hazard
+				if tc.hazard == "" {
+					t.Errorf("the pre-flight warned about a safe release: %+v", w)
+				}
+			}
+			if tc.hazard != "" && !warned {
+				t.Errorf("the pre-flight did not warn %q", tc.hazard)
+			}
+		})
+	}
+}
