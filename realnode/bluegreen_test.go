@@ -80,8 +80,14 @@ func TestBlueGreenSwitch(t *testing.T) {
 		fails  bool
 	}{
 		{name: "preStop, scale-down after 5s", app: app{Replicas: 2, OnSigterm: "exit", PreStopSleep: 3}, delay: "5s"},
-		{name: "app exits at once, scale-down after 100ms", app: app{Replicas: 2, OnSigterm: "exit"}, delay: "100ms",
-			hazard: "no-prestop", fails: true},
+		// The pre-flight still warns: pods leave production outside deploys
+		// too (scale-in, drains, evictions). The switch itself is safe:
+		// new connections leave the old color within a fraction of a
+		// second, long before the scale-down, and Go's client retries an
+		// idempotent request whose kept-alive connection the old pod
+		// closes.
+		{name: "app exits at once, scale-down after 2s", app: app{Replicas: 2, OnSigterm: "exit"}, delay: "2s",
+			hazard: "no-prestop"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -172,7 +173,7 @@ func (c check) preStop() []Finding {
 			return nil
 		}
 		return []Finding{c.finding(NoPreStop, fmt.Sprintf("spec.template.spec.containers[%d].lifecycle.preStop", i[0]),
-			"no preStop delay: a leaving pod gets SIGTERM while Service %s's routes (kube-proxy, ingress controllers) still send it new connections for a second or more; "+
+			"no preStop delay: a leaving pod (a rollout, a scale-in, a node drain) gets SIGTERM while Service %s's routes (kube-proxy, ingress controllers) still send it new connections for a second or more; "+
 				"an app that stops on SIGTERM refuses them. Add lifecycle: {preStop: {sleep: {seconds: 5}}} (Kubernetes 1.34+; an exec of sleep before), "+
 				"or accept it with the annotation %s: %s if the app keeps serving for seconds after SIGTERM", c.svc.Name, AllowAnnotation, NoPreStop)}
 	}
@@ -252,4 +253,26 @@ func (c check) strategy() []Finding {
 	return []Finding{c.finding(TakesLastPod, "spec.strategy.rollingUpdate.maxUnavailable",
 		"maxUnavailable %s of %d replicas lets the rollout stop every ready pod before a new one is ready: Service %s has none to send requests to meanwhile. "+
 			"Keep maxUnavailable below the replicas (e.g. 0 with maxSurge 1)", unavailable.String(), replicas, c.svc.Name)}
+}
+
+// ScaleDownTooSoon is the rule for a blue/green scale-down of the old color
+// sooner than the routes to it are gone.
+const ScaleDownTooSoon = "scale-down-too-soon"
+
+// MinScaleDownDelay is the shortest scale-down delay the pre-flight accepts
+// without a warning. On the real node, under load, kube-proxy still sent new
+// connections to the old color up to a second after cutover saw production's
+// EndpointSlices switch (realnode.TestBlueGreenSwitch); ingress controllers
+// and cloud load balancers take longer.
+const MinScaleDownDelay = 5 * time.Second
+
+// CheckScaleDown returns the warning for a blue/green scale-down delay
+// shorter than MinScaleDownDelay, or "".
+func CheckScaleDown(delay time.Duration) string {
+	if delay >= MinScaleDownDelay {
+		return ""
+	}
+	return fmt.Sprintf("the old color is scaled down %s after the switch: kube-proxy can route new connections to it for a second after the switch, "+
+		"ingress controllers and load balancers longer, and those would reach stopping pods. Use --scale-down-delay of at least %s (default 30s)",
+		delay, MinScaleDownDelay)
 }

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
@@ -105,5 +106,16 @@ func TestCheck(t *testing.T) {
 				t.Errorf("field %q, want %q", fs[0].Field, tc.field)
 			}
 		})
+	}
+}
+
+func TestCheckScaleDown(t *testing.T) {
+	for _, tc := range []struct {
+		delay time.Duration
+		warn  bool
+	}{{100 * time.Millisecond, true}, {2 * time.Second, true}, {MinScaleDownDelay, false}, {30 * time.Second, false}} {
+		if got := CheckScaleDown(tc.delay) != ""; got != tc.warn {
+			t.Errorf("CheckScaleDown(%s) warns %v, want %v", tc.delay, got, tc.warn)
+		}
 	}
 }

@@ -286,6 +286,9 @@ func (b *BlueGreen) deploy(ctx context.Context, e env) (deployed, error) {
 		if err := b.checkHazards(StageDeploy, items, b.hazardServices(e, prod, items), hazard.Options{}, b.opts.StrictHazards); err != nil {
 			return fmt.Errorf("%w: %w", ErrRefused, err)
 		}
+		if err := b.checkScaleDown(e); err != nil {
+			return fmt.Errorf("%w: %w", ErrRefused, err)
+		}
 		if b.opts.DryRun {
 			return b.dryRunSwitch(ctx, e, prod)
 		}
@@ -524,4 +527,22 @@ func (b *BlueGreen) hazardServices(e env, prod *manifest.Object, items []*apply.
 	switched := maps.Clone(sel)
 	switched[b.opts.SelectorKey] = e.target
 	return append(out, hazard.Service{Namespace: b.c.Namespace, Name: b.opts.Service, Selector: switched})
+}
+
+// checkScaleDown warns (or, strict, refuses) when the scale-down policy
+// stops the old color sooner than the routes to it are gone.
+func (b *BlueGreen) checkScaleDown(e env) error {
+	if b.opts.IdlePolicy != IdleScaleDown || e.active == "" || e.active == e.target {
+		return nil // nothing to scale down this time
+	}
+	msg := hazard.CheckScaleDown(b.opts.ScaleDownDelay)
+	switch {
+	case msg == "":
+		return nil
+	case b.opts.StrictHazards:
+		return fmt.Errorf("zero-downtime hazards (--strict): --scale-down-delay: %s (%s)", msg, hazard.ScaleDownTooSoon)
+	}
+	event.Stamp(b.sink, event.Event{Type: event.Warning, Stage: StageDeploy, Object: "color " + e.active, Status: HazardStatus,
+		Action: hazard.ScaleDownTooSoon, Message: "--scale-down-delay: " + msg})
+	return nil
 }
