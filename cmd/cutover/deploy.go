@@ -51,7 +51,13 @@ func newDeployCmd() *cobra.Command {
 and sees the release through.
 
   1. Validate: every object passes a server-side dry run before the first
-     write; one bad object means nothing is written.
+     write; one bad object means nothing is written. The zero-downtime
+     pre-flight then reads each Deployment a Service routes to (in the files
+     or already in the cluster) and warns about what drops requests however
+     the rollout runs: no readiness probe, no preStop delay, a grace period
+     shorter than the preStop, a rollout that may stop the last ready pod,
+     Recreate. --strict refuses such a release instead; the annotation
+     cutover.dev/allow-hazards: RULE[,RULE] on a Deployment accepts one.
   2. Apply: Namespaces and CRDs, then ServiceAccounts, RBAC, ConfigMaps and
      Secrets, then Services, then workloads; in parallel within each group.
   3. Wait: watch every object until it is ready (kstatus). A Deployment is
