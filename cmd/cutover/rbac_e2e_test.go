@@ -679,6 +679,9 @@ var missingCases = []missingCase{
 	{remove: listWatch("discovery.k8s.io", "endpointslices"), flow: "blue-green-first", gapCodes: []int{exitRollbackFailed},
 		gap: "Switch writes the production Service, then waits for its EndpointSlices until --timeout and exits 6; " +
 			"on a 7 to 8 switch it also switches back and waits again, 2 minutes (SwitchBackTimeout, no flag), before exit 6"},
+	// The endpoint drift guard's repair: refused before any write.
+	{remove: one("discovery.k8s.io", "endpointslices", "update"), flow: "rolling"},
+	{remove: one("discovery.k8s.io", "endpointslices", "update"), flow: "blue-green"},
 	// Blue/green: the lock.
 	{remove: one("coordination.k8s.io", "leases", "get"), flow: "blue-green"},
 	{remove: one("coordination.k8s.io", "leases", "create"), flow: "blue-green"},
