@@ -64,7 +64,7 @@ func (g *Guard) holdPaused(ctx context.Context, want map[string]bool) {
 		case err != nil:
 			g.note(name, ActionFailed, "could not pause it: "+err.Error())
 		case took:
-			g.note(name, ActionPaused, "paused: a Service still routes traffic to its leaving pods; no further pod is taken away until the endpoints agree")
+			g.note(name, ActionPaused, "paused: a Service's endpoints do not follow its pods; no further pod is taken away until they agree")
 		}
 	}
 	for _, name := range g.held() {

@@ -62,10 +62,6 @@ func (d Disagreement) String() string {
 	return "pod " + d.Pod + " is " + string(d.Reason) + " but still a ready endpoint"
 }
 
-// removing reports whether the endpoint routes traffic to a pod that is
-// leaving: what a rolling update must not add to while it lasts.
-func (d Disagreement) removing() bool { return d.Reason == Gone || d.Reason == Terminating }
-
 // Compare returns, sorted, the disagreements between a Service's
 // EndpointSlices and the pods (of its namespace) that its selector picks:
 // Inspect's Disagreements.

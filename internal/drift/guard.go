@@ -25,10 +25,11 @@ const DefaultGrace = 3 * time.Second
 // Target is a Service the Guard watches.
 type Target struct {
 	Service string
-	// Pause names Deployments (in the Guard's namespace) to pause while
-	// the Service routes traffic to pods that are leaving: a rolling
-	// update's, so that no further old pod is taken away while it still
-	// takes the traffic. Empty: the Guard only resyncs.
+	// Pause names Deployments (in the Guard's namespace) to pause from the
+	// moment a disagreement outlives the grace period until the Service
+	// agrees again: a rolling update's, so that no further old pod is taken
+	// away while the Service may still route to it, or not yet to the new
+	// ones. Empty: the Guard only resyncs and repairs.
 	Pause []string
 }
 
@@ -120,6 +121,9 @@ type watch struct {
 	episode    int // index into episodes + 1; 0 when none is open
 	nextResync time.Time
 	resyncs    int
+	// holding: a disagreement outlived the grace period; the target's
+	// Deployments stay paused until the Service agrees again.
+	holding bool
 }
 
 func (g *Guard) run(ctx context.Context) {
@@ -187,21 +191,24 @@ func (g *Guard) judge(ctx context.Context, w *watch, now time.Time, pause map[st
 	w.since = current
 	if len(ds) == 0 {
 		g.agreed(w, now)
+		w.holding = false
 		return now.Add(time.Hour)
 	}
-	if len(overdue) == 0 {
-		return oldest.Add(g.opts.Grace)
+	next := oldest.Add(g.opts.Grace)
+	if len(overdue) > 0 {
+		g.overdue(ctx, w, oldest, overdue, now)
+		w.holding = true
+		next = w.nextResync
 	}
-	g.overdue(ctx, w, oldest, overdue, now)
-	for _, d := range overdue {
-		if d.removing() {
-			for _, name := range w.Pause {
-				pause[name] = true
-			}
-			break
+	if w.holding {
+		// The Service does not follow its pods: every old pod the rollout
+		// takes away may be one it still routes to, and the new pods may
+		// not be routed to at all. Hold the rollout until it agrees.
+		for _, name := range w.Pause {
+			pause[name] = true
 		}
 	}
-	return w.nextResync
+	return next
 }
 
 // overdue opens or extends the target's episode and resyncs when due.
@@ -242,6 +249,9 @@ func (g *Guard) overdue(ctx context.Context, w *watch, began time.Time, ds []Dis
 	w.nextResync = now.Add(backoff(w.resyncs, g.opts.MaxBackoff))
 }
 
+// writeTimeout bounds one write of the Guard.
+const writeTimeout = 5 * time.Second
+
 // repairFromResync is the resync from which the Guard also repairs the
 // slices itself: the first resync has had a second to work.
 const repairFromResync = 2
@@ -252,12 +262,14 @@ func (g *Guard) repair(ctx context.Context, w *watch) int {
 	v := g.opts.View
 	svc := v.Service(w.Service)
 	ds := Compare(svc, v.EndpointSlices(w.Service), v.Pods(nil))
-	wrote, err := Repair(ctx, g.opts.Clients, svc, v.EndpointSlices(w.Service), v.Pods(nil))
+	// A repair under way finishes (and is reported) even if the Guard is
+	// stopped meanwhile.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	defer cancel()
+	wrote, err := Repair(wctx, g.opts.Clients, svc, v.EndpointSlices(w.Service), v.Pods(nil))
 	switch {
 	case err != nil && apierrors.IsConflict(err):
 		return len(wrote) // the controller wrote meanwhile: judged again on its change
-	case err != nil && ctx.Err() != nil:
-		return len(wrote)
 	case err != nil:
 		g.warn(step{action: ActionFailed, service: w.Service, msg: fmt.Sprintf("repair failed: %v", err)})
 	case len(wrote) > 0:

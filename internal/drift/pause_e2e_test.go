@@ -67,7 +67,7 @@ func TestGuardPausesARollingUpdateWhileTheControllerIsFrozen(t *testing.T) {
 	}
 	assertResumed(t, ctx, c, ns)
 	msgs := warnings(sink, "Deployment/"+ns+"/web")
-	if !anyContains(msgs, "paused: a Service still routes traffic to its leaving pods") || !anyContains(msgs, "resumed") {
+	if !anyContains(msgs, "paused: a Service's endpoints do not follow its pods") || !anyContains(msgs, "resumed") {
 		t.Errorf("warnings %q do not report the pause and the resume", msgs)
 	}
 }
