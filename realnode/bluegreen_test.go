@@ -29,6 +29,7 @@ spec:
     metadata:
       labels: {app: web, role: "${TARGET_ROLE}"}
     spec:
+      nodeSelector: {type: real}
       containers:
       - name: web
         image: tomcat:${TOMCAT_VERSION}
@@ -115,7 +116,7 @@ func TestBlueGreenSwitch(t *testing.T) {
 				t.Fatal(err)
 			}
 			url := "http://" + net.JoinHostPort(svc.Spec.ClusterIP, "80") + "/"
-			waitServing(ctx, t, url)
+			waitServing(ctx, t, url, cluster.DialUser)
 			loadCtx, stopLoad := context.WithCancel(ctx)
 			fresh, kept := make(chan *dataplane.LoadResult, 1), make(chan *dataplane.LoadResult, 1)
 			go func() {

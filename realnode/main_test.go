@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "build cutover:", err)
 			return 1
 		}
-		return testbed.RunWith(m, &cluster, testbed.Options{RealNode: true})
+		return testbed.RunWith(m, &cluster, testbed.Options{RealNode: true, Nodes: 3})
 	}()
 	os.Exit(code)
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/cutover/cutover/internal/dataplane"
 	"github.com/cutover/cutover/internal/testbed"
@@ -29,6 +30,10 @@ type app struct {
 	PreStopSleep   int    // lifecycle.preStop.sleep.seconds; 0: none
 	Grace          int    // terminationGracePeriodSeconds; 0: the default (30)
 	Major          string // the Tomcat major the image answers
+	// Kwok runs the pods on the fake nodes, served by the test bed's data
+	// plane (readiness by annotation, every pod serving through its grace
+	// period) instead of the real node: the side-by-side.
+	Kwok bool
 }
 
 var manifest = template.Must(template.New("web").Parse(`apiVersion: apps/v1
@@ -45,7 +50,11 @@ spec:
   template:
     metadata:
       labels: {app: web}
+{{- if .Kwok}}
+      annotations: {testbed.cutover.dev/ready-after: "{{if .StartDelay}}{{.StartDelay}}{{else}}200ms{{end}}"}
+{{- end}}
     spec:
+      nodeSelector: {type: {{if .Kwok}}kwok{{else}}real{{end}}}
 {{- if .Grace}}
       terminationGracePeriodSeconds: {{.Grace}}
 {{- end}}
@@ -145,15 +154,23 @@ func TestRollingHazards(t *testing.T) {
 			case !tc.fails && failed > 0:
 				t.Errorf("%d requests failed: %q %q", failed, res.fresh.FailureDetails, res.kept.FailureDetails)
 			}
-			var rules []string
-			for _, w := range warned {
-				rules = append(rules, w.Action)
-			}
+			rules := rulesOf(warned)
 			if tc.hazard == "" && len(rules) > 0 {
 				t.Errorf("the pre-flight warned %v about a safe release", warned)
 			}
 			if tc.hazard != "" && !slices.Contains(rules, tc.hazard) {
 				t.Errorf("the pre-flight did not warn %q; it warned %v", tc.hazard, warned)
+			}
+
+			// The same release on kwok's fake nodes, for the side-by-side:
+			// the pre-flight judges the same manifest the same way; what
+			// the users' requests got there is logged.
+			a.Kwok = true
+			kres, kwarned := rollUnderLoad(t, a)
+			t.Logf("kwok: new connections: %s", kres.fresh)
+			t.Logf("kwok: keep-alive: %s", kres.kept)
+			if got := rulesOf(kwarned); !slices.Equal(got, rules) {
+				t.Errorf("on kwok the pre-flight warned %v, on the real node %v", got, rules)
 			}
 		})
 	}
@@ -180,17 +197,20 @@ func rollUnderLoad(t *testing.T, a app) (loads, []event) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	url := "http://" + net.JoinHostPort(svc.Spec.ClusterIP, "80") + "/"
-	waitServing(ctx, t, url)
+	url, dial := "http://"+net.JoinHostPort(svc.Spec.ClusterIP, "80")+"/", cluster.DialUser
+	if a.Kwok {
+		url, dial = kwokRoute(ctx, t, ns), nil
+	}
+	waitServing(ctx, t, url, dial)
 
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	fresh := make(chan *dataplane.LoadResult, 1)
 	kept := make(chan *dataplane.LoadResult, 1)
 	go func() {
-		fresh <- dataplane.Load(loadCtx, dataplane.LoadOptions{URL: url, Rate: 100, Dial: cluster.DialUser})
+		fresh <- dataplane.Load(loadCtx, dataplane.LoadOptions{URL: url, Rate: 100, Dial: dial})
 	}()
 	go func() {
-		kept <- dataplane.Load(loadCtx, dataplane.LoadOptions{URL: url, Rate: 50, Dial: cluster.DialUser, KeepAlive: true})
+		kept <- dataplane.Load(loadCtx, dataplane.LoadOptions{URL: url, Rate: 50, Dial: dial, KeepAlive: true})
 	}()
 	time.Sleep(time.Second)
 	a.Major = "8"
@@ -214,11 +234,11 @@ func rollUnderLoad(t *testing.T, a app) (loads, []event) {
 
 // waitServing waits until the users' host gets answers through url:
 // kube-proxy programs a new Service shortly after its endpoints appear.
-func waitServing(ctx context.Context, t *testing.T, url string) {
+func waitServing(ctx context.Context, t *testing.T, url string, dial func(context.Context, string, string) (net.Conn, error)) {
 	t.Helper()
 	for {
 		ctx1, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-		res := dataplane.Load(ctx1, dataplane.LoadOptions{URL: url, Rate: 20, Dial: cluster.DialUser})
+		res := dataplane.Load(ctx1, dataplane.LoadOptions{URL: url, Rate: 20, Dial: dial})
 		cancel()
 		if res.Total > 0 && res.Failures == 0 && strings.HasPrefix(strings.Join(keys(res.Versions), ""), "Tomcat/") {
 			return
@@ -235,4 +255,28 @@ func keys(m map[string]int) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+func rulesOf(es []event) []string {
+	var out []string
+	for _, e := range es {
+		out = append(out, e.Action)
+	}
+	return out
+}
+
+// kwokRoute starts the test bed's data plane for ns and returns the URL of
+// its router for the Service web: kube-proxy's stand-in for kwok's pods.
+func kwokRoute(ctx context.Context, t *testing.T, ns string) string {
+	t.Helper()
+	dp, err := dataplane.Start(ctx, dataplane.Options{Config: cluster.Config, Namespace: ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dp.Close)
+	r, err := dp.Route(ctx, ns, "web", intstr.FromInt32(80))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.URL() + "/"
 }

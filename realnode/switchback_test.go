@@ -46,7 +46,7 @@ func TestBlueGreenSwitchBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	url := "http://" + net.JoinHostPort(svc.Spec.ClusterIP, "80") + "/"
-	waitServing(ctx, t, url)
+	waitServing(ctx, t, url, cluster.DialUser)
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	fresh, kept := make(chan *dataplane.LoadResult, 1), make(chan *dataplane.LoadResult, 1)
 	go func() { fresh <- dataplane.Load(loadCtx, dataplane.LoadOptions{URL: url, Rate: 100, Dial: cluster.DialUser}) }()
