@@ -129,7 +129,7 @@ func TestBlueGreenSwitch(t *testing.T) {
 			r := deploy("8")
 			time.Sleep(5 * time.Second)
 			stopLoad()
-			res := loads{<-fresh, <-kept}
+			res := loads{fresh: <-fresh, kept: <-kept}
 			if r.exit != 0 {
 				t.Fatalf("deploy 8: exit %d\n%s", r.exit, r.log())
 			}

@@ -6,14 +6,17 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"text/template"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/cutover/cutover/internal/audit"
 	"github.com/cutover/cutover/internal/dataplane"
 	"github.com/cutover/cutover/internal/testbed"
 )
@@ -149,10 +152,10 @@ func TestRollingHazards(t *testing.T) {
 			t.Logf("keep-alive: %s", res.kept)
 			failed := res.fresh.Failures + res.kept.Failures
 			switch {
-			case tc.fails && failed == 0:
-				t.Errorf("no request failed: the hazard %q did not show on the real node", tc.hazard)
-			case !tc.fails && failed > 0:
-				t.Errorf("%d requests failed: %q %q", failed, res.fresh.FailureDetails, res.kept.FailureDetails)
+			case tc.fails && !breaks(res.violations, audit.NoFailedRequests):
+				t.Errorf("the auditor saw no failed request (%d by the load): the hazard %q did not show on the real node", failed, tc.hazard)
+			case !tc.fails && (failed > 0 || len(res.violations) > 0):
+				t.Errorf("%d requests failed: %q %q; violations %v", failed, res.fresh.FailureDetails, res.kept.FailureDetails, res.violations)
 			}
 			rules := rulesOf(warned)
 			if tc.hazard == "" && len(rules) > 0 {
@@ -168,7 +171,7 @@ func TestRollingHazards(t *testing.T) {
 			a.Kwok = true
 			kres, kwarned := rollUnderLoad(t, a)
 			t.Logf("kwok: new connections: %s", kres.fresh)
-			t.Logf("kwok: keep-alive: %s", kres.kept)
+			t.Logf("kwok: keep-alive: %s; violations %v", kres.kept, kres.violations)
 			if got := rulesOf(kwarned); !slices.Equal(got, rules) {
 				t.Errorf("on kwok the pre-flight warned %v, on the real node %v", got, rules)
 			}
@@ -176,8 +179,12 @@ func TestRollingHazards(t *testing.T) {
 	}
 }
 
-// loads are the users' traffic during one rollout.
-type loads struct{ fresh, kept *dataplane.LoadResult }
+// loads are the users' traffic during one rollout, and what the invariant
+// auditor made of it.
+type loads struct {
+	fresh, kept *dataplane.LoadResult
+	violations  []audit.Violation
+}
 
 // rollUnderLoad deploys Tomcat 7, then rolls to Tomcat 8 with cutover while
 // the users' host sends requests through the Service's ClusterIP: 100/s
@@ -198,19 +205,31 @@ func rollUnderLoad(t *testing.T, a app) (loads, []event) {
 		t.Fatal(err)
 	}
 	url, dial := "http://"+net.JoinHostPort(svc.Spec.ClusterIP, "80")+"/", cluster.DialUser
+	var router *dataplane.Router
 	if a.Kwok {
-		url, dial = kwokRoute(ctx, t, ns), nil
+		router = kwokRoute(ctx, t, ns)
+		url, dial = router.URL()+"/", nil
 	}
 	waitServing(ctx, t, url, dial)
+	aud, err := audit.Start(ctx, audit.Options{Client: cluster.Client, Namespace: ns, Service: "web",
+		PodSelector: labels.SelectorFromSet(labels.Set{"app": "web"}), Router: router, MinReady: a.minReady()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer aud.Stop()
+	record := aud.Request // the users' outcomes; on kwok the router records them
+	if a.Kwok {
+		record = nil
+	}
 
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	fresh := make(chan *dataplane.LoadResult, 1)
 	kept := make(chan *dataplane.LoadResult, 1)
 	go func() {
-		fresh <- dataplane.Load(loadCtx, dataplane.LoadOptions{URL: url, Rate: 100, Dial: dial})
+		fresh <- dataplane.Load(loadCtx, dataplane.LoadOptions{URL: url, Rate: 100, Dial: dial, Record: record})
 	}()
 	go func() {
-		kept <- dataplane.Load(loadCtx, dataplane.LoadOptions{URL: url, Rate: 50, Dial: dial, KeepAlive: true})
+		kept <- dataplane.Load(loadCtx, dataplane.LoadOptions{URL: url, Rate: 50, Dial: dial, KeepAlive: true, Record: record})
 	}()
 	time.Sleep(time.Second)
 	a.Major = "8"
@@ -223,7 +242,8 @@ func rollUnderLoad(t *testing.T, a app) (loads, []event) {
 	// users' traffic on until the last old pod is gone for a while.
 	time.Sleep(5 * time.Second)
 	stopLoad()
-	res := loads{<-fresh, <-kept}
+	res := loads{fresh: <-fresh, kept: <-kept}
+	res.violations = aud.Stop().Violations()
 	for _, l := range []*dataplane.LoadResult{res.fresh, res.kept} {
 		if l.Versions["Tomcat/8"] == 0 {
 			t.Errorf("no request reached Tomcat 8: %s", l)
@@ -267,7 +287,7 @@ func rulesOf(es []event) []string {
 
 // kwokRoute starts the test bed's data plane for ns and returns the URL of
 // its router for the Service web: kube-proxy's stand-in for kwok's pods.
-func kwokRoute(ctx context.Context, t *testing.T, ns string) string {
+func kwokRoute(ctx context.Context, t *testing.T, ns string) *dataplane.Router {
 	t.Helper()
 	dp, err := dataplane.Start(ctx, dataplane.Options{Config: cluster.Config, Namespace: ns})
 	if err != nil {
@@ -278,5 +298,17 @@ func kwokRoute(ctx context.Context, t *testing.T, ns string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return r.URL() + "/"
+	return r
+}
+
+// minReady is the fewest ready pods the rollout may leave: replicas -
+// maxUnavailable, at least 1.
+func (a app) minReady() int {
+	u, _ := strconv.Atoi(a.MaxUnavailable)
+	return max(1, a.Replicas-u)
+}
+
+// breaks reports whether vs holds a violation of inv.
+func breaks(vs []audit.Violation, inv audit.Invariant) bool {
+	return slices.ContainsFunc(vs, func(v audit.Violation) bool { return v.Invariant == inv })
 }

@@ -49,7 +49,9 @@ func TestBlueGreenSwitchBack(t *testing.T) {
 	waitServing(ctx, t, url, cluster.DialUser)
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	fresh, kept := make(chan *dataplane.LoadResult, 1), make(chan *dataplane.LoadResult, 1)
-	go func() { fresh <- dataplane.Load(loadCtx, dataplane.LoadOptions{URL: url, Rate: 100, Dial: cluster.DialUser}) }()
+	go func() {
+		fresh <- dataplane.Load(loadCtx, dataplane.LoadOptions{URL: url, Rate: 100, Dial: cluster.DialUser})
+	}()
 	go func() {
 		kept <- dataplane.Load(loadCtx, dataplane.LoadOptions{URL: url, Rate: 50, Dial: cluster.DialUser, KeepAlive: true})
 	}()
@@ -57,7 +59,7 @@ func TestBlueGreenSwitchBack(t *testing.T) {
 	r := deploy("8", "--verify-command", `test "$CUTOVER_STAGE" = staged`, "--verify-attempts", "2", "--verify-interval", "500ms")
 	time.Sleep(10 * time.Second)
 	stopLoad()
-	res := loads{<-fresh, <-kept}
+	res := loads{fresh: <-fresh, kept: <-kept}
 	if r.exit != 4 {
 		t.Fatalf("deploy 8: exit %d, want 4 (switched back)\n%s", r.exit, r.log())
 	}

@@ -284,6 +284,18 @@ func (a *Auditor) record(e Entry) {
 	a.notify = make(chan struct{})
 }
 
+// Request adds a request's outcome seen by a client outside the data plane
+// (dataplane.LoadOptions.Record): users' traffic through a real node's
+// kube-proxy, judged like the router's.
+func (a *Auditor) Request(o dataplane.Outcome) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.report != nil {
+		return
+	}
+	a.entries = append(a.entries, Entry{Time: o.Time, Kind: KindRequest, Request: &o})
+}
+
 // Mark adds a note to the timeline, e.g. a deploy's stage events or an
 // injected fault, to read the invariants' breaches against.
 func (a *Auditor) Mark(at time.Time, note string) {

@@ -52,6 +52,10 @@ type LoadOptions struct {
 	// Dial, if set, opens the connections (e.g. from another network
 	// namespace).
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Record, if set, gets every request's outcome, the pod named by the
+	// second word of the body ("Apache Tomcat/8 POD"); calls are
+	// serialized.
+	Record func(Outcome)
 }
 
 // Load sends GET requests to opts.URL at opts.Rate per second until ctx
@@ -98,6 +102,9 @@ func Load(ctx context.Context, opts LoadOptions) *LoadResult {
 			mu.Lock()
 			defer mu.Unlock()
 			res.add(sent, status, body, err)
+			if opts.Record != nil {
+				opts.Record(outcomeOf(sent, status, body, err))
+			}
 		})
 	}
 }
@@ -168,4 +175,18 @@ func firstLine(s string) string {
 		s = s[:80]
 	}
 	return s
+}
+
+// outcomeOf is a client's view of one request as an Outcome.
+func outcomeOf(sent time.Time, status int, body string, err error) Outcome {
+	o := Outcome{Time: sent, Duration: time.Since(sent), Status: status}
+	if f := strings.Fields(firstLine(body)); len(f) >= 3 && strings.HasPrefix(f[1], "Tomcat/") {
+		o.Pod = f[2]
+	}
+	if err != nil {
+		o.Err = err.Error()
+	} else if status < 200 || status > 299 {
+		o.Err = fmt.Sprintf("status %d", status)
+	}
+	return o
 }
