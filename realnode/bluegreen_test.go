@@ -2,14 +2,11 @@ package realnode
 
 import (
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
 	"text/template"
 	"time"
-
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cutover/cutover/internal/dataplane"
 	"github.com/cutover/cutover/internal/testbed"
@@ -95,41 +92,15 @@ func TestBlueGreenSwitch(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
 			ns := cluster.Namespace(t)
-			file := filepath.Join(t.TempDir(), "web.yaml")
-			f, err := os.Create(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := colors.Execute(f, tc.app); err != nil {
-				t.Fatal(err)
-			}
-			f.Close()
-			deploy := func(version string) *run {
-				return cutover(ctx, t, ns, "deploy", "--strategy", "blue-green", "--service", "web", "-f", file,
-					"--var", "TOMCAT_VERSION="+version, "--idle-policy", "scale-down", "--scale-down-delay", tc.delay, "--timeout", "2m")
-			}
-			if r := deploy("7"); r.exit != 0 {
+			bg := newBlueGreen(t, ns, tc.app, tc.delay)
+			if r := bg.deploy(ctx, "7"); r.exit != 0 {
 				t.Fatalf("deploy 7: exit %d\n%s", r.exit, r.log())
 			}
-			svc, err := cluster.Client.CoreV1().Services(ns).Get(ctx, "web", metav1.GetOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			url := "http://" + net.JoinHostPort(svc.Spec.ClusterIP, "80") + "/"
-			waitServing(ctx, t, url, cluster.DialUser)
-			loadCtx, stopLoad := context.WithCancel(ctx)
-			fresh, kept := make(chan *dataplane.LoadResult, 1), make(chan *dataplane.LoadResult, 1)
-			go func() {
-				fresh <- dataplane.Load(loadCtx, dataplane.LoadOptions{URL: url, Rate: 100, Dial: cluster.DialUser})
-			}()
-			go func() {
-				kept <- dataplane.Load(loadCtx, dataplane.LoadOptions{URL: url, Rate: 50, Dial: cluster.DialUser, KeepAlive: true})
-			}()
+			u := startUsers(ctx, clusterURL(ctx, t, ns), cluster.DialUser, nil)
 			time.Sleep(time.Second)
-			r := deploy("8")
+			r := bg.deploy(ctx, "8")
 			time.Sleep(5 * time.Second)
-			stopLoad()
-			res := loads{fresh: <-fresh, kept: <-kept}
+			res := u.done()
 			if r.exit != 0 {
 				t.Fatalf("deploy 8: exit %d\n%s", r.exit, r.log())
 			}
@@ -163,4 +134,33 @@ func TestBlueGreenSwitch(t *testing.T) {
 			}
 		})
 	}
+}
+
+// blueGreen releases the colors template of an app with cutover's
+// blue/green strategy, scaling the old color down after delay.
+type blueGreen struct {
+	t        *testing.T
+	ns, file string
+	delay    string
+}
+
+func newBlueGreen(t *testing.T, ns string, a app, delay string) *blueGreen {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "web.yaml")
+	f, err := os.Create(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := colors.Execute(f, a); err != nil {
+		t.Fatal(err)
+	}
+	return &blueGreen{t: t, ns: ns, file: file, delay: delay}
+}
+
+// deploy releases a Tomcat version, with extra flags.
+func (b *blueGreen) deploy(ctx context.Context, version string, extra ...string) *run {
+	args := append([]string{"deploy", "--strategy", "blue-green", "--service", "web", "-f", b.file,
+		"--var", "TOMCAT_VERSION=" + version, "--idle-policy", "scale-down", "--scale-down-delay", b.delay, "--timeout", "2m"}, extra...)
+	return cutover(ctx, b.t, b.ns, args...)
 }

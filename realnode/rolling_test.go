@@ -12,7 +12,6 @@ import (
 	"text/template"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
@@ -200,17 +199,16 @@ func rollUnderLoad(t *testing.T, a app) (loads, []event) {
 	if r := cutover(ctx, t, ns, "deploy", "-f", a.write(t, dir), "--timeout", "2m"); r.exit != 0 {
 		t.Fatalf("deploy 7: exit %d\n%s", r.exit, r.log())
 	}
-	svc, err := cluster.Client.CoreV1().Services(ns).Get(ctx, "web", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	url, dial := "http://"+net.JoinHostPort(svc.Spec.ClusterIP, "80")+"/", cluster.DialUser
 	var router *dataplane.Router
+	var url string
+	dial := cluster.DialUser
 	if a.Kwok {
 		router = kwokRoute(ctx, t, ns)
 		url, dial = router.URL()+"/", nil
+		waitServing(ctx, t, url, dial)
+	} else {
+		url = clusterURL(ctx, t, ns)
 	}
-	waitServing(ctx, t, url, dial)
 	aud, err := audit.Start(ctx, audit.Options{Client: cluster.Client, Namespace: ns, Service: "web",
 		PodSelector: labels.SelectorFromSet(labels.Set{"app": "web"}), Router: router, MinReady: a.minReady()})
 	if err != nil {
@@ -222,27 +220,18 @@ func rollUnderLoad(t *testing.T, a app) (loads, []event) {
 		record = nil
 	}
 
-	loadCtx, stopLoad := context.WithCancel(ctx)
-	fresh := make(chan *dataplane.LoadResult, 1)
-	kept := make(chan *dataplane.LoadResult, 1)
-	go func() {
-		fresh <- dataplane.Load(loadCtx, dataplane.LoadOptions{URL: url, Rate: 100, Dial: dial, Record: record})
-	}()
-	go func() {
-		kept <- dataplane.Load(loadCtx, dataplane.LoadOptions{URL: url, Rate: 50, Dial: dial, KeepAlive: true, Record: record})
-	}()
+	u := startUsers(ctx, url, dial, record)
 	time.Sleep(time.Second)
 	a.Major = "8"
 	r := cutover(ctx, t, ns, "deploy", "-f", a.write(t, dir), "--timeout", "2m")
 	if r.exit != 0 {
-		stopLoad()
+		u.done()
 		t.Fatalf("deploy 8: exit %d\n%s", r.exit, r.log())
 	}
 	// The old pods' preStop and grace end after cutover's wait: keep the
 	// users' traffic on until the last old pod is gone for a while.
 	time.Sleep(5 * time.Second)
-	stopLoad()
-	res := loads{fresh: <-fresh, kept: <-kept}
+	res := u.done()
 	res.violations = aud.Stop().Violations()
 	for _, l := range []*dataplane.LoadResult{res.fresh, res.kept} {
 		if l.Versions["Tomcat/8"] == 0 {

@@ -2,13 +2,8 @@ package realnode
 
 import (
 	"context"
-	"net"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
-
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cutover/cutover/internal/dataplane"
 	"github.com/cutover/cutover/internal/testbed"
@@ -24,42 +19,15 @@ func TestBlueGreenSwitchBack(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	ns := cluster.Namespace(t)
-	file := filepath.Join(t.TempDir(), "web.yaml")
-	f, err := os.Create(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := colors.Execute(f, app{Replicas: 2, OnSigterm: "exit", PreStopSleep: 3}); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	deploy := func(version string, extra ...string) *run {
-		args := append([]string{"deploy", "--strategy", "blue-green", "--service", "web", "-f", file,
-			"--var", "TOMCAT_VERSION=" + version, "--idle-policy", "scale-down", "--scale-down-delay", "5s", "--timeout", "2m"}, extra...)
-		return cutover(ctx, t, ns, args...)
-	}
-	if r := deploy("7"); r.exit != 0 {
+	bg := newBlueGreen(t, ns, app{Replicas: 2, OnSigterm: "exit", PreStopSleep: 3}, "5s")
+	if r := bg.deploy(ctx, "7"); r.exit != 0 {
 		t.Fatalf("deploy 7: exit %d\n%s", r.exit, r.log())
 	}
-	svc, err := cluster.Client.CoreV1().Services(ns).Get(ctx, "web", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := "http://" + net.JoinHostPort(svc.Spec.ClusterIP, "80") + "/"
-	waitServing(ctx, t, url, cluster.DialUser)
-	loadCtx, stopLoad := context.WithCancel(ctx)
-	fresh, kept := make(chan *dataplane.LoadResult, 1), make(chan *dataplane.LoadResult, 1)
-	go func() {
-		fresh <- dataplane.Load(loadCtx, dataplane.LoadOptions{URL: url, Rate: 100, Dial: cluster.DialUser})
-	}()
-	go func() {
-		kept <- dataplane.Load(loadCtx, dataplane.LoadOptions{URL: url, Rate: 50, Dial: cluster.DialUser, KeepAlive: true})
-	}()
+	u := startUsers(ctx, clusterURL(ctx, t, ns), cluster.DialUser, nil)
 	time.Sleep(time.Second)
-	r := deploy("8", "--verify-command", `test "$CUTOVER_STAGE" = staged`, "--verify-attempts", "2", "--verify-interval", "500ms")
+	r := bg.deploy(ctx, "8", "--verify-command", `test "$CUTOVER_STAGE" = staged`, "--verify-attempts", "2", "--verify-interval", "500ms")
 	time.Sleep(10 * time.Second)
-	stopLoad()
-	res := loads{fresh: <-fresh, kept: <-kept}
+	res := u.done()
 	if r.exit != 4 {
 		t.Fatalf("deploy 8: exit %d, want 4 (switched back)\n%s", r.exit, r.log())
 	}
