@@ -69,7 +69,16 @@ func TestRealNodeServesAndLeavesNoHostState(t *testing.T) {
 	stopped = true
 	after := snapshotHost(t)
 	for _, k := range slices.Sorted(mapsKeys(before, after)) {
-		if before[k] != after[k] {
+		_, was := before[k]
+		switch {
+		case before[k] == after[k]:
+		case !was && strings.HasPrefix(k, "sysctl "):
+			// A kernel module loaded on first use (conntrack for
+			// kube-proxy's rules) brings its settings; modules stay
+			// loaded, as after any first use. A link left behind shows
+			// under "links".
+			t.Logf("new kernel setting %s = %s", k, after[k])
+		default:
 			t.Errorf("host state %s changed:\nbefore: %s\nafter:  %s", k, before[k], after[k])
 		}
 	}
