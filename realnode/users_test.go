@@ -11,22 +11,27 @@ import (
 )
 
 // users is the users' traffic to one URL: 100 requests per second, each on a
-// new connection, and 50 per second over kept-alive connections.
+// new connection, 50 per second over kept-alive connections and 10 per
+// second to /slow?d=8s, requests that take 8 s to answer.
 type users struct {
-	stop        context.CancelFunc
-	fresh, kept chan *dataplane.LoadResult
+	stop              context.CancelFunc
+	fresh, kept, slow chan *dataplane.LoadResult
 }
 
 // startUsers starts the users' traffic to url, dialled with dial (nil:
 // from this host), each outcome given to record if set.
 func startUsers(ctx context.Context, url string, dial func(context.Context, string, string) (net.Conn, error), record func(dataplane.Outcome)) *users {
 	ctx, stop := context.WithCancel(ctx)
-	u := &users{stop: stop, fresh: make(chan *dataplane.LoadResult, 1), kept: make(chan *dataplane.LoadResult, 1)}
+	u := &users{stop: stop, fresh: make(chan *dataplane.LoadResult, 1), kept: make(chan *dataplane.LoadResult, 1),
+		slow: make(chan *dataplane.LoadResult, 1)}
 	go func() {
 		u.fresh <- dataplane.Load(ctx, dataplane.LoadOptions{URL: url, Rate: 100, Dial: dial, Record: record})
 	}()
 	go func() {
 		u.kept <- dataplane.Load(ctx, dataplane.LoadOptions{URL: url, Rate: 50, Dial: dial, KeepAlive: true, Record: record})
+	}()
+	go func() {
+		u.slow <- dataplane.Load(ctx, dataplane.LoadOptions{URL: url + "slow?d=8s", Rate: 10, Dial: dial, Record: record})
 	}()
 	return u
 }
@@ -34,7 +39,7 @@ func startUsers(ctx context.Context, url string, dial func(context.Context, stri
 // done stops the traffic and returns what it got.
 func (u *users) done() loads {
 	u.stop()
-	return loads{fresh: <-u.fresh, kept: <-u.kept}
+	return loads{fresh: <-u.fresh, kept: <-u.kept, slow: <-u.slow}
 }
 
 // clusterURL is the URL of Service web's ClusterIP, port 80, once the users'

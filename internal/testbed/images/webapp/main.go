@@ -12,7 +12,8 @@
 //	DRAIN_AFTER    default 0
 //	FAIL           "1": every request to / answers 500
 //
-// /slow?d=2s holds a request open; /healthz always answers 200.
+// /slow?d=2s holds a request open; /healthz always answers 200. The image
+// has no shell: "/webapp sleep N" sleeps N seconds, for an exec preStop.
 package main
 
 import (
@@ -27,6 +28,10 @@ import (
 )
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == "sleep" {
+		sleep(os.Args[2]) // the image has no shell: "/webapp sleep 5" is its exec preStop
+		return
+	}
 	if err := run(); err != nil {
 		slog.Error("webapp", "err", err)
 		os.Exit(1)
@@ -98,4 +103,13 @@ func duration(env string) (time.Duration, error) {
 		return 0, fmt.Errorf("%s: %w", env, err)
 	}
 	return d, nil
+}
+
+func sleep(seconds string) {
+	d, err := time.ParseDuration(seconds + "s")
+	if err != nil {
+		slog.Error("sleep", "err", err)
+		os.Exit(2)
+	}
+	time.Sleep(d)
 }
