@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -37,10 +38,13 @@ type bed struct {
 	prod      *dataplane.Router
 	test      map[string]*dataplane.Router // blue/green test Services by color
 	check     *checkServer
+	// log carries the data plane's log into the auditor's timeline once
+	// the scenario's auditor runs.
+	log *notes
 }
 
 func newBed(ctx context.Context, t *testing.T, s Scenario) (*bed, error) {
-	b := &bed{s: s, ns: cluster.Namespace(t), manifests: map[string]string{}, test: map[string]*dataplane.Router{}}
+	b := &bed{s: s, ns: cluster.Namespace(t), manifests: map[string]string{}, test: map[string]*dataplane.Router{}, log: newNotes()}
 	dir := t.TempDir()
 	for _, rel := range []string{"7", "8"} {
 		m, err := s.writeManifests(dir, rel)
@@ -57,7 +61,7 @@ func newBed(ctx context.Context, t *testing.T, s Scenario) (*bed, error) {
 	// its whole grace period, as a real app does after SIGTERM, while the
 	// EndpointSlice controller, itself catching up, still lists it.
 	dp, err := dataplane.Start(ctx, dataplane.Options{Config: cluster.Config, Namespace: b.ns,
-		BackendWait: 15 * time.Second})
+		BackendWait: 15 * time.Second, Logger: slog.New(b.log)})
 	if err != nil {
 		return nil, err
 	}

@@ -145,6 +145,7 @@ func runScenario(t *testing.T, s Scenario, add func(row)) {
 		t.Fatal(err)
 	}
 	defer a.Stop()
+	b.log.to(a.Mark)
 	stopLoad := startLoad(t, b.prod.URL())
 	time.Sleep(300 * time.Millisecond)
 

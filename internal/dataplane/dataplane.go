@@ -143,7 +143,7 @@ func (d *DataPlane) onPod(obj any) {
 		b.setAnswer(answerFor(pod))
 	}
 	if pod.DeletionTimestamp != nil {
-		d.scheduleStop(b, pod.DeletionTimestamp.Time, removal(pod), "deletionTimestamp")
+		d.scheduleDeletion(b, pod, "deletionTimestamp")
 	}
 }
 
@@ -160,10 +160,25 @@ func (d *DataPlane) onPodDeleted(obj any) {
 		return
 	}
 	if pod.DeletionTimestamp != nil {
-		d.scheduleStop(b, pod.DeletionTimestamp.Time, removal(pod), "deleted, deletionTimestamp")
+		d.scheduleDeletion(b, pod, "deleted, deletionTimestamp")
 		return
 	}
-	d.scheduleStop(b, time.Now().Add(d.grace(pod)), true, "deleted without deletionTimestamp")
+	d.scheduleStop(b, pod, time.Now().Add(d.grace(pod)), true, "deleted without deletionTimestamp")
+}
+
+// scheduleDeletion schedules the stop of a terminating pod's backend at
+// its deletionTimestamp. A removal seen first (the watch missed the graceful
+// deletion, e.g. while relisting after an API server restart, and caught
+// the pod between the grace-0 update and its removal) carries the
+// timestamp moved back to when deletion began: the graceful deletion's
+// timestamp was that plus the grace period, which the pod's
+// terminationGracePeriodSeconds estimates, as for a pod that vanished.
+func (d *DataPlane) scheduleDeletion(b *backend, pod *corev1.Pod, why string) {
+	at := pod.DeletionTimestamp.Time
+	if removal(pod) {
+		at, why = at.Add(d.grace(pod)), why+", grace 0 seen first"
+	}
+	d.scheduleStop(b, pod, at, removal(pod), why)
 }
 
 // removal reports whether the pod's deletion has grace period 0: the
@@ -174,6 +189,14 @@ func (d *DataPlane) onPodDeleted(obj any) {
 func removal(pod *corev1.Pod) bool {
 	g := pod.DeletionGracePeriodSeconds
 	return g != nil && *g == 0
+}
+
+// deref is a grace period for the log: -1 when unset.
+func deref(p *int64) int64 {
+	if p == nil {
+		return -1
+	}
+	return *p
 }
 
 // grace is how long a pod deleted without a seen deletionTimestamp keeps
@@ -191,9 +214,10 @@ func (d *DataPlane) grace(pod *corev1.Pod) time.Duration {
 
 // scheduleStop stops b at the given time, or earlier than already
 // scheduled; with ifUnscheduled only if no stop is scheduled yet.
-func (d *DataPlane) scheduleStop(b *backend, at time.Time, ifUnscheduled bool, why string) {
+func (d *DataPlane) scheduleStop(b *backend, pod *corev1.Pod, at time.Time, ifUnscheduled bool, why string) {
 	if b.stopAt(at, ifUnscheduled, func() { d.reg.changed() }) {
-		d.log.Debug("backend stop scheduled", "namespace", b.namespace, "pod", b.pod, "at", at, "reason", why)
+		d.log.Debug("backend stop scheduled", "namespace", b.namespace, "pod", b.pod, "at", at.Format("15:04:05.000"),
+			"reason", why, "resourceVersion", pod.ResourceVersion, "deletionGracePeriodSeconds", deref(pod.DeletionGracePeriodSeconds))
 		d.reg.changed()
 	}
 }

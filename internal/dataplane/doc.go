@@ -23,7 +23,11 @@
 //     removes a pod with a grace-0 delete, which moves its deletionTimestamp
 //     back to when deletion began; that final move is ignored, while a
 //     deletion that shortens the grace period to a non-zero value does move
-//     the stop earlier. A pod that disappears without a deletionTimestamp ever
+//     the stop earlier. When that removal is the first deletion the watch
+//     shows (it relisted, e.g. after an API server restart, and caught the
+//     pod between kwok's grace-0 update and its removal), the backend serves
+//     for the pod's terminationGracePeriodSeconds from when deletion began,
+//     as it would have with the graceful deletion seen. A pod that disappears without a deletionTimestamp ever
 //     being seen stops after its terminationGracePeriodSeconds (capped by
 //     Options.MaxGrace). A pod that never became Ready never gets a backend.
 //   - Routers (kube-proxy). Route starts a reverse proxy on 127.0.0.1:0 for

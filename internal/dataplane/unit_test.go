@@ -189,6 +189,43 @@ func TestDeletionTimestampOnlyMovesEarlier(t *testing.T) {
 	}
 }
 
+// TestRemovalSeenFirst checks a backend whose pod the watch first shows
+// being removed (grace 0, the deletionTimestamp moved back to when deletion
+// began): it serves for the pod's grace period from that time, as it would
+// have had the graceful deletion been seen, and not a moment less.
+func TestRemovalSeenFirst(t *testing.T) {
+	began := time.Now().Add(-time.Second)
+	cases := []struct {
+		name     string
+		deleted  bool // the DELETED event rather than the grace-0 update
+		maxGrace time.Duration
+		want     time.Time
+	}{
+		{"grace-0 update", false, 0, began.Add(30 * time.Second)},
+		{"deleted event", true, 0, began.Add(30 * time.Second)},
+		{"capped by MaxGrace", true, 10 * time.Second, began.Add(10 * time.Second)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &DataPlane{opts: Options{MaxGrace: tc.maxGrace}, log: slog.New(slog.DiscardHandler), reg: newRegistry()}
+			defer d.reg.stopAll()
+			pod := testPod("web-1", "u1", nil, true)
+			d.onPod(pod)
+			gone := pod.DeepCopy()
+			gone.DeletionTimestamp, gone.DeletionGracePeriodSeconds = &metav1.Time{Time: began}, ptr.To[int64](0)
+			if tc.deleted {
+				d.onPodDeleted(gone)
+			} else {
+				d.onPod(gone)
+			}
+			got := d.Backends()[0]
+			if got.Stopped || !got.StopAt.Equal(tc.want) {
+				t.Errorf("backend %+v, want serving until %s", got, tc.want)
+			}
+		})
+	}
+}
+
 func testPod(name, uid string, annotations map[string]string, ready bool) *corev1.Pod {
 	status := corev1.ConditionFalse
 	if ready {
