@@ -126,6 +126,13 @@ type watch struct {
 	// holding: a disagreement outlived the grace period; the target's
 	// Deployments stay paused until the Service agrees again.
 	holding bool
+	// repaired: the Guard repaired the slices in this episode, so the
+	// controller's informers are stale. It resyncs no more (a resync only
+	// makes a stale controller write its stale slices again) and repairs
+	// again, at once, whenever a gone pod is back as a ready endpoint, at
+	// most once per repairInterval.
+	repaired   bool
+	nextRepair time.Time
 }
 
 func (g *Guard) run(ctx context.Context) {
@@ -198,9 +205,11 @@ func (g *Guard) judge(ctx context.Context, w *watch, now time.Time, pause map[st
 	}
 	next := oldest.Add(g.opts.Grace)
 	if len(overdue) > 0 {
-		g.overdue(ctx, w, oldest, overdue, now)
+		next = g.overdue(ctx, w, oldest, overdue, now)
 		w.holding = true
-		next = w.nextResync
+	}
+	if w.repaired && slices.ContainsFunc(ds, isGone) {
+		next = earliest(next, g.repairAgain(ctx, w, ds, now))
 	}
 	if w.holding {
 		// The Service does not follow its pods: every old pod the rollout
@@ -213,12 +222,13 @@ func (g *Guard) judge(ctx context.Context, w *watch, now time.Time, pause map[st
 	return next
 }
 
-// overdue opens or extends the target's episode and resyncs when due.
-func (g *Guard) overdue(ctx context.Context, w *watch, began time.Time, ds []Disagreement, now time.Time) {
+// overdue opens or extends the target's episode and resyncs when due; it
+// returns when the next resync is due.
+func (g *Guard) overdue(ctx context.Context, w *watch, began time.Time, ds []Disagreement, now time.Time) time.Time {
 	g.mu.Lock()
 	if w.episode == 0 {
 		g.episodes = append(g.episodes, Episode{Service: w.Service, Began: began})
-		w.episode, w.resyncs, w.nextResync = len(g.episodes), 0, now
+		w.episode, w.resyncs, w.nextResync, w.repaired = len(g.episodes), 0, now, false
 		g.warn(step{action: ActionBegan, service: w.Service, took: now.Sub(began),
 			msg: fmt.Sprintf("its endpoints disagree with its pods for %s: %s", now.Sub(began).Round(100*time.Millisecond), Describe(ds))})
 	}
@@ -227,12 +237,15 @@ func (g *Guard) overdue(ctx context.Context, w *watch, began time.Time, ds []Dis
 		ep.Worst = ds
 	}
 	g.mu.Unlock()
+	if w.repaired {
+		return now.Add(time.Hour) // repairs follow the slices' changes from now on
+	}
 	if now.Before(w.nextResync) {
-		return
+		return w.nextResync
 	}
 	err := Resync(ctx, g.opts.Clients, g.ns, w.Service)
 	if err != nil && ctx.Err() != nil {
-		return // the Guard is stopping
+		return now.Add(time.Hour) // the Guard is stopping
 	}
 	w.resyncs++
 	msg := fmt.Sprintf("resync %d: touched the Service so that the EndpointSlice controller recomputes its slices now", w.resyncs)
@@ -240,15 +253,25 @@ func (g *Guard) overdue(ctx context.Context, w *watch, began time.Time, ds []Dis
 		msg = fmt.Sprintf("resync %d failed: %v", w.resyncs, err)
 	}
 	g.warn(step{action: ActionResync, service: w.Service, msg: msg})
-	repaired := 0
-	if w.resyncs >= repairFromResync && slices.ContainsFunc(ds, func(d Disagreement) bool { return d.Reason == Gone }) {
-		repaired = g.repair(ctx, w)
-	}
 	g.mu.Lock()
 	g.episodes[w.episode-1].Resyncs = w.resyncs
-	g.episodes[w.episode-1].Repairs += repaired
 	g.mu.Unlock()
 	w.nextResync = now.Add(backoff(w.resyncs, g.opts.MaxBackoff))
+	if w.resyncs >= repairFromResync && slices.ContainsFunc(ds, isGone) {
+		g.repair(ctx, w, ds, now)
+	}
+	return w.nextResync
+}
+
+// repairAgain repairs a target whose slices list a gone pod again after a
+// repair (the stale controller wrote them back), unless it repaired less
+// than repairInterval ago; it returns when it may repair next.
+func (g *Guard) repairAgain(ctx context.Context, w *watch, ds []Disagreement, now time.Time) time.Time {
+	if now.Before(w.nextRepair) {
+		return w.nextRepair
+	}
+	g.repair(ctx, w, ds, now)
+	return now.Add(time.Hour)
 }
 
 // writeTimeout bounds one write of the Guard.
@@ -258,33 +281,54 @@ const writeTimeout = 5 * time.Second
 // slices itself: the first resync has had a second to work.
 const repairFromResync = 2
 
-// repair corrects the target's stale endpoints (see Repair), reports it,
-// and returns the number of slices written.
-func (g *Guard) repair(ctx context.Context, w *watch) int {
+// repairInterval is the least time between two repairs of a Service.
+const repairInterval = time.Second
+
+// repair corrects the target's stale endpoints (see Repair), the
+// disagreements ds judged on the View as it is, and reports it.
+func (g *Guard) repair(ctx context.Context, w *watch, ds []Disagreement, now time.Time) {
 	v := g.opts.View
-	svc := v.Service(w.Service)
-	ds := Compare(svc, v.EndpointSlices(w.Service), v.Pods(nil))
+	w.nextRepair = now.Add(repairInterval)
 	// A repair under way finishes (and is reported) even if the Guard is
 	// stopped meanwhile.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
 	defer cancel()
-	wrote, err := Repair(wctx, g.opts.Clients, svc, v.EndpointSlices(w.Service), v.Pods(nil))
+	wrote, err := Repair(wctx, g.opts.Clients, v.Service(w.Service), v.EndpointSlices(w.Service), v.Pods(nil))
+	again := w.repaired
+	if len(wrote) > 0 {
+		w.repaired = true
+		g.mu.Lock()
+		g.episodes[w.episode-1].Repairs += len(wrote)
+		g.mu.Unlock()
+	}
 	switch {
 	case err != nil && apierrors.IsConflict(err):
-		return len(wrote) // the controller wrote meanwhile: judged again on its change
+		// The controller wrote meanwhile: judged again on its change.
 	case err != nil:
 		g.warn(step{action: ActionFailed, service: w.Service, msg: fmt.Sprintf("repair failed: %v", err)})
 	case len(wrote) > 0:
-		g.warn(step{action: ActionRepaired, service: w.Service, msg: fmt.Sprintf(
-			"the EndpointSlice controller did not follow after %d resyncs: dropped the endpoints of pods that are gone from %s (%s)",
-			w.resyncs, strings.Join(wrote, ", "), Describe(goneOnly(ds)))})
+		g.warn(step{action: ActionRepaired, service: w.Service, msg: repairMessage(again, w.resyncs, wrote, ds)})
 	}
-	return len(wrote)
 }
 
-func goneOnly(ds []Disagreement) []Disagreement {
-	return slices.DeleteFunc(slices.Clone(ds), func(d Disagreement) bool { return d.Reason != Gone })
+func repairMessage(again bool, resyncs int, wrote []string, ds []Disagreement) string {
+	gone := Describe(slices.DeleteFunc(slices.Clone(ds), func(d Disagreement) bool { return !isGone(d) }))
+	if again {
+		return fmt.Sprintf("the EndpointSlice controller wrote back the endpoints of pods that are gone: dropped them again from %s (%s)",
+			strings.Join(wrote, ", "), gone)
+	}
+	return fmt.Sprintf("the EndpointSlice controller did not follow after %d resyncs: dropped the endpoints of pods that are gone from %s (%s)",
+		resyncs, strings.Join(wrote, ", "), gone)
 }
+
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func isGone(d Disagreement) bool { return d.Reason == Gone }
 
 // backoff is the wait after the nth resync: 1 s, 2 s, 4 s... up to max.
 func backoff(n int, most time.Duration) time.Duration {
@@ -303,7 +347,7 @@ func (g *Guard) agreed(w *watch, now time.Time) {
 	took := ep.Duration()
 	msg := fmt.Sprintf("its endpoints agree with its pods again after %s (%d resyncs)", took.Round(100*time.Millisecond), ep.Resyncs)
 	g.mu.Unlock()
-	w.episode = 0
+	w.episode, w.repaired = 0, false
 	g.warn(step{action: ActionAgreed, service: w.Service, msg: msg, took: took})
 }
 
