@@ -12,6 +12,7 @@ import (
 
 	"github.com/cutover/cutover/internal/audit"
 	"github.com/cutover/cutover/internal/dataplane"
+	"github.com/cutover/cutover/internal/event"
 )
 
 // loadRate is the steady load on production during the faulted deploy.
@@ -236,8 +237,8 @@ func deployFaulted(ctx context.Context, t *testing.T, b *bed, a *audit.Auditor) 
 	if err := in.before(ctx); err != nil {
 		t.Fatal(err)
 	}
-	onEvent := func(p *proc, e event) {
-		a.Mark(e.Time, "cutover: "+e.String())
+	onEvent := func(p *proc, e event.Event) {
+		a.Mark(e.Time, "cutover: "+describe(e))
 		in.onEvent(ctx, p, e)
 	}
 	args := b.deployArgs("8")
@@ -248,7 +249,7 @@ func deployFaulted(ctx context.Context, t *testing.T, b *bed, a *audit.Auditor) 
 	runs := []*run{r}
 	if b.s.Fault == Kill {
 		a.Mark(time.Now(), "rerun of the same command")
-		r, err = runCutover(ctx, args, func(_ *proc, e event) { a.Mark(e.Time, "cutover (rerun): "+e.String()) })
+		r, err = runCutover(ctx, args, func(_ *proc, e event.Event) { a.Mark(e.Time, "cutover (rerun): "+describe(e)) })
 		if err != nil {
 			t.Fatalf("rerun of deploy 8: %v", err)
 		}
@@ -290,13 +291,13 @@ func driftOf(runs []*run) driftStats {
 	var d driftStats
 	for _, r := range runs {
 		for _, e := range r.events {
-			if e.Type != "warning" || e.Status != "endpoint drift" {
+			if e.Type != event.Warning || e.Status != "endpoint drift" {
 				continue
 			}
 			switch e.Action {
 			case "agreed", "unresolved":
 				d.episodes++
-				d.longest = max(d.longest, time.Duration(e.DurationMs)*time.Millisecond)
+				d.longest = max(d.longest, e.Duration)
 				if e.Action == "unresolved" {
 					d.unresolved++
 				}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,25 +13,14 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/internal/output"
 )
 
-// event is one line of cutover's -o json output.
-type event struct {
-	Time    time.Time `json:"time"`
-	Type    string    `json:"type"`
-	Stage   string    `json:"stage"`
-	Object  string    `json:"object"`
-	Action  string    `json:"action"`
-	Status  string    `json:"status"`
-	Message string    `json:"message"`
-	Error   string    `json:"error"`
-	// DurationMs is, on the endpoint drift guard's events, how long the
-	// drift had lasted.
-	DurationMs int64 `json:"durationMs"`
-}
-
-func (e event) String() string {
-	s := strings.TrimSpace(strings.Join([]string{e.Type, e.Stage, e.Object, e.Action, e.Status}, " "))
+// describe is an event.Event on one line, for the timeline.
+func describe(e event.Event) string {
+	s := strings.TrimSpace(strings.Join([]string{string(e.Type), e.Stage, e.Object, e.Action, e.Status}, " "))
 	if e.Message != "" {
 		s += ": " + e.Message
 	}
@@ -49,7 +37,7 @@ type run struct {
 	ended   time.Time
 	exit    int // -1 when killed
 	killed  time.Time
-	events  []event
+	events  []event.Event
 	stdout  string
 	stderr  string
 }
@@ -79,10 +67,10 @@ func (p *proc) killedAt() time.Time {
 }
 
 // runCutover runs the binary with args and calls onEvent with each JSON
-// event as it is printed, from one goroutine, in order. It returns once the
+// event.Event as it is printed, from one goroutine, in order. It returns once the
 // process has exited and been reaped (so its pid is free: a rerun may judge
 // it dead).
-func runCutover(ctx context.Context, args []string, onEvent func(*proc, event)) (*run, error) {
+func runCutover(ctx context.Context, args []string, onEvent func(*proc, event.Event)) (*run, error) {
 	cmd := exec.CommandContext(ctx, cutoverBin, args...)
 	cmd.Env = cutoverEnv()
 	var stderr bytes.Buffer
@@ -97,7 +85,7 @@ func runCutover(ctx context.Context, args []string, onEvent func(*proc, event)) 
 	}
 	p := &proc{cmd: cmd}
 	var stdout bytes.Buffer
-	readEvents(io.TeeReader(out, &stdout), func(e event) {
+	readEvents(io.TeeReader(out, &stdout), func(e event.Event) {
 		r.events = append(r.events, e)
 		if onEvent != nil {
 			onEvent(p, e)
@@ -118,12 +106,11 @@ func runCutover(ctx context.Context, args []string, onEvent func(*proc, event)) 
 }
 
 // readEvents calls fn with every JSON line of r; other lines are skipped.
-func readEvents(r io.Reader, fn func(event)) {
+func readEvents(r io.Reader, fn func(event.Event)) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
 	for sc.Scan() {
-		var e event
-		if json.Unmarshal(sc.Bytes(), &e) == nil && e.Type != "" {
+		if e, err := output.ParseJSON(sc.Bytes()); err == nil {
 			fn(e)
 		}
 	}
@@ -145,22 +132,22 @@ func cutoverEnv() []string {
 	return env
 }
 
-// stageFinished returns the first stage.finished event of stage with
+// stageFinished returns the first stage.finished event.Event of stage with
 // status, if any.
-func (r *run) stageFinished(stage, status string) (event, bool) {
+func (r *run) stageFinished(stage, status string) (event.Event, bool) {
 	for _, e := range r.events {
-		if e.Type == "stage.finished" && e.Stage == stage && e.Status == status {
+		if e.Type == event.StageFinished && e.Stage == stage && e.Status == status {
 			return e, true
 		}
 	}
-	return event{}, false
+	return event.Event{}, false
 }
 
 // restored reports whether the run restored a Deployment's previous
 // revision.
 func (r *run) restored() bool {
 	for _, e := range r.events {
-		if e.Type == "rollback" && e.Status != "failed" {
+		if e.Type == event.Rollback && e.Status != "failed" {
 			return true
 		}
 	}
@@ -168,13 +155,13 @@ func (r *run) restored() bool {
 }
 
 // firstFailure is the first stage that failed.
-func (r *run) firstFailure() (event, bool) {
+func (r *run) firstFailure() (event.Event, bool) {
 	for _, e := range r.events {
-		if e.Type == "stage.finished" && e.Status == "failed" {
+		if e.Type == event.StageFinished && e.Status == "failed" {
 			return e, true
 		}
 	}
-	return event{}, false
+	return event.Event{}, false
 }
 
 // log is the run for a test log: command, exit, output.
@@ -186,7 +173,7 @@ func (r *run) log() string {
 	}
 	b.WriteString("\n")
 	for _, e := range r.events {
-		fmt.Fprintf(&b, "  %s %s\n", e.Time.Format("15:04:05.000"), e)
+		fmt.Fprintf(&b, "  %s %s\n", e.Time.Format("15:04:05.000"), describe(e))
 	}
 	if s := strings.TrimSpace(r.stderr); s != "" {
 		fmt.Fprintf(&b, "  stderr: %s\n", s)

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/internal/testbed"
 )
 
@@ -101,10 +102,10 @@ func deadPID() (int, error) {
 }
 
 // onEvent injects faults that wait for a moment of the run.
-func (in *injector) onEvent(ctx context.Context, p *proc, e event) {
+func (in *injector) onEvent(ctx context.Context, p *proc, e event.Event) {
 	s := in.b.s
 	switch {
-	case s.Fault == Kill && e.Type == "stage.started" && e.Stage == s.KillAt:
+	case s.Fault == Kill && e.Type == event.StageStarted && e.Stage == s.KillAt:
 		in.once.Do(func() {
 			time.AfterFunc(s.KillDelay, func() {
 				if p.kill() {
@@ -118,7 +119,7 @@ func (in *injector) onEvent(ctx context.Context, p *proc, e event) {
 		in.once.Do(func() { in.done.Go(func() { in.restartAPIServer(ctx) }) })
 	case s.Fault == ControllerFreeze && restartNow(s, e):
 		in.once.Do(func() { in.done.Go(func() { in.freezeController(ctx) }) })
-	case s.Fault == Reject && e.Type == "approval" && e.Status == "waiting":
+	case s.Fault == Reject && e.Type == event.Approval && e.Status == "waiting":
 		in.once.Do(func() { in.done.Go(func() { in.reject(ctx) }) })
 	}
 }
@@ -126,14 +127,14 @@ func (in *injector) onEvent(ctx context.Context, p *proc, e event) {
 // restartNow reports whether e is the moment to restart the API server:
 // the start of s.RestartAt, or the first status of the Deployment while
 // cutover waits for the new pods.
-func restartNow(s Scenario, e event) bool {
+func restartNow(s Scenario, e event.Event) bool {
 	if kind, ok := strings.CutPrefix(s.RestartAt, "applied:"); ok {
-		return e.Type == "object.applied" && strings.HasPrefix(e.Object, kind+"/")
+		return e.Type == event.ObjectApplied && strings.HasPrefix(e.Object, kind+"/")
 	}
 	if s.RestartAt != "" {
-		return e.Type == "stage.started" && e.Stage == s.RestartAt
+		return e.Type == event.StageStarted && e.Stage == s.RestartAt
 	}
-	return e.Type == "object.status" && e.Stage == waitStage(s) && strings.HasPrefix(e.Object, "Deployment/")
+	return e.Type == event.ObjectStatus && e.Stage == waitStage(s) && strings.HasPrefix(e.Object, "Deployment/")
 }
 
 // waitStage is the stage in which cutover waits for the new pods.

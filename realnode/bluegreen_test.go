@@ -8,7 +8,6 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/cutover/cutover/internal/dataplane"
 	"github.com/cutover/cutover/internal/testbed"
 )
 
@@ -65,9 +64,9 @@ spec:
 
 // TestBlueGreenSwitch releases Tomcat 7, then 8, with cutover's blue/green
 // strategy on the real node while the users' host sends requests through
-// production's ClusterIP, new connections and kept-alive ones, and
-// measures how long each kind still reached the old color after cutover
-// switched the Service.
+// production's ClusterIP, new connections, kept-alive ones and (with an
+// app that drains) HTTP/2, and measures how long each kind still reached
+// the old color after cutover switched the Service.
 func TestBlueGreenSwitch(t *testing.T) {
 	testbed.RequireRealNode(t)
 	cases := []struct {
@@ -76,6 +75,7 @@ func TestBlueGreenSwitch(t *testing.T) {
 		delay  string // --scale-down-delay
 		hazard string
 		fails  bool
+		http2  bool // HTTP/2 users too
 	}{
 		{name: "preStop, scale-down after 5s", app: app{Replicas: 2, OnSigterm: "exit", PreStopSleep: 3}, delay: "5s"},
 		// The pre-flight still warns: pods leave production outside deploys
@@ -86,6 +86,14 @@ func TestBlueGreenSwitch(t *testing.T) {
 		// closes.
 		{name: "app exits at once, scale-down after 2s", app: app{Replicas: 2, OnSigterm: "exit"}, delay: "2s",
 			hazard: "no-prestop"},
+		// An HTTP/2 connection carries every request of its client: a
+		// selector switch does not move it. It stays on the old color
+		// until the old pod's server sends GOAWAY as it drains, after the
+		// scale-down delay and the preStop; the client then reconnects to
+		// the new color, and retries what the GOAWAY refused. (An app that
+		// exits at once instead drops the requests in flight on it.)
+		{name: "app drains, HTTP/2 clients, scale-down after 5s", app: app{Replicas: 2, OnSigterm: "drain", PreStopSleep: 3},
+			delay: "5s", http2: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -96,10 +104,13 @@ func TestBlueGreenSwitch(t *testing.T) {
 			if r := bg.deploy(ctx, "7"); r.exit != 0 {
 				t.Fatalf("deploy 7: exit %d\n%s", r.exit, r.log())
 			}
-			u := startUsers(ctx, clusterURL(ctx, t, ns), cluster.DialUser, nil)
+			u := startUsers(ctx, userOptions{URL: clusterURL(ctx, t, ns), Dial: cluster.DialUser, HTTP2: tc.http2})
 			time.Sleep(time.Second)
 			r := bg.deploy(ctx, "8")
 			time.Sleep(5 * time.Second)
+			if tc.http2 {
+				time.Sleep(5 * time.Second) // past the old pods' GOAWAY
+			}
 			res := u.done()
 			if r.exit != 0 {
 				t.Fatalf("deploy 8: exit %d\n%s", r.exit, r.log())
@@ -108,19 +119,25 @@ func TestBlueGreenSwitch(t *testing.T) {
 			if !ok {
 				t.Fatalf("no Switch stage:\n%s", r.log())
 			}
-			for _, l := range []struct {
-				name string
-				res  *dataplane.LoadResult
-			}{{"new connections", res.fresh}, {"keep-alive", res.kept}} {
-				last := l.res.LastSent["Tomcat/7"].Sub(switched)
-				t.Logf("%s: %s; the old color answered requests sent up to %s after the switch", l.name, l.res, last.Round(time.Millisecond))
+			kinds := []string{fresh, kept}
+			if tc.http2 {
+				kinds = append(kinds, h2)
 			}
-			failed := res.fresh.Failures + res.kept.Failures
+			failed := 0
+			for _, k := range kinds {
+				l := res.by[k]
+				t.Logf("%s: %s; the old color answered requests sent up to %s after the switch", k, l,
+					l.LastSent["Tomcat/7"].Sub(switched).Round(time.Millisecond))
+				if l.Versions["Tomcat/8"] == 0 {
+					t.Errorf("no request of the %s users reached Tomcat 8: %s", k, l)
+				}
+				failed += l.Failures
+			}
 			switch {
 			case tc.fails && failed == 0:
 				t.Errorf("no request failed: the hazard %q did not show on the real node", tc.hazard)
 			case !tc.fails && failed > 0:
-				t.Errorf("%d requests failed: %q %q", failed, res.fresh.FailureDetails, res.kept.FailureDetails)
+				t.Errorf("%d requests failed: %s", failed, res.failures())
 			}
 			warned := false
 			for _, w := range r.warnings("zero-downtime") {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -12,24 +11,15 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// event is one line of cutover's -o json output.
-type event struct {
-	Time    time.Time `json:"time"`
-	Type    string    `json:"type"`
-	Stage   string    `json:"stage"`
-	Object  string    `json:"object"`
-	Action  string    `json:"action"`
-	Status  string    `json:"status"`
-	Message string    `json:"message"`
-	Error   string    `json:"error"`
-}
+	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/internal/output"
+)
 
 // run is one finished cutover process.
 type run struct {
 	exit   int
-	events []event
+	events []event.Event
 	stderr string
 }
 
@@ -53,8 +43,7 @@ func cutover(ctx context.Context, t *testing.T, ns string, args ...string) *run 
 	sc := bufio.NewScanner(&stdout)
 	sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
 	for sc.Scan() {
-		var e event
-		if json.Unmarshal(sc.Bytes(), &e) == nil && e.Type != "" {
+		if e, err := output.ParseJSON(sc.Bytes()); err == nil {
 			r.events = append(r.events, e)
 		}
 	}
@@ -62,10 +51,10 @@ func cutover(ctx context.Context, t *testing.T, ns string, args ...string) *run 
 }
 
 // warnings returns the warning events with status.
-func (r *run) warnings(status string) []event {
-	var out []event
+func (r *run) warnings(status string) []event.Event {
+	var out []event.Event
 	for _, e := range r.events {
-		if e.Type == "warning" && e.Status == status {
+		if e.Type == event.Warning && e.Status == status {
 			out = append(out, e)
 		}
 	}
@@ -84,7 +73,7 @@ func (r *run) log() string {
 // finished returns when stage finished successfully.
 func (r *run) finished(stage string) (time.Time, bool) {
 	for _, e := range r.events {
-		if e.Type == "stage.finished" && e.Stage == stage && e.Status == "succeeded" {
+		if e.Type == event.StageFinished && e.Stage == stage && e.Status == "succeeded" {
 			return e.Time, true
 		}
 	}

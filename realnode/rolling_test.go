@@ -16,6 +16,7 @@ import (
 
 	"github.com/cutover/cutover/internal/audit"
 	"github.com/cutover/cutover/internal/dataplane"
+	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/internal/testbed"
 )
 
@@ -160,16 +161,13 @@ func TestRollingHazards(t *testing.T) {
 			a := safe()
 			tc.app(&a)
 			res, warned := rollUnderLoad(t, a)
-			t.Logf("new connections: %s", res.fresh)
-			t.Logf("keep-alive: %s", res.kept)
-			t.Logf("slow requests: %s", res.slow)
-			failed := res.fresh.Failures + res.kept.Failures + res.slow.Failures
+			res.log(t, "")
+			failed := res.failed()
 			switch {
 			case tc.fails && !breaks(res.violations, audit.NoFailedRequests):
 				t.Errorf("the auditor saw no failed request (%d by the load): the hazard %q did not show on the real node", failed, tc.hazard)
 			case !tc.fails && (failed > 0 || len(res.violations) > 0):
-				t.Errorf("%d requests failed: %q %q %q; violations %v", failed, res.fresh.FailureDetails, res.kept.FailureDetails,
-					res.slow.FailureDetails, res.violations)
+				t.Errorf("%d requests failed: %s; violations %v", failed, res.failures(), res.violations)
 			}
 			rules := rulesOf(warned)
 			if tc.hazard == "" && len(rules) > 0 {
@@ -184,9 +182,8 @@ func TestRollingHazards(t *testing.T) {
 			// the users' requests got there is logged.
 			a.Kwok = true
 			kres, kwarned := rollUnderLoad(t, a)
-			t.Logf("kwok: new connections: %s", kres.fresh)
-			t.Logf("kwok: keep-alive: %s", kres.kept)
-			t.Logf("kwok: slow requests: %s; violations %v", kres.slow, kres.violations)
+			kres.log(t, "kwok: ")
+			t.Logf("kwok: violations %v", kres.violations)
 			if got := rulesOf(kwarned); !slices.Equal(got, rules) {
 				t.Errorf("on kwok the pre-flight warned %v, on the real node %v", got, rules)
 			}
@@ -194,18 +191,11 @@ func TestRollingHazards(t *testing.T) {
 	}
 }
 
-// loads are the users' traffic during one rollout, and what the invariant
-// auditor made of it.
-type loads struct {
-	fresh, kept, slow *dataplane.LoadResult
-	violations        []audit.Violation
-}
-
 // rollUnderLoad deploys Tomcat 7, then rolls to Tomcat 8 with cutover while
-// the users' host sends requests through the Service's ClusterIP: 100/s
-// each on a new connection, and 50/s over kept-alive connections. It
-// returns the loads and the pre-flight's warnings of the second deploy.
-func rollUnderLoad(t *testing.T, a app) (loads, []event) {
+// the users' host sends requests through the Service's ClusterIP, every
+// kind of users (HTTP/2 included). It returns the loads and the
+// pre-flight's warnings of the second deploy.
+func rollUnderLoad(t *testing.T, a app) (loads, []event.Event) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -242,7 +232,7 @@ func rollUnderLoad(t *testing.T, a app) (loads, []event) {
 		record = nil
 	}
 
-	u := startUsers(ctx, url, dial, record)
+	u := startUsers(ctx, userOptions{URL: url, Dial: dial, Record: record, HTTP2: true})
 	time.Sleep(time.Second)
 	a.Major = "8"
 	r := cutover(ctx, t, ns, "deploy", "-f", a.write(t, dir), "--timeout", "2m")
@@ -259,9 +249,9 @@ func rollUnderLoad(t *testing.T, a app) (loads, []event) {
 	if len(res.violations) > 0 {
 		t.Logf("timeline around the first violation:\n%s", rep.Excerpt(res.violations[0].Time, 3*time.Second, 2*time.Second))
 	}
-	for _, l := range []*dataplane.LoadResult{res.fresh, res.kept} {
-		if l.Versions["Tomcat/8"] == 0 {
-			t.Errorf("no request reached Tomcat 8: %s", l)
+	for _, k := range []string{fresh, kept, h2} {
+		if l := res.by[k]; l.Versions["Tomcat/8"] == 0 {
+			t.Errorf("no request of the %s users reached Tomcat 8: %s", k, l)
 		}
 	}
 	return res, r.warnings("zero-downtime")
@@ -292,7 +282,7 @@ func keys(m map[string]int) []string {
 	return out
 }
 
-func rulesOf(es []event) []string {
+func rulesOf(es []event.Event) []string {
 	var out []string
 	for _, e := range es {
 		out = append(out, e.Action)

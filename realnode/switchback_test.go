@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cutover/cutover/internal/dataplane"
 	"github.com/cutover/cutover/internal/testbed"
 )
 
@@ -23,7 +22,7 @@ func TestBlueGreenSwitchBack(t *testing.T) {
 	if r := bg.deploy(ctx, "7"); r.exit != 0 {
 		t.Fatalf("deploy 7: exit %d\n%s", r.exit, r.log())
 	}
-	u := startUsers(ctx, clusterURL(ctx, t, ns), cluster.DialUser, nil)
+	u := startUsers(ctx, userOptions{URL: clusterURL(ctx, t, ns), Dial: cluster.DialUser})
 	time.Sleep(time.Second)
 	r := bg.deploy(ctx, "8", "--verify-command", `test "$CUTOVER_STAGE" = staged`, "--verify-attempts", "2", "--verify-interval", "500ms")
 	time.Sleep(10 * time.Second)
@@ -35,14 +34,12 @@ func TestBlueGreenSwitchBack(t *testing.T) {
 	if !ok {
 		t.Fatalf("no Switch Back:\n%s", r.log())
 	}
-	for _, l := range []struct {
-		name string
-		res  *dataplane.LoadResult
-	}{{"new connections", res.fresh}, {"keep-alive", res.kept}} {
-		t.Logf("%s: %s; the failed color answered requests sent up to %s after the switch back", l.name, l.res,
-			l.res.LastSent["Tomcat/8"].Sub(back).Round(time.Millisecond))
-		if l.res.Failures > 0 {
-			t.Errorf("%s: %d requests failed: %q", l.name, l.res.Failures, l.res.FailureDetails)
+	for _, k := range []string{fresh, kept} {
+		l := res.by[k]
+		t.Logf("%s: %s; the failed color answered requests sent up to %s after the switch back", k, l,
+			l.LastSent["Tomcat/8"].Sub(back).Round(time.Millisecond))
+		if l.Failures > 0 {
+			t.Errorf("%s: %d requests failed: %q", k, l.Failures, l.FailureDetails)
 		}
 	}
 }

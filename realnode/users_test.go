@@ -2,44 +2,105 @@ package realnode
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/cutover/cutover/internal/audit"
 	"github.com/cutover/cutover/internal/dataplane"
 )
 
-// users is the users' traffic to one URL: 100 requests per second, each on a
-// new connection, 50 per second over kept-alive connections and 10 per
-// second to /slow?d=8s, requests that take 8 s to answer.
-type users struct {
-	stop              context.CancelFunc
-	fresh, kept, slow chan *dataplane.LoadResult
+// Kinds of users' traffic.
+const (
+	fresh = "new connections" // 100/s, each request on a new connection
+	kept  = "keep-alive"      // 50/s over kept-alive HTTP/1.1 connections
+	slow  = "slow requests"   // 10/s to /slow?d=8s, each taking 8 s
+	h2    = "HTTP/2"          // 50/s over one HTTP/2 connection, as gRPC clients do
+)
+
+// userOptions say where the users send their traffic.
+type userOptions struct {
+	URL string
+	// Dial opens the connections; nil: from this host.
+	Dial func(context.Context, string, string) (net.Conn, error)
+	// Record, if set, gets every request's outcome.
+	Record func(dataplane.Outcome)
+	// HTTP2 adds the HTTP/2 users.
+	HTTP2 bool
 }
 
-// startUsers starts the users' traffic to url, dialled with dial (nil:
-// from this host), each outcome given to record if set.
-func startUsers(ctx context.Context, url string, dial func(context.Context, string, string) (net.Conn, error), record func(dataplane.Outcome)) *users {
+// users is the users' traffic to one URL, by kind.
+type users struct {
+	stop    context.CancelFunc
+	kinds   []string
+	results map[string]chan *dataplane.LoadResult
+}
+
+// startUsers starts the users' traffic.
+func startUsers(ctx context.Context, o userOptions) *users {
 	ctx, stop := context.WithCancel(ctx)
-	u := &users{stop: stop, fresh: make(chan *dataplane.LoadResult, 1), kept: make(chan *dataplane.LoadResult, 1),
-		slow: make(chan *dataplane.LoadResult, 1)}
-	go func() {
-		u.fresh <- dataplane.Load(ctx, dataplane.LoadOptions{URL: url, Rate: 100, Dial: dial, Record: record})
-	}()
-	go func() {
-		u.kept <- dataplane.Load(ctx, dataplane.LoadOptions{URL: url, Rate: 50, Dial: dial, KeepAlive: true, Record: record})
-	}()
-	go func() {
-		u.slow <- dataplane.Load(ctx, dataplane.LoadOptions{URL: url + "slow?d=8s", Rate: 10, Dial: dial, Record: record})
-	}()
+	u := &users{stop: stop, results: map[string]chan *dataplane.LoadResult{}}
+	start := func(kind string, lo dataplane.LoadOptions) {
+		lo.Dial, lo.Record = o.Dial, o.Record
+		ch := make(chan *dataplane.LoadResult, 1)
+		u.kinds, u.results[kind] = append(u.kinds, kind), ch
+		go func() { ch <- dataplane.Load(ctx, lo) }()
+	}
+	start(fresh, dataplane.LoadOptions{URL: o.URL, Rate: 100})
+	start(kept, dataplane.LoadOptions{URL: o.URL, Rate: 50, KeepAlive: true})
+	start(slow, dataplane.LoadOptions{URL: o.URL + "slow?d=8s", Rate: 10})
+	if o.HTTP2 {
+		start(h2, dataplane.LoadOptions{URL: o.URL, Rate: 50, HTTP2: true})
+	}
 	return u
 }
 
 // done stops the traffic and returns what it got.
 func (u *users) done() loads {
 	u.stop()
-	return loads{fresh: <-u.fresh, kept: <-u.kept, slow: <-u.slow}
+	l := loads{by: map[string]*dataplane.LoadResult{}}
+	for _, k := range u.kinds {
+		l.kinds, l.by[k] = append(l.kinds, k), <-u.results[k]
+	}
+	return l
+}
+
+// loads are the users' traffic during one release, by kind, and what the
+// invariant auditor made of it.
+type loads struct {
+	kinds      []string
+	by         map[string]*dataplane.LoadResult
+	violations []audit.Violation
+}
+
+// failed counts the failed requests of every kind.
+func (l loads) failed() int {
+	n := 0
+	for _, r := range l.by {
+		n += r.Failures
+	}
+	return n
+}
+
+// failures describes the first failures of each kind that had any.
+func (l loads) failures() string {
+	var out []string
+	for _, k := range l.kinds {
+		if r := l.by[k]; r.Failures > 0 {
+			out = append(out, fmt.Sprintf("%s: %q", k, r.FailureDetails))
+		}
+	}
+	return fmt.Sprint(out)
+}
+
+// log writes one line per kind.
+func (l loads) log(t *testing.T, prefix string) {
+	t.Helper()
+	for _, k := range l.kinds {
+		t.Logf("%s%s: %s", prefix, k, l.by[k])
+	}
 }
 
 // clusterURL is the URL of Service web's ClusterIP, port 80, once the users'

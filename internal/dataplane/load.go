@@ -49,6 +49,11 @@ type LoadOptions struct {
 	// pod it reached. Without it each request opens a new connection and
 	// sees the current routing.
 	KeepAlive bool
+	// HTTP2 sends the requests as HTTP/2 over cleartext with prior
+	// knowledge, as gRPC clients do: they share one connection, which
+	// stays on the pod it reached until that pod's server sends GOAWAY or
+	// the connection breaks. It implies KeepAlive.
+	HTTP2 bool
 	// Dial, if set, opens the connections (e.g. from another network
 	// namespace).
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -64,10 +69,7 @@ type LoadOptions struct {
 // skipped and counted.
 func Load(ctx context.Context, opts LoadOptions) *LoadResult {
 	rate, url := max(opts.Rate, 1), opts.URL
-	client := &http.Client{
-		Transport: &http.Transport{DisableKeepAlives: !opts.KeepAlive, DialContext: opts.Dial, MaxIdleConnsPerHost: 4},
-		Timeout:   10 * time.Second,
-	}
+	client := &http.Client{Transport: loadTransport(opts), Timeout: 10 * time.Second}
 	defer client.CloseIdleConnections()
 	res := &LoadResult{
 		Started: time.Now(), Versions: map[string]int{},
@@ -107,6 +109,15 @@ func Load(ctx context.Context, opts LoadOptions) *LoadResult {
 			}
 		})
 	}
+}
+
+func loadTransport(opts LoadOptions) *http.Transport {
+	t := &http.Transport{DisableKeepAlives: !opts.KeepAlive && !opts.HTTP2, DialContext: opts.Dial, MaxIdleConnsPerHost: 4}
+	if opts.HTTP2 {
+		t.Protocols = new(http.Protocols)
+		t.Protocols.SetUnencryptedHTTP2(true)
+	}
+	return t
 }
 
 func get(ctx context.Context, client *http.Client, url string) (int, string, error) {

@@ -100,7 +100,11 @@ func (d *DataPlane) Route(ctx context.Context, namespace, service string, port i
 		ErrorHandler: proxyError,
 		ErrorLog:     slog.NewLogLogger(r.log.Handler(), slog.LevelWarn),
 	}
-	r.srv = &http.Server{Handler: r, ReadHeaderTimeout: 5 * time.Second}
+	// HTTP/2 clients (prior knowledge) are served too; a router proxies
+	// each request on its own, so unlike kube-proxy it does not pin them.
+	r.srv = &http.Server{Handler: r, ReadHeaderTimeout: 5 * time.Second, Protocols: new(http.Protocols)}
+	r.srv.Protocols.SetHTTP1(true)
+	r.srv.Protocols.SetUnencryptedHTTP2(true)
 	if err := d.addRouter(r); err != nil {
 		cancel()
 		_ = ln.Close()

@@ -3,9 +3,12 @@ package dataplane
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"slices"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -277,5 +280,55 @@ func TestParseGatewayPath(t *testing.T) {
 		if ok != c.ok || ns != c.ns || svc != c.svc || (ok && port.String() != c.port) || rest != c.rest {
 			t.Errorf("parseGatewayPath(%q) = %q %q %q %q %v", c.in, ns, svc, port.String(), rest, ok)
 		}
+	}
+}
+
+// TestLoadConnections checks how each kind of users' traffic uses
+// connections: HTTP/2 multiplexes every request on one, keep-alive reuses
+// a few, and the default opens one per request.
+func TestLoadConnections(t *testing.T) {
+	cases := []struct {
+		name       string
+		opts       LoadOptions
+		proto      string
+		perRequest bool // one connection per request
+	}{
+		{"new connections", LoadOptions{}, "HTTP/1.1", true},
+		{"keep-alive", LoadOptions{KeepAlive: true}, "HTTP/1.1", false},
+		{"HTTP/2", LoadOptions{HTTP2: true}, "HTTP/2.0", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			protos, conns := map[string]int{}, map[string]bool{}
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				protos[r.Proto]++
+				conns[r.RemoteAddr] = true
+				mu.Unlock()
+				_, _ = io.WriteString(w, "Apache Tomcat/8 web-1\n")
+			}))
+			srv.Config.Protocols = new(http.Protocols)
+			srv.Config.Protocols.SetHTTP1(true)
+			srv.Config.Protocols.SetUnencryptedHTTP2(true)
+			srv.Start()
+			defer srv.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+			defer cancel()
+			opts := tc.opts
+			opts.URL, opts.Rate = srv.URL, 40
+			res := Load(ctx, opts)
+			mu.Lock()
+			defer mu.Unlock()
+			if res.Failures != 0 || res.Total < 5 || protos[tc.proto] != res.Total {
+				t.Fatalf("%s; protocols %v, want all %s", res, protos, tc.proto)
+			}
+			if got := len(conns) == res.Total; got != tc.perRequest {
+				t.Errorf("%d connections for %d requests", len(conns), res.Total)
+			}
+			if tc.opts.HTTP2 && len(conns) != 1 {
+				t.Errorf("HTTP/2 used %d connections, want 1", len(conns))
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@ package output
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -111,6 +112,20 @@ func (j *JSON) Emit(e event.Event) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	_ = j.enc.Encode(jsonEvent{Event: e, DurationMs: e.Duration.Milliseconds()})
+}
+
+// ParseJSON reads one line of the JSON output back into its event, for
+// programs that consume cutover's output: the inverse of JSON.Emit.
+func ParseJSON(line []byte) (event.Event, error) {
+	var j jsonEvent
+	if err := json.Unmarshal(line, &j); err != nil {
+		return event.Event{}, fmt.Errorf("parse event: %w", err)
+	}
+	if j.Type == "" {
+		return event.Event{}, errors.New("parse event: no type")
+	}
+	j.Event.Duration = time.Duration(j.DurationMs) * time.Millisecond
+	return j.Event, nil
 }
 
 // jsonEvent reports durations in milliseconds.

@@ -3,6 +3,7 @@ package output
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -49,6 +50,38 @@ func TestJSONLinesParse(t *testing.T) {
 	}
 	if first["durationMs"] != float64(2000) || first["stage"] != "Apply" || first["type"] != "stage.finished" {
 		t.Errorf("first event %v", first)
+	}
+}
+
+// TestParseJSONReadsBackWhatJSONWrote checks the round trip of every
+// field, the duration included, and the refusal of what is not an event.
+func TestParseJSONReadsBackWhatJSONWrote(t *testing.T) {
+	events := []event.Event{
+		{Time: at, Type: event.StageFinished, Stage: "Apply", Status: "succeeded", Duration: 2 * time.Second},
+		{Time: at, Type: event.ObjectStatus, Stage: "Wait", Object: "Deployment/ns/web", Status: "InProgress",
+			Message: "Available: 1/3", Counts: &event.Counts{Desired: 3, Updated: 2, Ready: 1, Available: 1, Old: 1}},
+		{Time: at, Type: event.Warning, Object: "Service/ns/web", Status: "endpoint drift", Action: "agreed", Duration: 1500 * time.Millisecond},
+		{Time: at, Type: event.Result, Status: "failed", Error: "a\nb"},
+	}
+	var buf bytes.Buffer
+	j := NewJSON(&buf)
+	for _, e := range events {
+		j.Emit(e)
+	}
+	lines := strings.Split(strings.TrimRight(buf.String(), "\n"), "\n")
+	for i, line := range lines {
+		got, err := ParseJSON([]byte(line))
+		if err != nil {
+			t.Fatalf("line %d: %v", i+1, err)
+		}
+		if !reflect.DeepEqual(got, events[i]) {
+			t.Errorf("line %d:\n got %+v\nwant %+v", i+1, got, events[i])
+		}
+	}
+	for _, bad := range []string{"", "not json", `{"stage":"Apply"}`} {
+		if _, err := ParseJSON([]byte(bad)); err == nil {
+			t.Errorf("ParseJSON(%q) accepted it", bad)
+		}
 	}
 }
 

@@ -12,7 +12,9 @@
 //	DRAIN_AFTER    default 0
 //	FAIL           "1": every request to / answers 500
 //
-// /slow?d=2s holds a request open; /healthz always answers 200. The image
+// It speaks HTTP/1.1 and HTTP/2 over cleartext (prior knowledge, as gRPC
+// clients use it); on drain, HTTP/2 clients get a GOAWAY. /slow?d=2s holds
+// a request open; /healthz always answers 200. The image
 // has no shell: "/webapp sleep N" sleeps N seconds, for an exec preStop.
 package main
 
@@ -73,7 +75,9 @@ func run() error {
 	if addr == "" {
 		addr = ":8080"
 	}
-	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second, Protocols: new(http.Protocols)}
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(true)
 	errs := make(chan error, 1)
 	go func() { errs <- srv.ListenAndServe() }()
 	sigs := make(chan os.Signal, 1)
