@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/internal/kube"
@@ -142,16 +143,27 @@ func (g *Guard) note(deployment, action, msg string) {
 
 // pause sets spec.paused on a Deployment that is not paused, with the
 // Guard's mark; it reports whether it did. A Deployment someone else
-// paused is left alone, and never resumed by the Guard.
+// paused is left alone, and never resumed by the Guard: the write carries
+// the resourceVersion read, so that a pause by someone else in between is
+// seen on the retry, not overwritten with the Guard's mark.
 func pause(ctx context.Context, c *kube.Clients, namespace, name string) (bool, error) {
-	d, err := c.Typed.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
+	took := false
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		took = false
+		d, err := c.Typed.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if d.Spec.Paused {
+			return nil
+		}
+		took = true
+		return patchPaused(ctx, c, namespace, name, d.ResourceVersion, true)
+	})
 	if err != nil {
-		return false, fmt.Errorf("pause deployment %s/%s: %w", namespace, name, err)
+		return took, fmt.Errorf("pause deployment %s/%s: %w", namespace, name, err)
 	}
-	if d.Spec.Paused {
-		return false, nil
-	}
-	return true, patchPaused(ctx, c, namespace, name, true)
+	return took, nil
 }
 
 // resume clears spec.paused on a Deployment the Guard paused, and reports
@@ -167,7 +179,7 @@ func resume(ctx context.Context, c *kube.Clients, namespace, name string) (bool,
 	if d.Annotations[PausedAnnotation] != pausedBy {
 		return false, nil
 	}
-	return true, patchPaused(ctx, c, namespace, name, false)
+	return true, patchPaused(ctx, c, namespace, name, "", false)
 }
 
 // ResumeLeftPaused resumes a Deployment, given its live annotations, that
@@ -177,32 +189,29 @@ func ResumeLeftPaused(ctx context.Context, c *kube.Clients, namespace, name stri
 	if annotations[PausedAnnotation] != pausedBy {
 		return false, nil
 	}
-	return true, patchPaused(ctx, c, namespace, name, false)
+	return true, patchPaused(ctx, c, namespace, name, "", false)
 }
 
-// patchPaused pauses or resumes a Deployment. No resourceVersion precondition: the
-// Deployment controller's status writes would make it fail all through a
-// rollout, and a resume must not fail.
-func patchPaused(ctx context.Context, c *kube.Clients, namespace, name string, on bool) error {
+// patchPaused pauses or resumes a Deployment, at resourceVersion when set
+// (a conflict then fails the write). A resume has no precondition: it must
+// not fail on the Deployment controller's status writes.
+func patchPaused(ctx context.Context, c *kube.Clients, namespace, name, resourceVersion string, on bool) error {
 	var paused, mark any // null removes the field
 	if on {
 		paused, mark = true, pausedBy
 	}
-	patch, err := json.Marshal(map[string]any{
-		"metadata": map[string]any{"annotations": map[string]any{PausedAnnotation: mark}},
-		"spec":     map[string]any{"paused": paused},
-	})
+	meta := map[string]any{"annotations": map[string]any{PausedAnnotation: mark}}
+	if resourceVersion != "" {
+		meta["resourceVersion"] = resourceVersion
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": meta, "spec": map[string]any{"paused": paused}})
 	if err != nil {
 		return err
 	}
 	_, err = c.Typed.AppsV1().Deployments(namespace).Patch(ctx, name, types.MergePatchType, patch,
 		metav1.PatchOptions{FieldManager: FieldManager})
-	if err != nil {
-		verb := "resume"
-		if on {
-			verb = "pause"
-		}
-		return fmt.Errorf("%s deployment %s/%s: %w", verb, namespace, name, err)
+	if err != nil && !on {
+		return fmt.Errorf("resume deployment %s/%s: %w", namespace, name, err)
 	}
-	return nil
+	return err // pause wraps it, after its retries on conflict
 }
