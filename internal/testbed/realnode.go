@@ -136,7 +136,7 @@ func (c *Cluster) startRealNode(ctx context.Context) error {
 	n := &realNode{dir: c.path("node"), log: c.log.Info}
 	n.sock = filepath.Join(n.dir, "containerd.sock")
 	c.node = n
-	host, err := claimHost(n.dir)
+	host, err := claimHost(ctx, n.dir, func(f string, a ...any) { c.log.Warn(fmt.Sprintf(f, a...)) })
 	if err != nil {
 		return err
 	}
@@ -147,7 +147,7 @@ func (c *Cluster) startRealNode(ctx context.Context) error {
 		{"images", n.importImages},
 		{"node role", c.bindNodeRole},
 		{"kubelet", func(ctx context.Context) error { return c.startKubelet(ctx, n) }},
-		{"kube-proxy", func(ctx context.Context) error { return c.startKubeProxy(ctx, n) }},
+		{KubeProxy, func(ctx context.Context) error { return c.startKubeProxy(ctx, n) }},
 		{"node ready", c.waitRealNodeReady},
 	}
 	return c.runSteps(ctx, "real node", steps)
@@ -359,9 +359,13 @@ func (c *Cluster) startKubelet(ctx context.Context, n *realNode) error {
 	return c.start(ctx, "kubelet", args, healthCheck{url: "http://127.0.0.1:10248/healthz"})
 }
 
+// KubeProxy is the name of the real node's kube-proxy process (see
+// Freeze: a frozen kube-proxy keeps its rules, as a slow data plane does).
+const KubeProxy = "kube-proxy"
+
 func (c *Cluster) startKubeProxy(ctx context.Context, n *realNode) error {
 	args := []string{"--config=" + n.path("kube-proxy.yaml"), "--v=1"}
-	return c.start(ctx, "kube-proxy", args, healthCheck{url: "http://127.0.0.1:10256/healthz"})
+	return c.start(ctx, KubeProxy, args, healthCheck{url: "http://127.0.0.1:10256/healthz"})
 }
 
 // waitRealNodeReady watches the real node until it is Ready and

@@ -57,9 +57,13 @@ var dirsTouched = []string{
 // per machine.
 var hostPorts = []int{10248, 10249, 10250, 10256}
 
-// claimHost checks that no other real node runs here, records the host
+// claimHost puts the host back from a real node that was killed before its
+// teardown, checks that no other real node runs here, records the host
 // state and creates the bridge and the cgroup root.
-func claimHost(nodeDir string) (*hostState, error) {
+func claimHost(ctx context.Context, nodeDir string, logf func(string, ...any)) (*hostState, error) {
+	if err := recoverHost(ctx, logf); err != nil {
+		return nil, err
+	}
 	if _, err := os.Stat("/run/netns/" + userNetns); err == nil {
 		return nil, fmt.Errorf("network namespace %s exists: another real node runs on this machine, or one was not cleaned up (ip netns del %s)", userNetns, userNetns)
 	}
@@ -93,6 +97,9 @@ func claimHost(nodeDir string) (*hostState, error) {
 	}
 	var err error
 	if h.tables, err = nftTables(); err != nil {
+		return nil, err
+	}
+	if err := h.save(); err != nil {
 		return nil, err
 	}
 	if err := h.createBridge(); err != nil {
@@ -148,7 +155,10 @@ func (h *hostState) release(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("restore sysctl %s: %w", s, err))
 		}
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err // the record stays: the next real node tries again
+	}
+	return forget()
 }
 
 // killShims kills the containerd shims serving the node's containerd: they

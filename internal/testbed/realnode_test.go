@@ -67,7 +67,12 @@ func TestRealNodeServesAndLeavesNoHostState(t *testing.T) {
 		t.Fatal(err)
 	}
 	stopped = true
-	after := snapshotHost(t)
+	assertHostRestored(t, before, snapshotHost(t))
+}
+
+// assertHostRestored compares two snapshots of the host.
+func assertHostRestored(t *testing.T, before, after map[string]string) {
+	t.Helper()
 	for _, k := range slices.Sorted(mapsKeys(before, after)) {
 		_, was := before[k]
 		switch {
@@ -82,6 +87,74 @@ func TestRealNodeServesAndLeavesNoHostState(t *testing.T) {
 			t.Errorf("host state %s changed:\nbefore: %s\nafter:  %s", k, before[k], after[k])
 		}
 	}
+}
+
+const killedChildEnv = "CUTOVER_TESTBED_KILLED_REAL_NODE"
+
+// TestRealNodeRecoversFromAKilledOne kills (SIGKILL) a test process whose
+// real node serves pods, as a cancelled CI job does, then starts a real
+// node here: it must put the host back from what the killed one left
+// (bridge, namespaces, nft tables, shims, cgroups, mounts, kernel
+// settings), come up, and leave the host as it was before either.
+func TestRealNodeRecoversFromAKilledOne(t *testing.T) {
+	testbed.RequireRealNode(t)
+	before := snapshotHost(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestKilledRealNodeChild$", "-test.v")
+	cmd.Env = append(os.Environ(), killedChildEnv+"=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		fmt.Fprintln(&log, sc.Text())
+		if sc.Text() == "SERVING" {
+			break
+		}
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, out)
+	_ = cmd.Wait()
+	if !strings.Contains(log.String(), "SERVING") {
+		t.Fatalf("the child's real node never served:\n%s", log.String())
+	}
+	if _, err := net.InterfaceByName(testbed.RealNodeBridge); err != nil {
+		t.Fatalf("the killed node left no bridge: nothing to recover from (%v)", err)
+	}
+
+	c, err := testbed.Start(ctx, testbed.Options{RealNode: true})
+	if err != nil {
+		t.Fatalf("a real node after a killed one: %v", err)
+	}
+	runTomcat(ctx, t, c.Client, "default")
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	assertHostRestored(t, before, snapshotHost(t))
+}
+
+// TestKilledRealNodeChild is the process TestRealNodeRecoversFromAKilledOne
+// kills: it starts a real node with pods and waits.
+func TestKilledRealNodeChild(t *testing.T) {
+	if os.Getenv(killedChildEnv) == "" {
+		t.Skip("only runs as the child of TestRealNodeRecoversFromAKilledOne")
+	}
+	c, err := testbed.Start(context.Background(), testbed.Options{RealNode: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runTomcat(context.Background(), t, c.Client, "default")
+	fmt.Println("SERVING")
+	select {} // until killed
 }
 
 // runTomcat runs the article's rolling Deployment (tomcat:8, readiness on
@@ -230,7 +303,7 @@ func snapshotHost(t *testing.T) map[string]string {
 	s["mounts"] = strings.Join(points, " ")
 	cgroups, _ := filepath.Glob("/sys/fs/cgroup/*/*/")
 	s["cgroups"] = strings.Join(cgroups, " ")
-	for _, d := range []string{"/var/lib/kubelet", "/var/log/containers", "/var/log/pods", "/var/lib/cni", "/run/containerd", "/run/netns"} {
+	for _, d := range []string{"/var/lib/kubelet", "/var/log/containers", "/var/log/pods", "/var/lib/cni", "/run/containerd", "/run/netns", "/run/cutover-testbed"} {
 		entries, err := os.ReadDir(d)
 		if err != nil {
 			s["dir "+d] = "absent"
