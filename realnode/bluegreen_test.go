@@ -4,10 +4,12 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"text/template"
 	"time"
 
+	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/internal/testbed"
 )
 
@@ -177,7 +179,103 @@ func newBlueGreen(t *testing.T, ns string, a app, delay string) *blueGreen {
 
 // deploy releases a Tomcat version, with extra flags.
 func (b *blueGreen) deploy(ctx context.Context, version string, extra ...string) *run {
+	return b.deployWatched(ctx, nil, version, extra...)
+}
+
+// deployWatched is deploy, calling onEvent with each event as it comes.
+func (b *blueGreen) deployWatched(ctx context.Context, onEvent func(event.Event), version string, extra ...string) *run {
 	args := append([]string{"deploy", "--strategy", "blue-green", "--service", "web", "-f", b.file,
 		"--var", "TOMCAT_VERSION=" + version, "--idle-policy", "scale-down", "--scale-down-delay", b.delay, "--timeout", "2m"}, extra...)
-	return cutover(ctx, b.t, b.ns, args...)
+	return cutoverWatched(ctx, b.t, b.ns, onEvent, args...)
+}
+
+// TestBlueGreenScaleDownUnderDataPlaneLag is the case the pre-flight's
+// scale-down-too-soon rule is about: a data plane slower than kube-proxy
+// here (an ingress controller, a cloud load balancer) still sends new
+// connections to the old color after the switch. kube-proxy is frozen
+// from before the switch until 3 s after it, keeping its old rules; the
+// old color, scaled down 10 ms after the switch, stops accepting once its
+// 1 s preStop ends, and the users' new connections to it fail. With the
+// 5 s the rule asks for, none does.
+func TestBlueGreenScaleDownUnderDataPlaneLag(t *testing.T) {
+	testbed.RequireRealNode(t)
+	const lag = 3 * time.Second
+	cases := []struct {
+		delay  string
+		hazard string
+		fails  bool
+	}{
+		{delay: "10ms", hazard: "scale-down-too-soon", fails: true},
+		{delay: "5s"},
+	}
+	for _, tc := range cases {
+		t.Run("scale-down after "+tc.delay, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			ns := cluster.Namespace(t)
+			bg := newBlueGreen(t, ns, app{Replicas: 2, OnSigterm: "drain", PreStopSleep: 1}, tc.delay)
+			if r := bg.deploy(ctx, "7"); r.exit != 0 {
+				t.Fatalf("deploy 7: exit %d\n%s", r.exit, r.log())
+			}
+			u := startUsers(ctx, userOptions{URL: clusterURL(ctx, t, ns), Dial: cluster.DialUser})
+			time.Sleep(time.Second)
+			slow := &lagging{t: t, lag: lag}
+			defer slow.thaw()
+			r := bg.deployWatched(ctx, slow.onEvent, "8")
+			time.Sleep(8 * time.Second)
+			res := u.done()
+			if r.exit != 0 {
+				t.Fatalf("deploy 8: exit %d\n%s", r.exit, r.log())
+			}
+			if slow.frozen == nil {
+				t.Fatalf("kube-proxy was never frozen:\n%s", r.log())
+			}
+			res.log(t, "")
+			l := res.by[fresh]
+			switch {
+			case tc.fails && l.Failures == 0:
+				t.Errorf("no new connection failed: the hazard %q did not show", tc.hazard)
+			case !tc.fails && res.failed() > 0:
+				t.Errorf("%d requests failed: %s", res.failed(), res.failures())
+			}
+			var rules []string
+			for _, w := range r.warnings("zero-downtime") {
+				rules = append(rules, w.Action)
+			}
+			if want := []string{tc.hazard}; tc.hazard != "" && !slices.Equal(rules, want) || tc.hazard == "" && len(rules) > 0 {
+				t.Errorf("the pre-flight warned %v, want %v", rules, want)
+			}
+		})
+	}
+}
+
+// lagging freezes kube-proxy once cutover deployed the new color (before
+// the switch) and thaws it lag after the switch.
+type lagging struct {
+	t      *testing.T
+	lag    time.Duration
+	frozen *testbed.Frozen
+	timer  *time.Timer
+}
+
+func (l *lagging) onEvent(e event.Event) {
+	switch {
+	case e.Type == event.StageFinished && e.Stage == "Deploy" && l.frozen == nil:
+		f, err := cluster.Freeze(testbed.KubeProxy)
+		if err != nil {
+			l.t.Errorf("freeze kube-proxy: %v", err)
+			return
+		}
+		l.frozen = f
+	case e.Type == event.StageFinished && e.Stage == "Switch" && l.frozen != nil && l.timer == nil:
+		l.timer = time.AfterFunc(l.lag, l.thaw)
+	}
+}
+
+func (l *lagging) thaw() {
+	if l.frozen != nil {
+		if _, err := l.frozen.Thaw(); err != nil {
+			l.t.Errorf("thaw kube-proxy: %v", err)
+		}
+	}
 }

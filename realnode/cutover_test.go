@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -26,26 +27,45 @@ type run struct {
 // cutover runs cutover with args against the test bed, in namespace ns.
 func cutover(ctx context.Context, t *testing.T, ns string, args ...string) *run {
 	t.Helper()
+	return cutoverWatched(ctx, t, ns, nil, args...)
+}
+
+// cutoverWatched is cutover, calling onEvent (if set) with each event as
+// cutover prints it.
+func cutoverWatched(ctx context.Context, t *testing.T, ns string, onEvent func(event.Event), args ...string) *run {
+	t.Helper()
 	args = append(args, "-o", "json", "--kubeconfig", cluster.Kubeconfig, "-n", ns)
 	cmd := exec.CommandContext(ctx, cutoverBin, args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG=")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := &run{stderr: stderr.String()}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("cutover %v: %v", args, err)
+	}
+	r := &run{}
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
+	for sc.Scan() {
+		if e, err := output.ParseJSON(sc.Bytes()); err == nil {
+			r.events = append(r.events, e)
+			if onEvent != nil {
+				onEvent(e)
+			}
+		}
+	}
+	_, _ = io.Copy(io.Discard, stdout) // past a line too long to scan
+	err = cmd.Wait()
+	r.stderr = stderr.String()
 	var exit *exec.ExitError
 	switch {
 	case errors.As(err, &exit):
 		r.exit = exit.ExitCode()
 	case err != nil:
 		t.Fatalf("cutover %v: %v", args, err)
-	}
-	sc := bufio.NewScanner(&stdout)
-	sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
-	for sc.Scan() {
-		if e, err := output.ParseJSON(sc.Bytes()); err == nil {
-			r.events = append(r.events, e)
-		}
 	}
 	return r
 }

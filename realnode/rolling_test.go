@@ -25,6 +25,7 @@ type app struct {
 	Replicas       int
 	MaxSurge       string
 	MaxUnavailable string
+	Recreate       bool   // strategy Recreate instead of RollingUpdate
 	OnSigterm      string // the test app's ON_SIGTERM: "exit" (a naive app) or "drain"
 	DrainAfter     string // how long a draining app keeps serving after SIGTERM
 	StartDelay     string // how long it answers 503 after starting
@@ -51,8 +52,12 @@ spec:
   selector:
     matchLabels: {app: web}
   strategy:
+{{- if .Recreate}}
+    type: Recreate
+{{- else}}
     type: RollingUpdate
     rollingUpdate: {maxSurge: {{.MaxSurge}}, maxUnavailable: {{.MaxUnavailable}}}
+{{- end}}
   template:
     metadata:
       labels: {app: web}
@@ -93,6 +98,7 @@ kind: Service
 metadata:
   name: web
 spec:
+  type: NodePort
   selector: {app: web}
   ports:
   - {port: 80, targetPort: 8080}
@@ -155,6 +161,9 @@ func TestRollingHazards(t *testing.T) {
 		{name: "exec preStop 8s, grace 3s", app: func(a *app) { a.PreStopSleep, a.PreStopExec, a.Grace = 0, 8, 3 },
 			hazard: "short-grace", fails: true},
 		{name: "exec preStop 8s, grace 30s", app: func(a *app) { a.PreStopSleep, a.PreStopExec = 0, 8 }},
+		// Recreate stops every old pod before it creates a new one; the fix
+		// is the safe case's RollingUpdate.
+		{name: "strategy Recreate", app: func(a *app) { a.Recreate = true }, hazard: "recreate", fails: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -192,9 +201,10 @@ func TestRollingHazards(t *testing.T) {
 }
 
 // rollUnderLoad deploys Tomcat 7, then rolls to Tomcat 8 with cutover while
-// the users' host sends requests through the Service's ClusterIP, every
-// kind of users (HTTP/2 included). It returns the loads and the
-// pre-flight's warnings of the second deploy.
+// the users' host sends requests through the Service's ClusterIP (every
+// kind of users, HTTP/2 included) and its NodePort. On kwok the test bed's
+// router stands in for both. It returns the loads and the pre-flight's
+// warnings of the second deploy.
 func rollUnderLoad(t *testing.T, a app) (loads, []event.Event) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -206,14 +216,13 @@ func rollUnderLoad(t *testing.T, a app) (loads, []event.Event) {
 		t.Fatalf("deploy 7: exit %d\n%s", r.exit, r.log())
 	}
 	var router *dataplane.Router
-	var url string
-	dial := cluster.DialUser
+	users := userOptions{Dial: cluster.DialUser, HTTP2: true}
 	if a.Kwok {
 		router = kwokRoute(ctx, t, ns)
-		url, dial = router.URL()+"/", nil
-		waitServing(ctx, t, url, dial)
+		users.URL, users.Dial = router.URL()+"/", nil
+		waitServing(ctx, t, users.URL, nil)
 	} else {
-		url = clusterURL(ctx, t, ns)
+		users.URL, users.NodePortURL = clusterURL(ctx, t, ns), nodePortURL(ctx, t, ns)
 	}
 	// MinReady 1: production must never be empty, and no request may
 	// fail. The rollout's own floor (replicas - maxUnavailable ready
@@ -227,12 +236,10 @@ func rollUnderLoad(t *testing.T, a app) (loads, []event.Event) {
 		t.Fatal(err)
 	}
 	defer aud.Stop()
-	record := aud.Request // the users' outcomes; on kwok the router records them
-	if a.Kwok {
-		record = nil
+	if !a.Kwok {
+		users.Record = aud.Request // the users' outcomes; on kwok the router records them
 	}
-
-	u := startUsers(ctx, userOptions{URL: url, Dial: dial, Record: record, HTTP2: true})
+	u := startUsers(ctx, users)
 	time.Sleep(time.Second)
 	a.Major = "8"
 	r := cutover(ctx, t, ns, "deploy", "-f", a.write(t, dir), "--timeout", "2m")
@@ -249,8 +256,8 @@ func rollUnderLoad(t *testing.T, a app) (loads, []event.Event) {
 	if len(res.violations) > 0 {
 		t.Logf("timeline around the first violation:\n%s", rep.Excerpt(res.violations[0].Time, 3*time.Second, 2*time.Second))
 	}
-	for _, k := range []string{fresh, kept, h2} {
-		if l := res.by[k]; l.Versions["Tomcat/8"] == 0 {
+	for _, k := range []string{fresh, kept, h2, viaNodePort} {
+		if l := res.by[k]; l != nil && l.Versions["Tomcat/8"] == 0 {
 			t.Errorf("no request of the %s users reached Tomcat 8: %s", k, l)
 		}
 	}

@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strconv"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cutover/cutover/internal/audit"
 	"github.com/cutover/cutover/internal/dataplane"
+	"github.com/cutover/cutover/internal/testbed"
 )
 
 // Kinds of users' traffic.
@@ -18,6 +20,9 @@ const (
 	kept  = "keep-alive"      // 50/s over kept-alive HTTP/1.1 connections
 	slow  = "slow requests"   // 10/s to /slow?d=8s, each taking 8 s
 	h2    = "HTTP/2"          // 50/s over one HTTP/2 connection, as gRPC clients do
+	// 50/s, each on a new connection to the node's IP and the Service's
+	// NodePort, as an external load balancer sends them
+	viaNodePort = "new connections via NodePort"
 )
 
 // userOptions say where the users send their traffic.
@@ -29,6 +34,8 @@ type userOptions struct {
 	Record func(dataplane.Outcome)
 	// HTTP2 adds the HTTP/2 users.
 	HTTP2 bool
+	// NodePortURL, if set, adds users through the Service's NodePort.
+	NodePortURL string
 }
 
 // users is the users' traffic to one URL, by kind.
@@ -53,6 +60,9 @@ func startUsers(ctx context.Context, o userOptions) *users {
 	start(slow, dataplane.LoadOptions{URL: o.URL + "slow?d=8s", Rate: 10})
 	if o.HTTP2 {
 		start(h2, dataplane.LoadOptions{URL: o.URL, Rate: 50, HTTP2: true})
+	}
+	if o.NodePortURL != "" {
+		start(viaNodePort, dataplane.LoadOptions{URL: o.NodePortURL, Rate: 50})
 	}
 	return u
 }
@@ -112,6 +122,22 @@ func clusterURL(ctx context.Context, t *testing.T, ns string) string {
 		t.Fatal(err)
 	}
 	url := "http://" + net.JoinHostPort(svc.Spec.ClusterIP, "80") + "/"
+	waitServing(ctx, t, url, cluster.DialUser)
+	return url
+}
+
+// nodePortURL is the URL of Service web's NodePort on the real node's IP,
+// once the users' host gets answers through it.
+func nodePortURL(ctx context.Context, t *testing.T, ns string) string {
+	t.Helper()
+	svc, err := cluster.Client.CoreV1().Services(ns).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(svc.Spec.Ports) == 0 || svc.Spec.Ports[0].NodePort == 0 {
+		t.Fatalf("Service web has no NodePort: %+v", svc.Spec.Ports)
+	}
+	url := "http://" + net.JoinHostPort(testbed.RealNodeIP, strconv.Itoa(int(svc.Spec.Ports[0].NodePort))) + "/"
 	waitServing(ctx, t, url, cluster.DialUser)
 	return url
 }
