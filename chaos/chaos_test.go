@@ -118,6 +118,7 @@ type row struct {
 	recover          time.Duration // failure to rollback or switch back finished
 	drift            driftStats
 	lags             []time.Duration // the endpoint lags the auditor measured
+	gone             time.Duration   // how long production listed a gone pod as a ready endpoint
 	note             string
 	took             time.Duration
 	ok               bool
@@ -174,6 +175,7 @@ func runScenario(t *testing.T, s Scenario, add func(row)) {
 	for _, l := range rep.EndpointLags() {
 		rw.lags = append(rw.lags, l.Took)
 	}
+	rw.gone = rep.GoneEndpointTime()
 	assertNonePaused(ctx, t, b.ns)
 	judge(t, s, runs, res)
 	report(t, rep, prod, runs)
@@ -283,8 +285,8 @@ func judge(t *testing.T, s Scenario, runs []*run, res *dataplane.LoadResult) {
 // scenario's runs: episodes ended (agreed or unresolved), the longest, and
 // the resyncs.
 type driftStats struct {
-	episodes, unresolved, resyncs int
-	longest                       time.Duration
+	episodes, unresolved, resyncs, repairs int
+	longest                                time.Duration
 }
 
 func driftOf(runs []*run) driftStats {
@@ -303,6 +305,8 @@ func driftOf(runs []*run) driftStats {
 				}
 			case "resync":
 				d.resyncs++
+			case "repaired":
+				d.repairs++
 			}
 		}
 	}
@@ -314,6 +318,9 @@ func (d driftStats) String() string {
 		return "-"
 	}
 	s := fmt.Sprintf("%d/%s/%dr", d.episodes, d.longest.Round(100*time.Millisecond), d.resyncs)
+	if d.repairs > 0 {
+		s += fmt.Sprintf("/%dR", d.repairs)
+	}
 	if d.unresolved > 0 {
 		s += fmt.Sprintf(" (%d unresolved)", d.unresolved)
 	}

@@ -46,11 +46,12 @@ func summarize(t *testing.T, rows []row) {
 func summary(rows []row) string {
 	var b strings.Builder
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "seed\tstrategy\tfault\treplicas\trollout\texit (want)\trequests\tfailed\tviolations\trecover\tdrift\tlag\ttook\tresult\tnotes")
+	fmt.Fprintln(w, "seed\tstrategy\tfault\treplicas\trollout\texit (want)\trequests\tfailed\tviolations\trecover\tdrift\tlag\tgone\ttook\tresult\tnotes")
 	for _, r := range rows {
-		fmt.Fprintf(w, "%d\t%s\t%s\t%d\t%s\t%d (%d)\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.s.Seed, r.s.Strategy, r.s.Fault,
+		fmt.Fprintf(w, "%d\t%s\t%s\t%d\t%s\t%d (%d)\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.s.Seed, r.s.Strategy, r.s.Fault,
 			r.s.Replicas, rolloutOf(r.s), r.exit, r.want.Exit, r.requests, r.failed, r.violations,
-			orDash(r.recover), r.drift, orDash(slices.Max(append([]time.Duration{0}, r.lags...))), r.took.Round(100*time.Millisecond), passFail(r.ok), r.note)
+			orDash(r.recover), r.drift, orDash(slices.Max(append([]time.Duration{0}, r.lags...))), orDash(r.gone),
+			r.took.Round(100*time.Millisecond), passFail(r.ok), r.note)
 	}
 	_ = w.Flush()
 	t := totals(rows)
@@ -58,6 +59,7 @@ func summary(rows []row) string {
 		t.runs, t.failedRuns, t.violations, t.failed, t.requests, t.rollbacks, orDash(t.median), orDash(t.worst))
 	fmt.Fprintln(&b, driftTotals(rows))
 	fmt.Fprint(&b, lagTotals(rows))
+	fmt.Fprintln(&b, goneTotals(rows))
 	return b.String()
 }
 
@@ -140,6 +142,22 @@ func driftTotals(rows []row) string {
 	slices.Sort(longest)
 	return fmt.Sprintf("endpoint drift in %d runs: %d episodes (%d unresolved), %d resyncs; longest per run: median %s, worst %s",
 		runs, episodes, unresolved, resyncs, longest[len(longest)/2].Round(100*time.Millisecond), longest[len(longest)-1].Round(100*time.Millisecond))
+}
+
+// goneTotals sums up how long production listed gone pods as ready
+// endpoints: what a data plane could route to dead pods.
+func goneTotals(rows []row) string {
+	var runs int
+	var total, worst time.Duration
+	for _, r := range rows {
+		if r.gone > 0 {
+			runs++
+			total += r.gone
+			worst = max(worst, r.gone)
+		}
+	}
+	return fmt.Sprintf("gone pods listed as ready endpoints in %d runs: %s in all, worst %s", runs,
+		total.Round(time.Millisecond), worst.Round(time.Millisecond))
 }
 
 // lagTotals sums up, by fault, how long the Service's ready endpoints

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestEndpointLags(t *testing.T) {
@@ -50,6 +51,40 @@ func TestEndpointLags(t *testing.T) {
 			}
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("lags %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestGoneEndpointTime(t *testing.T) {
+	t.Parallel()
+	start := []Entry{initial(sel(0, 1, "blue")), initial(pod(0, 2, "b1", "blue", "v1", ready)),
+		initial(pod(0, 3, "b2", "blue", "v1", ready)), initial(eps(0, "b1", "b2"))}
+	cases := []struct {
+		name    string
+		entries []Entry
+		want    time.Duration
+	}{
+		{name: "nothing changes", entries: start},
+		{name: "a terminating pod's endpoint is not a gone one",
+			entries: append(slices.Clone(start), pod(100, 4, "b1", "blue", "v1", terminating), eps(3000, "b2"))},
+		{name: "the endpoint outlives the pod",
+			entries: append(slices.Clone(start), pod(100, 4, "b1", "blue", "v1", terminating), pod(500, 5, "b1", "blue", "v1", deleted),
+				eps(2500, "b2")),
+			want: 2 * time.Second},
+		{name: "repaired, written back, repaired again",
+			entries: append(slices.Clone(start), pod(500, 5, "b1", "blue", "v1", deleted), eps(1500, "b2"),
+				eps(1600, "b1", "b2"), eps(2500, "b2")),
+			want: 1900 * time.Millisecond},
+		{name: "still listed when the audit stops",
+			entries: append(slices.Clone(start), pod(9000, 5, "b1", "blue", "v1", deleted)),
+			want:    time.Second},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := report("", 1, tc.entries...).GoneEndpointTime(); got != tc.want {
+				t.Errorf("got %s, want %s", got, tc.want)
 			}
 		})
 	}
