@@ -238,10 +238,7 @@ func TestBlueGreenScaleDownUnderDataPlaneLag(t *testing.T) {
 			case !tc.fails && res.failed() > 0:
 				t.Errorf("%d requests failed: %s", res.failed(), res.failures())
 			}
-			var rules []string
-			for _, w := range r.warnings("zero-downtime") {
-				rules = append(rules, w.Action)
-			}
+			rules := rulesOf(r.warnings("zero-downtime"))
 			if want := []string{tc.hazard}; tc.hazard != "" && !slices.Equal(rules, want) || tc.hazard == "" && len(rules) > 0 {
 				t.Errorf("the pre-flight warned %v, want %v", rules, want)
 			}

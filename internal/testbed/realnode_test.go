@@ -101,16 +101,7 @@ func TestRealNodeRecoversFromAKilledOne(t *testing.T) {
 	before := snapshotHost(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestKilledRealNodeChild$", "-test.v")
-	cmd.Env = append(os.Environ(), killedChildEnv+"=1")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, out := startChild(ctx, t, "TestKilledRealNodeChild", killedChildEnv)
 	var log strings.Builder
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {

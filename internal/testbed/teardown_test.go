@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -47,16 +48,7 @@ func TestStopLeavesNoProcess(t *testing.T) {
 // with it.
 func TestPanickingTestLeavesNoProcess(t *testing.T) {
 	t.Parallel()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v")
-	cmd.Env = append(os.Environ(), crashChildEnv+"=1")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, out := startChild(context.Background(), t, "TestCrashChild", crashChildEnv)
 	var pids map[string]int
 	var log strings.Builder
 	sc := bufio.NewScanner(out)
@@ -90,6 +82,23 @@ func TestCrashChild(t *testing.T) {
 	fmt.Printf("PIDS %s\n", b)
 	_ = os.RemoveAll(c.Dir()) // the only cleanup; the processes are left to Pdeathsig
 	panic("simulated test panic with the test bed running")
+}
+
+// startChild runs this test binary again with only the test named run, and
+// env set to 1, and returns it and its output, stderr included.
+func startChild(ctx context.Context, t *testing.T, run, env string) (*exec.Cmd, io.ReadCloser) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^"+run+"$", "-test.v")
+	cmd.Env = append(os.Environ(), env+"=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, out
 }
 
 func assertAlive(t *testing.T, pids map[string]int) {
