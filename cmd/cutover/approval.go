@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,10 +12,9 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
-	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/internal/config"
+	"github.com/cutover/cutover/internal/engine"
 	"github.com/cutover/cutover/internal/notify"
-	"github.com/cutover/cutover/internal/release"
-	"github.com/cutover/cutover/internal/strategy"
 )
 
 // approvalFlags configure blue/green's Confirm stage.
@@ -70,116 +68,39 @@ func (f *approvalFlags) notifiers() []notify.Notifier {
 	return out
 }
 
-// errRejected is wrapped by Confirm when a person rejected the release.
-var errRejected = errors.New("release rejected")
-
-// approver waits at Confirm for a decision stored in the run's record.
-type approver struct {
-	store     *release.Store
-	rec       *release.Recorder
-	timeout   time.Duration
-	notifiers []notify.Notifier
-	sink      event.Sink
-	terminal  io.Reader // stdin when it and stdout are terminals, else nil
-}
-
-// confirm marks the record pending, tells people, and waits for
-// `cutover approve`, `cutover reject`, a terminal answer, or the timeout.
-func (a *approver) confirm(ctx context.Context, from, to string) error {
-	err := a.rec.Change(ctx, func(r *release.Record) {
-		r.Approval = &release.Approval{State: release.ApprovalPending, At: time.Now().UTC()}
-	})
-	if err != nil {
-		return fmt.Errorf("ask for approval: %w", err)
-	}
-	r := a.rec.Record()
-	msg := a.message(ctx, &r, from, to)
-	a.emit("waiting", fmt.Sprintf("Ready to go? Switch %s from %s to %s: run %q or %q before %s",
-		r.App, orNone(from), to, msg.ApproveCommand, msg.RejectCommand, msg.Deadline.Format(time.RFC3339)))
-	if err := notify.All(ctx, msg, a.notifiers...); err != nil {
-		event.Stamp(a.sink, event.Event{Type: event.Warning, Stage: strategy.StageConfirm, Message: "notification failed: " + err.Error()})
-	}
-	wctx, cancel := context.WithDeadline(ctx, msg.Deadline)
-	defer cancel()
-	if a.terminal != nil {
-		go a.ask(wctx, r.App)
-	}
-	d, err := a.store.WaitForDecision(wctx, r.App, r.Revision)
-	if err != nil {
-		if cause := context.Cause(ctx); cause != nil && !errors.Is(err, cause) {
-			err = fmt.Errorf("%w (%w)", err, cause) // e.g. the lock was lost
-		}
-		return a.expire(err)
-	}
-	return a.decided(d)
-}
-
-func (a *approver) decided(d *release.Approval) error {
-	if d.State == release.ApprovalApproved {
-		a.emit("approved", "by "+d.By+suffixComment(d.Comment))
+// engine is the engine's approval for --approval manual, nil for none:
+// people decide with cutover approve and reject, or in terminal (if not
+// nil).
+func (f *approvalFlags) engine(terminal io.Reader) *engine.Approval {
+	if f.mode != config.ApprovalManual {
 		return nil
 	}
-	a.emit("rejected", "by "+d.By+suffixComment(d.Comment))
-	return fmt.Errorf("%w by %s%s", errRejected, d.By, suffixComment(d.Comment))
-}
-
-// expire records that nobody decided and returns why the wait ended.
-func (a *approver) expire(err error) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_ = a.rec.Change(ctx, func(r *release.Record) {
-		if r.Approval != nil && r.Approval.State == release.ApprovalPending {
-			r.Approval = &release.Approval{State: release.ApprovalExpired, At: time.Now().UTC()}
-		}
-	})
-	if errors.Is(err, context.DeadlineExceeded) {
-		a.emit("expired", fmt.Sprintf("nobody decided within %s", a.timeout))
-		return fmt.Errorf("no approval within %s: %w", a.timeout, err)
+	a := &engine.Approval{Timeout: f.timeout, Notifiers: f.notifiers(), RunURL: ciRunURL(), Commands: decideCommands}
+	if terminal != nil {
+		a.Gate = terminalGate{terminal}
 	}
-	return err
+	return a
 }
 
-func (a *approver) emit(status, msg string) {
-	event.Stamp(a.sink, event.Event{Type: event.Approval, Stage: strategy.StageConfirm, Object: "approval", Status: status, Message: msg})
+// decideCommands are the commands that approve and reject app's release.
+func decideCommands(app, ns string) (approve, reject string) {
+	return fmt.Sprintf("cutover approve %s -n %s", app, ns), fmt.Sprintf("cutover reject %s -n %s", app, ns)
 }
 
-// ask reads y or n from the terminal and stores the answer as a decision,
-// so that the record says who decided, wherever they did.
-func (a *approver) ask(ctx context.Context, app string) {
-	line, err := bufio.NewReader(a.terminal).ReadString('\n')
-	if err != nil || ctx.Err() != nil {
-		return
+// terminalGate asks "Ready to go?" in the terminal: y or yes approves,
+// any other answer rejects.
+type terminalGate struct{ in io.Reader }
+
+func (g terminalGate) Ask(ctx context.Context, _ string) (engine.Decision, error) {
+	line, err := bufio.NewReader(g.in).ReadString('\n')
+	if err != nil {
+		return engine.Decision{}, fmt.Errorf("read the answer: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return engine.Decision{}, err
 	}
 	yes := strings.EqualFold(strings.TrimSpace(line), "y") || strings.EqualFold(strings.TrimSpace(line), "yes")
-	_, _ = a.store.Decide(ctx, app, yes, decider(), "answered in the terminal")
-}
-
-// message describes what waits, for the notifications.
-func (a *approver) message(ctx context.Context, r *release.Record, from, to string) notify.Message {
-	ns := r.Namespace
-	return notify.Message{
-		App: r.App, Namespace: ns, Strategy: r.Strategy, FromColor: from, ToColor: to,
-		FromImages: a.activeImages(ctx, r.App, from), ToImages: r.Images,
-		RunID:        fmt.Sprintf("%s revision %d", r.App, r.Revision),
-		RunURL:       ciRunURL(),
-		WaitingSince: time.Now().UTC(), Deadline: time.Now().Add(a.timeout).UTC(),
-		ApproveCommand: fmt.Sprintf("cutover approve %s -n %s", r.App, ns),
-		RejectCommand:  fmt.Sprintf("cutover reject %s -n %s", r.App, ns),
-	}
-}
-
-// activeImages are the images of the last release that switched to color.
-func (a *approver) activeImages(ctx context.Context, app, color string) []string {
-	recs, err := a.store.List(ctx, app)
-	if err != nil || color == "" {
-		return nil
-	}
-	for _, r := range recs {
-		if r.Outcome == release.OutcomeSucceeded && r.ToColor == color {
-			return r.Images
-		}
-	}
-	return nil
+	return engine.Decision{Approve: yes, By: decider(), Comment: "answered in the terminal"}, nil
 }
 
 // terminalInput returns stdin if both it and stdout are terminals.
@@ -218,13 +139,6 @@ func decider() string {
 		user = "unknown"
 	}
 	return user + "@" + host
-}
-
-func suffixComment(c string) string {
-	if c == "" {
-		return ""
-	}
-	return ": " + c
 }
 
 func orNone(s string) string {

@@ -57,6 +57,24 @@ func (s checkSet) specs(ctx context.Context, b checkBinding) ([]verify.Spec, err
 	return out, nil
 }
 
+// byStage builds the checks of every stage for each color, up front (a
+// check that cannot be built is bad input before any cluster work), and
+// returns them as the engine asks for them: by strategy stage and color.
+func (s checkSet) byStage(ctx context.Context, b checkBinding, stages, colors []string) (func(stage, color string) []verify.Spec, error) {
+	built := map[[2]string][]verify.Spec{}
+	for _, stage := range stages {
+		for _, color := range colors {
+			b.stage, b.color = stage, color
+			specs, err := s.specs(ctx, b)
+			if err != nil {
+				return nil, err
+			}
+			built[[2]string{stage, color}] = specs
+		}
+	}
+	return func(stage, color string) []verify.Spec { return built[[2]string{verifyStage(stage), color}] }, nil
+}
+
 // settle is how long after a check starts a failure is retried at once
 // (from 50 ms, doubling) rather than after the interval: a check follows a
 // change (a rollout, a switch) that endpoints, proxies and load balancers

@@ -13,12 +13,11 @@ import (
 
 	"github.com/cutover/cutover/internal/apply"
 	"github.com/cutover/cutover/internal/config"
+	"github.com/cutover/cutover/internal/engine"
 	"github.com/cutover/cutover/internal/event"
-	"github.com/cutover/cutover/internal/kube"
 	"github.com/cutover/cutover/internal/manifest"
 	"github.com/cutover/cutover/internal/output"
 	"github.com/cutover/cutover/internal/strategy"
-	"github.com/cutover/cutover/internal/verify"
 )
 
 type deployOptions struct {
@@ -153,45 +152,33 @@ func (o *deployOptions) run(cmd *cobra.Command) error {
 	clients.PrefetchDiscovery() // while the pre-flight checks run
 	ctx, cancel := contextWithTimeout(ctx, o.timeout)
 	defer cancel()
-	bind := checkBinding{clients: clients, app: o.bg.appName(), roleVar: o.bg.roleVar, vars: o.input.variables, sink: sink}
+	req := engine.DeployRequest{
+		Run:      engine.Run{Clients: clients, App: o.appName(blueGreen, set.Objects), Holder: holderID(), Sink: sink, Secrets: secrets},
+		Strategy: engine.Rolling, Objects: set.Objects,
+		Apply:         apply.Options{Force: o.force, TakeOver: o.takeOver, TakeOwnership: o.takeOwn},
+		EndpointGuard: o.guard.settings(), StrictHazards: o.strict, DryRun: o.dryRun,
+		NoRollback: o.noRollback, RollbackTimeout: o.rollbackTO,
+	}
+	bind := checkBinding{clients: clients, app: req.App, roleVar: o.bg.roleVar, vars: o.input.variables, sink: sink}
+	stages, colors := []string{config.StageProd}, []string{""}
 	if blueGreen {
-		err = o.deployBlueGreen(ctx, cmd, bgRun{clients: clients, sink: sink, objects: set.Objects, secrets: secrets,
-			in: terminalInput(cmd.InOrStdin(), cmd.OutOrStdout())}, defs, bind, stdin)
-	} else {
-		err = o.deployRolling(ctx, clients, sink, set.Objects, defs, bind)
+		stages, colors = []string{config.StageStaged, config.StageProd}, o.bg.colors
+		o.blueGreenRequest(ctx, &req, stdin, terminalInput(cmd.InOrStdin(), cmd.OutOrStdout()))
+	}
+	if req.Checks, err = defs.byStage(ctx, bind, stages, colors); err == nil {
+		err = engine.Deploy(ctx, req)
 	}
 	report(sink, err)
-	return redactErr(err, secrets)
+	return event.RedactError(err, secrets)
 }
 
-func (o *deployOptions) deployRolling(ctx context.Context, clients *kube.Clients, sink event.Sink, objs []manifest.Object,
-	defs checkSet, bind checkBinding) error {
-	bind.stage = config.StageProd
-	checks, err := defs.specs(ctx, bind)
-	if err != nil {
-		return err
-	}
-	return strategy.NewRolling(clients, strategy.RollingOptions{
-		Apply:  apply.Options{Force: o.force, TakeOver: o.takeOver, TakeOwnership: o.takeOwn},
-		Checks: checks, DryRun: o.dryRun, NoRollback: o.noRollback, RollbackTimeout: o.rollbackTO, Sink: sink,
-		EndpointGuard: o.guard.settings(), StrictHazards: o.strict,
-	}).Run(ctx, objs)
-}
-
-func (o *deployOptions) deployBlueGreen(ctx context.Context, _ *cobra.Command, r bgRun, defs checkSet, bind checkBinding,
-	stdin func() io.Reader) error {
-	checks := map[[2]string][]verify.Spec{}
-	for _, stage := range []string{config.StageStaged, config.StageProd} {
-		for _, color := range o.bg.colors {
-			bind.stage, bind.color = stage, color
-			specs, err := defs.specs(ctx, bind)
-			if err != nil {
-				return err
-			}
-			checks[[2]string{stage, color}] = specs
-		}
-	}
-	r.checks = checks
+// blueGreenRequest makes req a blue/green release: files rendered per
+// color, the Confirm gate.
+func (o *deployOptions) blueGreenRequest(ctx context.Context, req *engine.DeployRequest, stdin func() io.Reader, terminal io.Reader) {
+	req.Strategy = engine.BlueGreen
+	req.BlueGreen = engine.BlueGreenSettings{Service: o.bg.service, SelectorKey: o.bg.selectorKey,
+		Colors: [2]string{o.bg.colors[0], o.bg.colors[1]}, IdlePolicy: o.bg.idlePolicy,
+		ScaleDownDelay: o.bg.scaleDownDelay, Managed: o.bg.managed}
 	render := func(ctx context.Context, color string) ([]manifest.Object, error) {
 		s, _, err := o.input.load(ctx, stdin(), o.bg.roleVar+"="+color)
 		if err != nil || !o.bg.managed {
@@ -203,8 +190,8 @@ func (o *deployOptions) deployBlueGreen(ctx context.Context, _ *cobra.Command, r
 		}
 		return objs, nil
 	}
-	r.render = prerendered(ctx, render, o.bg.colors)
-	return o.runBlueGreen(ctx, r)
+	req.Render = prerendered(ctx, render, o.bg.colors)
+	req.Approval = o.approval.engine(terminal)
 }
 
 func (o *deployOptions) strategyIsBlueGreen() (bool, error) {
@@ -219,23 +206,6 @@ func (o *deployOptions) strategyIsBlueGreen() (bool, error) {
 	}
 	return false, usageError{fmt.Errorf("--strategy %q: want rolling or blue-green", o.strategy)}
 }
-
-// redactErr masks secret values in an error's text.
-func redactErr(err error, secrets []string) error {
-	if err == nil || len(secrets) == 0 {
-		return err
-	}
-	return maskedError{err: err, msg: event.Masker(secrets)(err.Error())}
-}
-
-// maskedError keeps the chain of err for exit codes but prints msg.
-type maskedError struct {
-	err error
-	msg string
-}
-
-func (e maskedError) Error() string { return e.msg }
-func (e maskedError) Unwrap() error { return e.err }
 
 func warnUndefined(sink event.Sink, names []string) {
 	if len(names) > 0 {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/cutover/cutover/internal/readiness"
 	"github.com/cutover/cutover/internal/testbed"
 )
 
@@ -127,4 +129,22 @@ metadata:
 spec:
   size: %[2]s
 `, group, size)
+}
+
+// readyPods names the ready pods that selector selects in ns, terminating
+// ones excluded.
+func readyPods(t *testing.T, ns, selector string) []string {
+	t.Helper()
+	pods, err := cluster.Client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ready []string
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp == nil && readiness.PodReady(&p) {
+			ready = append(ready, p.Name)
+		}
+	}
+	slices.Sort(ready)
+	return ready
 }

@@ -75,9 +75,11 @@ func TestBlueGreenStartsTheNewColorAtTheActiveColorsAutoscaledCount(t *testing.T
 	if r.code != exitOK {
 		t.Fatalf("release 8: exit %d", r.code)
 	}
+	// The pods, not the Deployment's status: cutover judges the color from
+	// its pods, and the status may still be a controller hop behind.
 	green := getDeployment(t, ns, "tomcat-deployment-green")
-	if *green.Spec.Replicas != 5 || green.Status.ReadyReplicas != 5 {
-		t.Errorf("green took production with %d replicas (%d ready), want 5, as many as blue carried it with", *green.Spec.Replicas, green.Status.ReadyReplicas)
+	if ready := readyPods(t, ns, "role=green"); *green.Spec.Replicas != 5 || len(ready) != 5 {
+		t.Errorf("green took production with %d replicas (ready pods %v), want 5, as many as blue carried it with", *green.Spec.Replicas, ready)
 	}
 	if msgs := warningsWith(t, r.stdout, "autoscaled"); len(msgs) != 1 || !strings.Contains(msgs[0], "as Deployment tomcat-deployment-blue runs now") {
 		t.Errorf("autoscaled warnings %q, want one naming blue as the source", msgs)

@@ -28,6 +28,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
+	"github.com/cutover/cutover/internal/engine"
 	"github.com/cutover/cutover/internal/release"
 	"github.com/cutover/cutover/internal/verify"
 )
@@ -576,7 +577,7 @@ var rbacFlows = map[string]rbacFlow{
 		setup: func(t *testing.T, ns, _ string) {
 			adminBlueGreen(t, ns, "7")
 			store := release.NewStore(cluster.Client, ns)
-			for range keepRecords {
+			for range engine.KeepRecords {
 				r := &release.Record{App: "tomcat-service", Strategy: "blue-green", Outcome: release.OutcomeSucceeded, ToColor: "blue"}
 				if err := store.Create(context.Background(), r); err != nil {
 					t.Fatal(err)
@@ -710,8 +711,8 @@ var missingCases = []missingCase{
 		gap: "pruning fails in silence: records pile up past 30",
 		check: func(t *testing.T, ns string) {
 			recs, err := release.NewStore(cluster.Client, ns).List(context.Background(), "tomcat-service")
-			if err != nil || len(recs) <= keepRecords {
-				t.Errorf("%d records (%v): want more than %d, nothing pruned", len(recs), err, keepRecords)
+			if err != nil || len(recs) <= engine.KeepRecords {
+				t.Errorf("%d records (%v): want more than %d, nothing pruned", len(recs), err, engine.KeepRecords)
 			}
 		}},
 	{remove: one("", "configmaps", "watch"), flow: "blue-green-approval", gapCodes: []int{exitOK},

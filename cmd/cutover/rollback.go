@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/cutover/cutover/internal/engine"
 	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/internal/readiness"
 	"github.com/cutover/cutover/internal/release"
@@ -121,9 +122,9 @@ func (o *rollbackOptions) run(cmd *cobra.Command, arg string) error {
 	ctx, cancel := contextWithTimeout(cmd.Context(), o.timeout)
 	defer cancel()
 	if !strings.Contains(arg, "/") {
-		ar, isApp, err := findAppRollback(ctx, release.NewStore(clients.Typed, clients.Namespace), arg)
+		ar, isApp, err := engine.FindRollback(ctx, release.NewStore(clients.Typed, clients.Namespace), arg)
 		if err != nil {
-			return err
+			return badInput{err}
 		}
 		if isApp {
 			return o.runAppRollback(ctx, cmd, clients, ar, checks)

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
@@ -323,19 +322,7 @@ func finishedStages(t *testing.T, stdout string) []string {
 func assertOnlyColorEndpoints(t *testing.T, ns, color string) {
 	t.Helper()
 	ctx := context.Background()
-	pods, err := cluster.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=tomcat,role=" + color})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ready []string
-	for _, p := range pods.Items {
-		for _, c := range p.Status.Conditions {
-			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue && p.DeletionTimestamp == nil {
-				ready = append(ready, p.Name)
-			}
-		}
-	}
-	slices.Sort(ready)
+	ready := readyPods(t, ns, "app=tomcat,role="+color)
 	if got := prodEndpoints(t, ns); len(ready) == 0 || !slices.Equal(got, ready) {
 		t.Errorf("production's ready endpoints %v, want %s's ready pods %v", got, color, ready)
 	}

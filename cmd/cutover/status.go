@@ -31,7 +31,7 @@ func newRecordsCmd(history bool) *cobra.Command {
 		Short: short,
 		Long: short + `.
 
-Every cutover deploy --strategy blue-green leaves a release record in the
+Every cutover deploy, rolling or blue/green, leaves a release record in the
 namespace (ConfigMap cutover-APP-rN, labelled app.kubernetes.io/managed-by=cutover);
 the last 30 are kept.`,
 		Args: usageArgs(cobra.ExactArgs(1)),

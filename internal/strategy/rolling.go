@@ -39,7 +39,10 @@ type RollingOptions struct {
 	// StrictHazards refuses a release the zero-downtime pre-flight finds
 	// hazards in, instead of warning (package hazard).
 	StrictHazards bool
-	Sink          event.Sink
+	// BeforeWrite, if set, runs after the dry run passed and before the
+	// first write; an error refuses the release.
+	BeforeWrite func(ctx context.Context) error
+	Sink        event.Sink
 }
 
 // Rolling applies objects, waits until every one is ready (Deployments fully
@@ -86,6 +89,11 @@ func (r *Rolling) Run(ctx context.Context, objs []manifest.Object) error {
 	r.reportPlan(StageValidate, items)
 	if r.opts.DryRun {
 		return nil
+	}
+	if hook := r.opts.BeforeWrite; hook != nil {
+		if err := hook(ctx); err != nil {
+			return fmt.Errorf("%w: %w", ErrRefused, err)
+		}
 	}
 	if err := r.stage(StageApply, func() error { return r.ap.Apply(ctx, items) }); err != nil {
 		return r.fail(ctx, items, err)

@@ -1,0 +1,174 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cutover/cutover/internal/access"
+	"github.com/cutover/cutover/internal/apply"
+	"github.com/cutover/cutover/internal/drift"
+	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/internal/manifest"
+	"github.com/cutover/cutover/internal/release"
+	"github.com/cutover/cutover/internal/strategy"
+	"github.com/cutover/cutover/internal/verify"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// Strategies.
+const (
+	Rolling   = "rolling"
+	BlueGreen = "blue-green"
+)
+
+// RenderFunc renders a release's files for one blue/green color.
+type RenderFunc = func(ctx context.Context, color string) ([]manifest.Object, error)
+
+// DeployRequest is one release of an app.
+type DeployRequest struct {
+	Run
+	Strategy string // Rolling or BlueGreen
+	// Objects are the release's objects; for blue/green, rendered for the
+	// first color (the release's digest and images), Render rendering them
+	// for each color.
+	Objects []manifest.Object
+	Render  RenderFunc
+	// BlueGreen configures the blue/green strategy.
+	BlueGreen BlueGreenSettings
+	// Checks returns a stage's checks: strategy.StageVerify for a rolling
+	// update (color ""), StageVerifyStaged and StageVerifyProd per color
+	// for blue/green. Nil: none.
+	Checks func(stage, color string) []verify.Spec
+	// Approval, if set, makes blue/green wait at Confirm.
+	Approval *Approval
+	Apply    apply.Options
+	// EndpointGuard watches the release's Services while it waits (package
+	// drift).
+	EndpointGuard drift.Settings
+	// StrictHazards refuses a release the zero-downtime pre-flight finds
+	// hazards in, instead of warning (package hazard).
+	StrictHazards bool
+	// DryRun validates with a server-side dry run and writes nothing: no
+	// lock, no record.
+	DryRun bool
+	// NoRollback leaves a failed rolling update as it is.
+	NoRollback bool
+	// RollbackTimeout bounds a rolling update's rollback and blue/green's
+	// switch back; they run even when the run's ctx has ended.
+	RollbackTimeout time.Duration
+}
+
+// BlueGreenSettings configure a blue/green release (strategy.BlueGreenOptions).
+type BlueGreenSettings struct {
+	Service, SelectorKey string
+	Colors               [2]string
+	IdlePolicy           string
+	ScaleDownDelay       time.Duration
+	// Managed: the files hold a plain Deployment and the production
+	// Service, from which Render derives the colors; a production Service
+	// without the selector key is adopted.
+	Managed bool
+}
+
+// Deploy releases req.Objects. Errors: bad input wraps
+// strategy.ErrRefused (nothing was written); a failed release is a
+// *strategy.Failure; a rejected one wraps ErrRejected. Secret values are
+// masked in the error's text.
+func Deploy(ctx context.Context, req DeployRequest) error {
+	var err error
+	switch req.Strategy {
+	case Rolling:
+		err = deployRolling(ctx, req)
+	case BlueGreen:
+		err = deployBlueGreen(ctx, req)
+	default:
+		err = fmt.Errorf("%w: unknown strategy %q", strategy.ErrRefused, req.Strategy)
+	}
+	return event.RedactError(err, req.Secrets)
+}
+
+// deployRolling runs a rolling update under the app's lock, keeping its
+// record with the release's objects from its first write.
+func deployRolling(ctx context.Context, req DeployRequest) error {
+	opts := req.rollingOptions()
+	if req.DryRun {
+		return strategy.NewRolling(req.Clients, opts).Run(ctx, req.Objects)
+	}
+	if err := access.NewChecker(req.Clients.Typed).Check(ctx, RecordNeeds(req.Clients.Namespace)); err != nil {
+		return fmt.Errorf("%w: %w", strategy.ErrRefused, err)
+	}
+	s, ctx, err := lockApp(ctx, req.Run)
+	if err != nil {
+		return err
+	}
+	defer s.unlock()
+	if _, err := s.closeInterrupted(ctx, manifest.Digest(req.Objects)); err != nil {
+		return err
+	}
+	rec := s.newRecord(Rolling, req.Objects)
+	keep := &keeper{rec: rec, secrets: req.Secrets, sink: req.Sink}
+	keep.set(ctx, req.Objects, false)
+	opts.BeforeWrite = keep.start
+	opts.Sink = req.recorded(rec)
+	err = strategy.NewRolling(req.Clients, opts).Run(ctx, req.Objects)
+	return s.finish(ctx, rec, err)
+}
+
+func (req DeployRequest) rollingOptions() strategy.RollingOptions {
+	var checks []verify.Spec
+	if req.Checks != nil {
+		checks = req.Checks(strategy.StageVerify, "")
+	}
+	return strategy.RollingOptions{
+		Apply: req.Apply, Checks: checks, DryRun: req.DryRun, NoRollback: req.NoRollback,
+		RollbackTimeout: req.RollbackTimeout, Sink: req.Sink,
+		EndpointGuard: req.EndpointGuard, StrictHazards: req.StrictHazards,
+	}
+}
+
+// newRecord is the record of this run, stored at its first write.
+func (s *session) newRecord(strategyName string, objs []manifest.Object) *release.Recorder {
+	rec := &release.Record{App: s.App, Strategy: strategyName, Holder: s.lock.Holder(),
+		Digest: manifest.Digest(objs), Started: time.Now().UTC()}
+	setImages(rec, objs, s.Secrets)
+	return release.NewRecorder(s.store, rec, nil)
+}
+
+// setImages sets the images a record names from the release's objects,
+// masking secret values (a private tag may be a secret variable).
+// Deployment images are what rollback compares with what a color runs, so
+// they are read as a color is; Images also counts the other workloads (a
+// migration Job).
+func setImages(rec *release.Record, objs []manifest.Object, secrets []string) {
+	mask := event.Masker(secrets)
+	rec.Images, rec.DeploymentImages = manifest.Images(objs), manifest.DeploymentImages(objs)
+	for _, list := range [][]string{rec.Images, rec.DeploymentImages} {
+		for i := range list {
+			list[i] = mask(list[i])
+		}
+	}
+}
+
+// DefaultApp names a rolling update's app when nothing else does: its
+// first workload's name (Deployment, StatefulSet, DaemonSet), else its
+// first object's, made a DNS label (an app name is one: it names the lock
+// and the records).
+func DefaultApp(objs []manifest.Object) string {
+	if len(objs) == 0 {
+		return ""
+	}
+	name := objs[0].GetName()
+	for _, o := range objs {
+		if k := o.GetKind(); k == "Deployment" || k == "StatefulSet" || k == "DaemonSet" {
+			name = o.GetName()
+			break
+		}
+	}
+	name = strings.ReplaceAll(strings.ToLower(name), ".", "-")
+	if len(name) > validation.DNS1123LabelMaxLength {
+		name = strings.TrimRight(name[:validation.DNS1123LabelMaxLength], "-")
+	}
+	return name
+}
