@@ -56,8 +56,16 @@ func newRollbackCmd() *cobra.Command {
 	o := &rollbackOptions{redeploy: redeployFlags{roleVar: "TARGET_ROLE"}}
 	cmd := &cobra.Command{
 		Use:   "rollback (APP | deployment/NAME [--to-revision N])",
-		Short: "Switch a blue/green app back to its previous color, or put a Deployment back on an earlier revision",
-		Long: `Rollback APP, for an app with blue/green release records, switches the
+		Short: "Take an app back to its previous release, or put a Deployment back on an earlier revision",
+		Long: `Rollback APP, for an app released with rolling updates (its latest release
+record says so), redeploys the latest earlier successful release of other
+objects from the objects its record keeps, as cutover deploy does: server-side
+dry run, apply, wait until every object is ready and the Services route only
+to the new pods, the --verify-* checks, and a rollback to what runs now if
+any of that fails. It keeps a record of its own, so a second rollback goes
+forward again. Secrets are not kept in records and stay as they are.
+
+Rollback APP, for an app with blue/green release records, switches the
 production Service back to the previous color, at once, if that color still
 runs the previous release (idle policy keep). A color the scale-down policy
 scaled to zero is scaled up and waited for first. Production is switched only
@@ -131,7 +139,7 @@ func (o *rollbackOptions) run(cmd *cobra.Command, arg string) error {
 		}
 	}
 	if o.dryRun {
-		return usageError{fmt.Errorf("--dry-run: only for rollback APP, and %s has no blue/green release records", arg)}
+		return usageError{fmt.Errorf("--dry-run: only for rollback APP, and %s has no release records", arg)}
 	}
 	sink, err := newSink(o.output, cmd.OutOrStdout())
 	if err != nil {

@@ -8,18 +8,30 @@ import (
 	"testing"
 
 	"github.com/cutover/cutover/internal/release"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
+
+// webConf is a ConfigMap released with webApp.
+const webConf = `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: web-conf
+data:
+  version: "${VERSION}"
+---
+`
 
 // TestRollingReleasesAreLockedAndRecorded: a rolling update holds its
 // app's lock (named after its Deployment, or --app) and leaves a release
 // record with its objects, which status and history read; a run that
-// meets the lock held changes nothing; and rollback of the Deployment's
-// name still restores its previous revision, as it did before rolling
-// updates had records.
+// meets the lock held changes nothing; rollback APP redeploys the previous
+// release's objects, the ConfigMap too, and a second one goes forward
+// again; rollback deployment/NAME still restores the Deployment's previous
+// revision.
 func TestRollingReleasesAreLockedAndRecorded(t *testing.T) {
 	t.Parallel()
 	ns := cluster.Namespace(t)
-	file := writeFile(t, "web.yaml", webApp)
+	file := writeFile(t, "web.yaml", webConf+webApp)
 	for _, v := range []string{"7", "8"} {
 		if r := deployWeb(t, ns, file, v, "ready", 60); r.code != exitOK {
 			t.Fatalf("deploy %s: exit %d", v, r.code)
@@ -38,8 +50,8 @@ func TestRollingReleasesAreLockedAndRecorded(t *testing.T) {
 	}
 	assertRollingStages(t, latest)
 	objs, err := store.Objects(ctx, latest)
-	if err != nil || len(objs) != 1 || objs[0].GetKind() != "Deployment" || objs[0].GetName() != "web" {
-		t.Errorf("the record keeps %d objects (%v), want the Deployment web", len(objs), err)
+	if err != nil || len(objs) != 2 || objs[1].GetKind() != "Deployment" || objs[1].GetName() != "web" {
+		t.Errorf("the record keeps %d objects (%v), want the ConfigMap and the Deployment web", len(objs), err)
 	}
 
 	lock, err := release.Acquire(ctx, cluster.Client, ns, "web", release.LockOptions{Holder: "ci-7/pid 1 (jenkins-web-43)"})
@@ -62,11 +74,41 @@ func TestRollingReleasesAreLockedAndRecorded(t *testing.T) {
 	if err := json.Unmarshal([]byte(h.stdout), &recs); h.code != exitOK || err != nil || len(recs) != 2 || recs[0]["revision"] != 2.0 {
 		t.Errorf("history: exit %d, %v, %s; want revisions 2 and 1", h.code, err, h.stdout)
 	}
-	if r := cutover(t, ns, "", "rollback", "web"); r.code != exitOK {
-		t.Fatalf("rollback web: exit %d\n%s", r.code, r.stderr)
+	before = snapshot(t, ns)
+	if r := cutover(t, ns, "", "rollback", "web", "--dry-run", "-o", "json"); r.code != exitOK || !strings.Contains(r.stdout, "would redeploy revision 1") {
+		t.Errorf("rollback web --dry-run: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if after := snapshot(t, ns); !slices.Equal(before, after) {
+		t.Errorf("the dry run changed the namespace: %v -> %v", before, after)
+	}
+	for _, want := range []struct{ version, strategy string }{{"7", "rollback"}, {"8", "rollback"}} {
+		if r := cutover(t, ns, "", "rollback", "web"); r.code != exitOK {
+			t.Fatalf("rollback web: exit %d\n%s", r.code, r.stderr)
+		}
+		assertWebRuns(t, ns, want.version)
+		rec, err := store.Latest(ctx, "web")
+		if err != nil || rec.Strategy != want.strategy || rec.Outcome != release.OutcomeSucceeded || rec.Images[0] != "tomcat:"+want.version {
+			t.Errorf("the rollback's record: %+v, %v; want a successful rollback to tomcat:%s", rec, err, want.version)
+		}
+	}
+	if r := cutover(t, ns, "", "rollback", "deployment/web"); r.code != exitOK {
+		t.Fatalf("rollback deployment/web: exit %d\n%s", r.code, r.stderr)
 	}
 	if img := getDeployment(t, ns, "web").Spec.Template.Spec.Containers[0].Image; img != "tomcat:7" {
-		t.Errorf("after rollback web the Deployment runs %s, want tomcat:7", img)
+		t.Errorf("after rollback deployment/web the Deployment runs %s, want tomcat:7", img)
+	}
+}
+
+// assertWebRuns checks that the Deployment web runs tomcat:version, and
+// that the ConfigMap web-conf says version.
+func assertWebRuns(t *testing.T, ns, version string) {
+	t.Helper()
+	if img := getDeployment(t, ns, "web").Spec.Template.Spec.Containers[0].Image; img != "tomcat:"+version {
+		t.Errorf("the Deployment runs %s, want tomcat:%s", img, version)
+	}
+	cm, err := cluster.Client.CoreV1().ConfigMaps(ns).Get(context.Background(), "web-conf", metav1.GetOptions{})
+	if err != nil || cm.Data["version"] != version {
+		t.Errorf("ConfigMap web-conf: %v, %v; want version %s", cm.Data, err, version)
 	}
 }
 

@@ -28,18 +28,25 @@ type AppRollback struct {
 	Current, Previous *release.Record
 }
 
-// FindRollback reads app's blue/green records. ok is false when app has
-// none (a name given to rollback may then be a Deployment's). An app
-// without a release to go back to is refused.
+// StrategyRollback is the strategy a rollback's record names.
+const StrategyRollback = "rollback"
+
+// FindRollback reads app's records and finds the release to go back to.
+// ok is false when app has none (a name given to rollback may then be a
+// Deployment's). An app without a release to go back to is refused. The
+// app's latest record says how it is released: a rolling update goes back
+// to the latest earlier release of other objects, blue/green to the
+// release the active color came from.
 func FindRollback(ctx context.Context, store *release.Store, app string) (ar AppRollback, ok bool, err error) {
 	recs, err := store.List(ctx, app)
-	if err != nil {
+	if err != nil || len(recs) == 0 {
 		return ar, false, nil //nolint:nilerr // not an app with readable records
 	}
-	recs = slices.DeleteFunc(recs, func(r *release.Record) bool { return r.Strategy == Rolling })
-	if len(recs) == 0 {
-		return ar, false, nil
+	if isRolling(recs[0]) {
+		ar, err = rollingRollback(app, recs)
+		return ar, true, err
 	}
+	recs = slices.DeleteFunc(recs, isRolling)
 	for _, r := range recs {
 		if r.Outcome != release.OutcomeSucceeded || r.ToColor == "" {
 			continue
@@ -53,10 +60,39 @@ func FindRollback(ctx context.Context, store *release.Store, app string) (ar App
 		}
 	}
 	if ar.Current == nil {
-		return ar, true, fmt.Errorf("%w: app %s has no successful blue/green release to roll back", strategy.ErrRefused, app)
+		return ar, true, fmt.Errorf("%w: app %s has no successful release to roll back", strategy.ErrRefused, app)
 	}
 	return ar, true, fmt.Errorf("%w: app %s: no earlier release ran on %s: nothing to roll back to",
 		strategy.ErrRefused, app, orNone(ar.Current.FromColor))
+}
+
+// isRolling reports a record of a rolling update, or of a rollback of one.
+func isRolling(r *release.Record) bool {
+	return r.Strategy == Rolling || (r.Strategy == StrategyRollback && r.Service == "")
+}
+
+// rollingRollback finds, among a rolling app's records (newest first), the
+// latest successful release and the latest successful one before it that
+// released other objects.
+func rollingRollback(app string, recs []*release.Record) (AppRollback, error) {
+	var ar AppRollback
+	for _, r := range recs {
+		if !isRolling(r) || r.Outcome != release.OutcomeSucceeded {
+			continue
+		}
+		switch {
+		case ar.Current == nil:
+			ar.Current = r
+		case r.Digest != ar.Current.Digest:
+			ar.Previous = r
+			return ar, nil
+		}
+	}
+	if ar.Current == nil {
+		return ar, fmt.Errorf("%w: app %s has no successful release to roll back", strategy.ErrRefused, app)
+	}
+	return ar, fmt.Errorf("%w: app %s: no earlier successful release of other objects than revision %d: nothing to roll back to",
+		strategy.ErrRefused, app, ar.Current.Revision)
 }
 
 // ErrCannotRedeploy is wrapped by a rollback refused because the previous
@@ -89,9 +125,12 @@ type RollbackRequest struct {
 func Rollback(ctx context.Context, req RollbackRequest) error {
 	req.App = req.Current.App
 	var err error
-	if req.DryRun {
+	switch {
+	case isRolling(req.Current):
+		err = req.rolling(ctx)
+	case req.DryRun:
 		err = req.dryRun(ctx)
-	} else {
+	default:
 		err = req.locked(ctx)
 	}
 	return event.RedactError(err, req.Secrets)
@@ -145,7 +184,7 @@ func (req RollbackRequest) instant(ctx context.Context, s *session) error {
 // rollback to this one may need to redeploy it.
 func (s *session) rollbackRecord(ctx context.Context, ar AppRollback) *release.Recorder {
 	cur, prev := ar.Current, ar.Previous
-	r := &release.Record{App: cur.App, Strategy: "rollback", FromColor: cur.ToColor, ToColor: prev.ToColor,
+	r := &release.Record{App: cur.App, Strategy: StrategyRollback, FromColor: cur.ToColor, ToColor: prev.ToColor,
 		Images: prev.Images, DeploymentImages: prev.DeploymentImages, Digest: prev.Digest, Service: cur.Service,
 		SelectorKey: cur.SelectorKey, Holder: s.lock.Holder()}
 	if err := s.store.CopyObjects(ctx, r, prev); err != nil {
@@ -203,7 +242,7 @@ func needsRedeploy(prev *release.Record, running []string, found bool) bool {
 // its record keeps, through the stages of a blue/green deploy, keeping a
 // record of its own.
 func (req RollbackRequest) redeploy(ctx context.Context, s *session, running []string) error {
-	objs, err := redeployObjects(ctx, s.store, req.Previous, running)
+	objs, err := redeployObjects(ctx, s.store, req.Previous, notRunning(req.Previous, running))
 	if err != nil {
 		return err
 	}
@@ -232,7 +271,7 @@ func (req RollbackRequest) dryRun(ctx context.Context) error {
 			Action: fmt.Sprintf("would switch %s back from %s to %s at once (revision %d)", cur.SelectorKey, cur.ToColor, prev.ToColor, prev.Revision)})
 		return nil
 	}
-	objs, err := redeployObjects(ctx, release.NewStore(c.Typed, c.Namespace), prev, running)
+	objs, err := redeployObjects(ctx, release.NewStore(c.Typed, c.Namespace), prev, notRunning(prev, running))
 	if err != nil {
 		return err
 	}
@@ -243,22 +282,29 @@ func (req RollbackRequest) dryRun(ctx context.Context) error {
 
 // redeployObjects returns the previous release's objects, which its record
 // keeps in a ConfigMap of their own, or refuses when the record keeps none
-// or they cannot be read (that ConfigMap deleted by hand, say).
-func redeployObjects(ctx context.Context, store *release.Store, prev *release.Record, running []string) ([]manifest.Object, error) {
+// or they cannot be read (that ConfigMap deleted by hand, say). why says
+// why they are needed.
+func redeployObjects(ctx context.Context, store *release.Store, prev *release.Record, why string) ([]manifest.Object, error) {
 	objs, err := store.Objects(ctx, prev)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s runs %s, not the previous release %v, and the objects of revision %d cannot be read to redeploy it: %w; %w",
-			strategy.ErrRefused, prev.ToColor, runningText(running), prev.ColorImages(), prev.Revision, err, ErrCannotRedeploy)
+		return nil, fmt.Errorf("%w: %s, and the objects of revision %d cannot be read to redeploy it: %w; %w",
+			strategy.ErrRefused, why, prev.Revision, err, ErrCannotRedeploy)
 	}
 	if len(objs) > 0 {
 		return objs, nil
 	}
-	why := prev.ObjectsOmitted
-	if why == "" {
-		why = "it was written by a cutover that did not keep objects"
+	omitted := prev.ObjectsOmitted
+	if omitted == "" {
+		omitted = "it was written by a cutover that did not keep objects"
 	}
-	return nil, fmt.Errorf("%w: %s runs %s, not the previous release %v, and the record of revision %d keeps no objects to redeploy it (%s): %w",
-		strategy.ErrRefused, prev.ToColor, runningText(running), prev.ColorImages(), prev.Revision, why, ErrCannotRedeploy)
+	return nil, fmt.Errorf("%w: %s, and the record of revision %d keeps no objects to redeploy it (%s): %w",
+		strategy.ErrRefused, why, prev.Revision, omitted, ErrCannotRedeploy)
+}
+
+// notRunning says that the previous color no longer runs the previous
+// release: why a blue/green rollback redeploys it.
+func notRunning(prev *release.Record, running []string) string {
+	return fmt.Sprintf("%s runs %s, not the previous release %v", prev.ToColor, runningText(running), prev.ColorImages())
 }
 
 func runningText(images []string) string {
@@ -275,7 +321,13 @@ func (req RollbackRequest) announce(verb string, running []string) {
 	event.Stamp(req.Sink, event.Event{Type: event.Rollback, Stage: strategy.StageCheckEnv, Object: "app " + cur.App,
 		Status: fmt.Sprintf("%s revision %d (%s) to %s, which runs %s now, and switch production to it from revision %d (%s)",
 			verb, prev.Revision, strings.Join(prev.Images, ", "), prev.ToColor, runningText(running), cur.Revision, cur.ToColor)})
-	if len(prev.SkippedSecrets) > 0 {
+	req.warnSecrets()
+}
+
+// warnSecrets says that a redeploy leaves the release's Secrets as they
+// are.
+func (req RollbackRequest) warnSecrets() {
+	if prev := req.Previous; len(prev.SkippedSecrets) > 0 {
 		warn(req.Sink, fmt.Sprintf("Secrets are not restored (release records never keep them): %s keep what they hold now, not what revision %d applied",
 			strings.Join(prev.SkippedSecrets, ", "), prev.Revision))
 	}
