@@ -18,7 +18,7 @@ type recordsOptions struct {
 	output string
 }
 
-// newStatusCmd returns `cutover status APP` (history false) or
+// newRecordsCmd returns `cutover status APP` (history false) or
 // `cutover history APP`.
 func newRecordsCmd(history bool) *cobra.Command {
 	o := &recordsOptions{}

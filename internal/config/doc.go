@@ -64,7 +64,9 @@
 //
 // The checks of the file run as they say (Config.ChecksFor); a check given
 // with --verify-url is added to them and runs at both verify stages.
-// Approval has no flags yet. Load checks each field; whatever needs the
+// Approval's mode and timeout have flags too (--approval,
+// --approval-timeout), which win; its mail settings are the file's only.
+// Load checks each field; whatever needs the
 // merged result (blue-green needs a service) is checked after merging, by
 // the CLI's existing validation.
 package config

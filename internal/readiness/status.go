@@ -1,6 +1,6 @@
 // Package readiness watches applied objects until they are really done,
 // using kstatus (github.com/fluxcd/cli-utils, as Helm 4 does) for every kind,
-// plus two rules of its own where kstatus is silent:
+// plus rules of its own where kstatus is silent:
 //
 //   - a Deployment is not done while it still has terminating pods
 //     (status.terminatingReplicas): old pods hold connections until gone;
