@@ -72,7 +72,7 @@ func run(ctx context.Context, args []string, s streams) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(root.ErrOrStderr(), "error:", err)
+	fmt.Fprintln(root.ErrOrStderr(), "error:", errorText(err))
 	return exitCode(err)
 }
 

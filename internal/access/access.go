@@ -19,6 +19,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/cutover/cutover/internal/hint"
 )
 
 // ErrDenied is wrapped by Check when a permission is missing.
@@ -31,6 +33,9 @@ type Need struct {
 	Subresource string
 	Namespace   string // "" for cluster-scoped resources
 	Why         string // what the run does with it, for the error
+	// Setting, if set, turns off what the run does with it; Why then
+	// ends with words that say so, which the error hints at Setting.
+	Setting hint.Setting
 }
 
 func (n Need) String() string {
@@ -72,7 +77,7 @@ func (k *Checker) Check(ctx context.Context, needs []Need) error {
 	if err != nil {
 		return nil //nolint:nilerr // cannot review: the run finds out as it goes
 	}
-	var missing []string
+	var missing []any
 	for i, n := range needs {
 		if allowed[i] {
 			continue
@@ -90,7 +95,8 @@ func (k *Checker) Check(ctx context.Context, needs []Need) error {
 	if len(missing) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%w: forbidden: cannot %s", ErrDenied, strings.Join(missing, "; cannot "))
+	format := "%w: forbidden: cannot " + strings.Repeat("%w; cannot ", len(missing)-1) + "%w"
+	return fmt.Errorf(format, append([]any{ErrDenied}, missing...)...)
 }
 
 // byRules reports, for each need, whether its namespace's rules allow it.
@@ -157,8 +163,9 @@ func unanswerable(err error) bool {
 	return apierrors.IsNotFound(err) || apierrors.IsForbidden(err) || apierrors.IsMethodNotSupported(err)
 }
 
-// describe words a missing permission as the API server words a refusal.
-func describe(n Need) string {
+// describe words a missing permission as the API server words a refusal,
+// hinting at the need's Setting.
+func describe(n Need) error {
 	r := n.Resource.Resource
 	if n.Subresource != "" {
 		r += "/" + n.Subresource
@@ -167,21 +174,30 @@ func describe(n Need) string {
 	if n.Namespace != "" {
 		s += " in the namespace " + n.Namespace
 	}
-	if n.Why != "" {
-		s += " (" + n.Why + ")"
+	switch {
+	case n.Why == "":
+		return errors.New(s)
+	case n.Setting == "":
+		return fmt.Errorf("%s (%s)", s, n.Why)
 	}
-	return s
+	return fmt.Errorf("%s (%w)", s, hint.New(n.Setting, n.Why))
 }
 
+// dedupe keeps one need per permission: the first, unless a later one is
+// needed whatever the settings, whose reason then stands.
 func dedupe(needs []Need) []Need {
-	seen := map[Need]bool{}
+	seen := map[Need]int{} // index in out
 	out := make([]Need, 0, len(needs))
 	for _, n := range needs {
 		key := n
-		key.Why = ""
-		if !seen[key] {
-			seen[key] = true
+		key.Why, key.Setting = "", ""
+		i, ok := seen[key]
+		switch {
+		case !ok:
+			seen[key] = len(out)
 			out = append(out, n)
+		case out[i].Setting != "" && n.Setting == "":
+			out[i] = n
 		}
 	}
 	return slices.Clip(out)

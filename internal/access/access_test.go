@@ -3,6 +3,7 @@ package access
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -10,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/cutover/cutover/internal/hint"
 )
 
 func TestCovers(t *testing.T) {
@@ -70,4 +73,66 @@ func TestCheckerReadsRulesOnce(t *testing.T) {
 	if reviews["prod"] != 1 || reviews["staging"] != 1 {
 		t.Errorf("rules reviews by namespace: %v, want one each", reviews)
 	}
+}
+
+// TestCheckHintsSettings: a missing permission that a setting can drop is
+// worded in the error as before and hints at that setting; the same
+// permission needed whatever the settings hints at nothing.
+func TestCheckHintsSettings(t *testing.T) {
+	guarded := func(ns string) []Need {
+		out := Verbs(ns, Services, "resync; not needed with the guard off", "patch")
+		out[0].Setting = hint.EndpointGuard
+		return out
+	}
+	plain := Verbs("prod", Services, "switch traffic", "patch")
+	cases := []struct {
+		name      string
+		needs     []Need
+		wantText  string
+		wantHints []hint.Setting
+	}{
+		{"no reason", []Need{{Verb: "get", Resource: Pods, Namespace: "prod"}},
+			`no permission: forbidden: cannot get resource "pods" in API group "" in the namespace prod`, nil},
+		{"a reason", plain,
+			`no permission: forbidden: cannot patch resource "services" in API group "" in the namespace prod (switch traffic)`, nil},
+		{"a setting drops it", guarded("prod"),
+			`no permission: forbidden: cannot patch resource "services" in API group "" in the namespace prod (resync; not needed with the guard off)`,
+			[]hint.Setting{hint.EndpointGuard}},
+		{"several", append(append(guarded("a"), Need{Verb: "get", Resource: Pods, Namespace: "b"}), guarded("c")...),
+			`no permission: forbidden: cannot patch resource "services" in API group "" in the namespace a (resync; not needed with the guard off); ` +
+				`cannot get resource "pods" in API group "" in the namespace b; ` +
+				`cannot patch resource "services" in API group "" in the namespace c (resync; not needed with the guard off)`,
+			[]hint.Setting{hint.EndpointGuard}},
+		{"needed anyway, after", append(guarded("prod"), plain...),
+			`no permission: forbidden: cannot patch resource "services" in API group "" in the namespace prod (switch traffic)`, nil},
+		{"needed anyway, before", append(plain, guarded("prod")...),
+			`no permission: forbidden: cannot patch resource "services" in API group "" in the namespace prod (switch traffic)`, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := Check(context.Background(), denyAll(), c.needs)
+			if !errors.Is(err, ErrDenied) {
+				t.Fatalf("Check = %v, want ErrDenied", err)
+			}
+			if got := err.Error(); got != c.wantText {
+				t.Errorf("text\n got %q\nwant %q", got, c.wantText)
+			}
+			if got := hint.Settings(err); !slices.Equal(got, c.wantHints) {
+				t.Errorf("hints %q, want %q", got, c.wantHints)
+			}
+		})
+	}
+}
+
+// denyAll is a cluster whose rules allow nothing and whose access reviews
+// deny everything.
+func denyAll() *fake.Clientset {
+	c := fake.NewClientset()
+	c.PrependReactor("create", "selfsubjectrulesreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		return true, a.(k8stesting.CreateAction).GetObject(), nil
+	})
+	c.PrependReactor("create", "selfsubjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		return true, a.(k8stesting.CreateAction).GetObject(), nil
+	})
+	return c
 }

@@ -2,11 +2,14 @@ package apiversions
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
+
+	"github.com/cutover/cutover/internal/hint"
 )
 
 func parse(t *testing.T, doc string) *unstructured.Unstructured {
@@ -41,7 +44,7 @@ func TestExplain(t *testing.T) {
 			"extensions/v1beta1 Deployment was removed in Kubernetes 1.16: use apiVersion: apps/v1",
 			"selector:\n    matchLabels:\n      app: tomcat\n      role: rolling-update",
 			"spec.selector is required and must match spec.template.metadata.labels",
-			"cutover render --fix-api"}},
+			"; an API fix can convert the files, for review"}},
 		{"an Ingress", "apiVersion: networking.k8s.io/v1beta1\nkind: Ingress\nmetadata: {name: web}\n", []string{
 			"removed in Kubernetes 1.22: use apiVersion: networking.k8s.io/v1", "spec.backend is renamed spec.defaultBackend", "pathType"}},
 		{"a CronJob", "apiVersion: batch/v1beta1\nkind: CronJob\nmetadata: {name: c}\n", []string{"removed in Kubernetes 1.25: use apiVersion: batch/v1"}},
@@ -59,7 +62,14 @@ func TestExplain(t *testing.T) {
 			if !ok {
 				t.Fatalf("%s not in the table", obj.GroupVersionKind())
 			}
-			got := r.Explain(obj)
+			err := r.Explain(obj)
+			got := err.Error()
+			if hinted := slices.Contains(hint.Settings(err), hint.FixAPI); hinted != (r.To != "") {
+				t.Errorf("Explain hints at %s: %v, want %v (a replacement: %q)", hint.FixAPI, hinted, !hinted, r.To)
+			}
+			if strings.Contains(got, "--") {
+				t.Errorf("Explain = %q names a flag", got)
+			}
 			for _, w := range tt.want {
 				if !strings.Contains(got, w) {
 					t.Errorf("Explain = %q\nlacks %q", got, w)

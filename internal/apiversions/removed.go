@@ -9,11 +9,14 @@
 package apiversions
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/cutover/cutover/internal/hint"
 )
 
 // Removal is one kind at one removed group/version.
@@ -40,9 +43,14 @@ func Lookup(gvk schema.GroupVersionKind) (Removal, bool) {
 	return Removal{}, false
 }
 
+// fixHint ends the explanation of a removal that has a replacement: Fix
+// converts such objects.
+var fixHint = hint.New(hint.FixAPI, "an API fix can convert the files, for review")
+
 // Explain says what was removed, what replaces it and what to change, for
-// obj (whose own labels make the selector advice exact).
-func (r Removal) Explain(obj *unstructured.Unstructured) string {
+// obj (whose own labels make the selector advice exact), as an error to
+// refuse obj with. Where obj can be converted it hints at hint.FixAPI.
+func (r Removal) Explain(obj *unstructured.Unstructured) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s was removed in Kubernetes %s", r.From.GroupVersion(), r.From.Kind, r.RemovedIn)
 	if r.To == "" {
@@ -57,10 +65,10 @@ func (r Removal) Explain(obj *unstructured.Unstructured) string {
 	if len(changes) > 0 {
 		fmt.Fprintf(&b, "; in %s: %s", r.To, strings.Join(changes, "; "))
 	}
-	if r.To != "" {
-		b.WriteString(" (cutover render --fix-api -f FILE prints the files converted, for review)")
+	if r.To == "" {
+		return errors.New(b.String())
 	}
-	return b.String()
+	return fmt.Errorf("%s; %w", b.String(), fixHint)
 }
 
 // Fix converts obj to its removal's replacement, if it has one, and

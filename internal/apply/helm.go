@@ -1,10 +1,11 @@
 package apply
 
 import (
-	"errors"
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/cutover/cutover/internal/hint"
 )
 
 // Helm's marks on the objects of a release it installed.
@@ -48,7 +49,7 @@ func (a *Applier) refuseHelmOwned(it *Item) error {
 	if owner == "" || a.opts.TakeOwnership {
 		return nil
 	}
-	return it.locate("metadata", errors.New("owned by Helm "+owner+
-		": cutover and helm upgrade would fight over it; uninstall it from Helm (helm uninstall --keep-history, or the "+
-		"helm.sh/resource-policy: keep annotation), or give --take-ownership to make cutover its owner"))
+	return it.locate("metadata", fmt.Errorf("owned by Helm %s: cutover and helm upgrade would fight over it; uninstall it from Helm "+
+		"(helm uninstall --keep-history, or the helm.sh/resource-policy: keep annotation), or %w",
+		owner, hint.New(hint.TakeOwnership, "have cutover take ownership of it")))
 }

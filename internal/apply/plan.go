@@ -157,7 +157,7 @@ func (a *Applier) mapItem(it *Item, crds map[schema.GroupKind]bool) error {
 // the group version is served but has no such kind (a typo in kind).
 func (a *Applier) noKind(it *Item, gvk schema.GroupVersionKind) error {
 	if r, ok := apiversions.Lookup(gvk); ok {
-		return it.locate("apiVersion", errors.New(r.Explain(it.Object.Unstructured)))
+		return it.locate("apiVersion", r.Explain(it.Object.Unstructured))
 	}
 	msg := fmt.Sprintf("the cluster has no kind %q in %q", gvk.Kind, gvk.GroupVersion())
 	if ms, err := a.c.Mapper.RESTMappings(gvk.GroupKind()); err == nil && len(ms) > 0 {

@@ -14,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
+
+	"github.com/cutover/cutover/internal/hint"
 )
 
 func (a *Applier) resource(it *Item) dynamic.ResourceInterface {
@@ -164,8 +166,8 @@ func conflictError(causes []metav1.StatusCause) error {
 	for _, c := range causes {
 		parts = append(parts, fmt.Sprintf("%s (%s)", c.Field, c.Message))
 	}
-	return fmt.Errorf("field conflict: %s; rerun with --force-conflicts to take these fields over",
-		strings.Join(parts, ", "))
+	return fmt.Errorf("field conflict: %s; %w", strings.Join(parts, ", "),
+		hint.New(hint.ForceConflicts, "take these fields over by forcing the conflicts"))
 }
 
 // actionOf compares the live object with the dry-run result.

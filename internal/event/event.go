@@ -51,6 +51,10 @@ type Event struct {
 	Counts   *Counts       `json:"counts,omitempty"`
 	Duration time.Duration `json:"-"` // JSON output carries durationMs
 	Error    string        `json:"error,omitempty"`
+	// Settings name the release settings (package hint) that the event's
+	// Error, or its Message when it has no Error, hints at: the engine
+	// never names a flag, and each front end words these its own way.
+	Settings []string `json:"settings,omitempty"`
 }
 
 // Sink receives events. Implementations must be safe for concurrent use.

@@ -267,12 +267,13 @@ const ScaleDownTooSoon = "scale-down-too-soon"
 const MinScaleDownDelay = 5 * time.Second
 
 // CheckScaleDown returns the warning for a blue/green scale-down delay
-// shorter than MinScaleDownDelay, or "".
+// shorter than MinScaleDownDelay, or "". It ends with the advice on the
+// scale-down delay (hint.ScaleDownDelay), which a front end may name.
 func CheckScaleDown(delay time.Duration) string {
 	if delay >= MinScaleDownDelay {
 		return ""
 	}
 	return fmt.Sprintf("the old color is scaled down %s after the switch: kube-proxy can route new connections to it for a second after the switch, "+
-		"ingress controllers and load balancers longer, and those would reach stopping pods. Use --scale-down-delay of at least %s (default 30s)",
+		"ingress controllers and load balancers longer, and those would reach stopping pods. Use a scale-down delay of 30s (the default) or at least %s",
 		delay, MinScaleDownDelay)
 }

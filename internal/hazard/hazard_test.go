@@ -114,8 +114,14 @@ func TestCheckScaleDown(t *testing.T) {
 		delay time.Duration
 		warn  bool
 	}{{100 * time.Millisecond, true}, {2 * time.Second, true}, {MinScaleDownDelay, false}, {30 * time.Second, false}} {
-		if got := CheckScaleDown(tc.delay) != ""; got != tc.warn {
+		msg := CheckScaleDown(tc.delay)
+		if got := msg != ""; got != tc.warn {
 			t.Errorf("CheckScaleDown(%s) warns %v, want %v", tc.delay, got, tc.warn)
+		}
+		// It ends with the advice a front end names its setting after, and
+		// names no flag itself.
+		if tc.warn && (strings.Contains(msg, "--") || !strings.HasSuffix(msg, "Use a scale-down delay of 30s (the default) or at least 5s")) {
+			t.Errorf("CheckScaleDown(%s) = %q", tc.delay, msg)
 		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cutover/cutover/internal/hint"
 )
 
 func TestSubstitute(t *testing.T) {
@@ -150,8 +152,11 @@ func TestStrictErrorLocation(t *testing.T) {
 			_, err := load(t, tc.doc, NewVars(), true)
 			var me *Error
 			if !errors.As(err, &me) || me.File != stdinName || me.Doc != 2 || me.Line != tc.line || me.Field != tc.field ||
-				!strings.Contains(err.Error(), "undefined variable TAG") {
+				!strings.Contains(err.Error(), "undefined variable TAG with strict variables on") {
 				t.Errorf("err = %v (%+v); want document 2, line %d, field %s", err, me, tc.line, tc.field)
+			}
+			if got := hint.Settings(err); !slices.Equal(got, []hint.Setting{hint.StrictVars}) {
+				t.Errorf("err = %v hints %q, want %s", err, got, hint.StrictVars)
 			}
 		})
 	}

@@ -1,6 +1,10 @@
 package manifest
 
-import yaml "go.yaml.in/yaml/v3"
+import (
+	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/cutover/cutover/internal/hint"
+)
 
 // walker substitutes variables in a parsed document and converts it into
 // JSON-compatible Go values: map[string]any, []any, string, int64,
@@ -113,13 +117,16 @@ func (w *walker) scalar(n *yaml.Node, p *fieldPath) (any, error) {
 	return e.out, nil
 }
 
+// strictVarsOn ends the error for an undefined variable.
+var strictVarsOn = hint.New(hint.StrictVars, "with strict variables on")
+
 func (w *walker) substitute(s string, line int, p *fieldPath) (expansion, error) {
 	if w.vars == nil {
 		return expansion{out: s}, nil
 	}
 	e := expand(s, w.vars)
 	if len(e.undefined) > 0 && w.strict {
-		return e, w.src.errorf(line, p.String(), "undefined variable %s (--strict-vars)", e.undefined[0])
+		return e, w.src.errorf(line, p.String(), "undefined variable %s %w", e.undefined[0], strictVarsOn)
 	}
 	for _, name := range e.undefined {
 		w.undefined[name] = true

@@ -62,6 +62,8 @@ func TestParseJSONReadsBackWhatJSONWrote(t *testing.T) {
 			Message: "Available: 1/3", Counts: &event.Counts{Desired: 3, Updated: 2, Ready: 1, Available: 1, Old: 1}},
 		{Time: at, Type: event.Warning, Object: "Service/ns/web", Status: "endpoint drift", Action: "agreed", Duration: 1500 * time.Millisecond},
 		{Time: at, Type: event.Result, Status: "failed", Error: "a\nb"},
+		{Time: at, Type: event.Warning, Stage: "Deploy", Object: "color blue", Status: "zero-downtime", Action: "scale-down-too-soon",
+			Message: "use a longer delay", Settings: []string{"blueGreen.scaleDownDelay", "strict"}},
 	}
 	var buf bytes.Buffer
 	j := NewJSON(&buf)
@@ -82,6 +84,26 @@ func TestParseJSONReadsBackWhatJSONWrote(t *testing.T) {
 		if _, err := ParseJSON([]byte(bad)); err == nil {
 			t.Errorf("ParseJSON(%q) accepted it", bad)
 		}
+	}
+}
+
+// TestPrintersKeepSettingsApart checks that the text printers show an
+// event's words as the engine wrote them (a front end words its Settings
+// before they reach a printer) and that JSON carries them as a list.
+func TestPrintersKeepSettingsApart(t *testing.T) {
+	e := event.Event{Time: at, Type: event.Warning, Message: "use a longer delay", Settings: []string{"blueGreen.scaleDownDelay"}}
+	if got, want := Describe(e), "warning: use a longer delay"; got != want {
+		t.Errorf("Describe = %q, want %q", got, want)
+	}
+	var buf bytes.Buffer
+	NewJSON(&buf).Emit(e)
+	if !strings.Contains(buf.String(), `"settings":["blueGreen.scaleDownDelay"]`) {
+		t.Errorf("JSON lacks the settings: %s", buf.String())
+	}
+	buf.Reset()
+	NewJSON(&buf).Emit(event.Event{Time: at, Type: event.Warning, Message: "m"})
+	if strings.Contains(buf.String(), "settings") {
+		t.Errorf("JSON names settings the event has none of: %s", buf.String())
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
+	"github.com/cutover/cutover/internal/hint"
 	"github.com/cutover/cutover/internal/manifest"
 )
 
@@ -33,7 +34,7 @@ const MaxObjectsBytes = 900 << 10
 
 // Reasons why a record keeps no objects.
 var (
-	errSecretValues = errors.New("they hold values of secret variables (--secret-var), which a record must not keep")
+	errSecretValues = fmt.Errorf("they hold values of %w, which a record must not keep", hint.New(hint.SecretVars, "secret variables"))
 	errOnlySecrets  = errors.New("every object is a Secret, and Secrets are never kept")
 )
 

@@ -78,7 +78,7 @@ func (b *BlueGreen) rollbackTargets(ctx context.Context, e env, color string, im
 		return nil, fmt.Errorf("no Deployment of %s is left to switch back to", color)
 	}
 	if got := DeploymentImages(deps); len(images) > 0 && !slices.Equal(got, images) {
-		return nil, fmt.Errorf("%s runs %v, not the previous release %v (idle policy update?): deploy that release again with cutover deploy",
+		return nil, fmt.Errorf("%s runs %v, not the previous release %v (idle policy update?): deploy that release again",
 			color, got, images)
 	}
 	return deps, nil

@@ -18,6 +18,7 @@ import (
 	"github.com/cutover/cutover/internal/drift"
 	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/internal/hazard"
+	"github.com/cutover/cutover/internal/hint"
 	"github.com/cutover/cutover/internal/kube"
 	"github.com/cutover/cutover/internal/manifest"
 	"github.com/cutover/cutover/internal/readiness"
@@ -220,8 +221,8 @@ func (b *BlueGreen) checkEnv(ctx context.Context) (env, error) {
 			svc.Namespace, svc.Name, b.opts.SelectorKey)
 	}
 	if !ok {
-		return env{}, fmt.Errorf("production service %s/%s has no selector key %q (selector %s); set --selector-key",
-			svc.Namespace, svc.Name, b.opts.SelectorKey, labels.Set(svc.Spec.Selector))
+		return env{}, fmt.Errorf("production service %s/%s has no selector key %q (selector %s); %w",
+			svc.Namespace, svc.Name, b.opts.SelectorKey, labels.Set(svc.Spec.Selector), hint.New(hint.SelectorKey, "set the selector key"))
 	}
 	other, known := b.other(active)
 	switch {
@@ -232,8 +233,8 @@ func (b *BlueGreen) checkEnv(ctx context.Context) (env, error) {
 	case known:
 		return env{prod: svc, active: active, target: other}, nil
 	}
-	return env{}, fmt.Errorf("production service %s/%s selects %s=%q, which is neither of the colors %q and %q (set --colors)",
-		svc.Namespace, svc.Name, b.opts.SelectorKey, active, b.opts.Colors[0], b.opts.Colors[1])
+	return env{}, fmt.Errorf("production service %s/%s selects %s=%q, which is neither of the colors %q and %q; %w",
+		svc.Namespace, svc.Name, b.opts.SelectorKey, active, b.opts.Colors[0], b.opts.Colors[1], hint.New(hint.Colors, "set the colors"))
 }
 
 // other returns the color that is not c, and whether c is a color at all.
@@ -540,9 +541,9 @@ func (b *BlueGreen) checkScaleDown(e env) error {
 	case msg == "":
 		return nil
 	case b.opts.StrictHazards:
-		return fmt.Errorf("zero-downtime hazards (--strict): --scale-down-delay: %s (%s)", msg, hazard.ScaleDownTooSoon)
+		return fmt.Errorf("%w: %s: %w", strictRefusal, hazard.ScaleDownTooSoon, hint.New(hint.ScaleDownDelay, msg))
 	}
 	event.Stamp(b.sink, event.Event{Type: event.Warning, Stage: StageDeploy, Object: "color " + e.active, Status: HazardStatus,
-		Action: hazard.ScaleDownTooSoon, Message: "--scale-down-delay: " + msg})
+		Action: hazard.ScaleDownTooSoon, Message: msg, Settings: []string{string(hint.ScaleDownDelay)}})
 	return nil
 }

@@ -10,26 +10,34 @@ import (
 	"github.com/cutover/cutover/internal/apply"
 	"github.com/cutover/cutover/internal/drift"
 	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/internal/hint"
 	"github.com/cutover/cutover/internal/readiness"
 )
 
+// guardOff ends the reason for each of the guard's permissions.
+const guardOff = "; not needed with the endpoint guard off"
+
 // guardNeeds are the permissions of the endpoint drift guard over the
 // named Services: patch for the resync, and, when it may pause
-// Deployments, get and patch on them.
+// Deployments, get and patch on them. Each hints that turning the guard
+// off drops it.
 func guardNeeds(ns string, services []string, pause bool) []access.Need {
 	if len(services) == 0 {
 		return nil
 	}
-	why := "resync the EndpointSlices of Service " + services[0] + " when they drift from its pods (--endpoint-guard=false turns it off)"
+	why := "resync the EndpointSlices of Service " + services[0] + " when they drift from its pods" + guardOff
 	out := access.Verbs(ns, access.Services, why, "patch")
 	out = append(out, access.Verbs(ns, access.EndpointSlices, why, "list", "watch")...)
 	out = append(out, access.Verbs(ns, access.EndpointSlices, "drop the endpoints of pods that are gone from the slices of Service "+services[0]+
-		" when the EndpointSlice controller does not follow (--endpoint-guard=false turns it off)", "update")...)
+		" when the EndpointSlice controller does not follow"+guardOff, "update")...)
 	out = append(out, access.Verbs(ns, access.Pods, why, "list", "watch")...)
 	out = append(out, access.Verbs(ns, access.Services, why, "list", "watch")...)
 	if pause {
-		why := "pause a rolling Deployment while its Service still routes to pods it removes"
+		why := "pause a rolling Deployment while its Service still routes to pods it removes" + guardOff
 		out = append(out, access.Verbs(ns, access.Deployments, why, "get", "patch")...)
+	}
+	for i := range out {
+		out[i].Setting = hint.EndpointGuard
 	}
 	return out
 }

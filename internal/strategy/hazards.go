@@ -13,12 +13,16 @@ import (
 	"github.com/cutover/cutover/internal/apply"
 	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/internal/hazard"
+	"github.com/cutover/cutover/internal/hint"
 	"github.com/cutover/cutover/internal/manifest"
 )
 
 // HazardStatus is the status of the zero-downtime pre-flight's warnings;
 // their Action is the rule (package hazard).
 const HazardStatus = "zero-downtime"
+
+// strictRefusal begins the error of a release refused for its hazards.
+var strictRefusal = hint.New(hint.Strict, "zero-downtime hazards refused in strict mode")
 
 // checkHazards runs the zero-downtime pre-flight over the release's
 // Deployments behind services: each finding is a warning event, or, with
@@ -47,7 +51,7 @@ func (r runner) checkHazards(stage string, items []*apply.Item, services []hazar
 			Action: f.Rule, Message: located.Error()})
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("zero-downtime hazards (--strict): %w", errors.Join(errs...))
+		return fmt.Errorf("%w: %w", strictRefusal, errors.Join(errs...))
 	}
 	return nil
 }

@@ -7,10 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/cutover/cutover/internal/hint"
 )
 
 // ErrRefused wraps errors found before the first write: nothing was changed.
 var ErrRefused = errors.New("refused, nothing changed")
+
+// rollbackOff ends the text of a Failure that was not rolled back because
+// rollback was switched off.
+var rollbackOff = hint.New(hint.NoRollback, "rollback is off")
 
 // Failure is a release that did not succeed after its first write. It says
 // whether cutover restored the previous state.
@@ -42,12 +48,25 @@ func (f *Failure) Error() string {
 	case f.RollbackErr != nil:
 		fmt.Fprintf(&b, "; rollback failed: %v", f.RollbackErr)
 	default:
-		b.WriteString("; not rolled back (--no-rollback)")
+		fmt.Fprintf(&b, "; not rolled back: %v", rollbackOff)
 	}
 	return b.String()
 }
 
-func (f *Failure) Unwrap() error { return f.Cause }
+// Unwrap returns the cause and, when rollback was switched off, the hint
+// that says so.
+func (f *Failure) Unwrap() []error {
+	if f.rollbackOff() {
+		return []error{f.Cause, rollbackOff}
+	}
+	return []error{f.Cause}
+}
+
+// rollbackOff reports a failure left as it was because rollback was
+// switched off.
+func (f *Failure) rollbackOff() bool {
+	return !f.Untouched && !f.RolledBack && f.RollbackErr == nil
+}
 
 // IsRollbackFailure reports a failure whose rollback failed: the cluster may
 // be left half-way and needs a person.

@@ -8,6 +8,7 @@ import (
 	"github.com/cutover/cutover/internal/access"
 	"github.com/cutover/cutover/internal/apply"
 	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/internal/hint"
 	"github.com/cutover/cutover/internal/kube"
 	"github.com/cutover/cutover/internal/readiness"
 	"github.com/cutover/cutover/internal/verify"
@@ -37,7 +38,7 @@ func (r runner) stage(name string, fn func() error) error {
 	err := fn()
 	ev := event.Event{Type: event.StageFinished, Stage: name, Status: "succeeded", Duration: time.Since(start)}
 	if err != nil {
-		ev.Status, ev.Error = "failed", err.Error()
+		ev.Status, ev.Error, ev.Settings = "failed", err.Error(), hint.Names(err)
 	}
 	event.Stamp(r.sink, ev)
 	return err

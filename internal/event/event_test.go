@@ -1,0 +1,24 @@
+package event
+
+import (
+	"slices"
+	"testing"
+)
+
+// TestSinksPassSettingsOn checks that the sinks that rewrite or fan out an
+// event keep the settings it hints at.
+func TestSinksPassSettingsOn(t *testing.T) {
+	want := []string{"strict", "blueGreen.scaleDownDelay"}
+	var c Collector
+	sinks := map[string]Sink{
+		"Redact": Redact(&c, []string{"hunter2"}),
+		"Tee":    Tee(Discard, &c),
+	}
+	for name, s := range sinks {
+		Stamp(s, Event{Type: Warning, Message: "hunter2 refused", Settings: want})
+		got := c.Events()
+		if e := got[len(got)-1]; !slices.Equal(e.Settings, want) {
+			t.Errorf("%s: settings %q, want %q", name, e.Settings, want)
+		}
+	}
+}
