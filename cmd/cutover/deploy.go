@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/cutover/cutover/internal/config"
 	"github.com/cutover/cutover/internal/engine"
 	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/internal/hint"
 	"github.com/cutover/cutover/internal/manifest"
 	"github.com/cutover/cutover/internal/output"
 	"github.com/cutover/cutover/internal/strategy"
@@ -39,6 +41,8 @@ type deployOptions struct {
 	output     string
 	configPath string
 	fileChecks checkSet // from the config file
+	until      string   // "confirm": stop before Confirm, pending
+	reports    reportFlags
 }
 
 func newDeployCmd() *cobra.Command {
@@ -97,6 +101,7 @@ Sources, later winning: the environment, --var-file, --var.
 	o.bg.register(fs)
 	o.approval.register(fs)
 	o.guard.register(fs)
+	o.reports.register(fs)
 	fs.StringVar(&o.strategy, "strategy", "rolling", "deployment strategy: rolling or blue-green")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "bound on the whole run, rollback excluded")
 	fs.DurationVar(&o.rollbackTO, "rollback-timeout", 5*time.Minute, "bound on the rollback after a failure")
@@ -105,6 +110,7 @@ Sources, later winning: the environment, --var-file, --var.
 	fs.BoolVar(&o.strict, "strict", false, "refuse a release whose Deployments have zero-downtime hazards (no readiness probe, no preStop delay, a rollout that takes the last pod...) instead of warning")
 	fs.BoolVar(&o.force, "force-conflicts", false, "take over fields that other field managers own")
 	fs.BoolVar(&o.takeOwn, "take-ownership", false, "apply objects that a Helm release owns (refused without it), taking their fields from Helm")
+	fs.StringVar(&o.until, "until", "", "blue-green: confirm stops after Verify Staged, the release pending (production untouched) until `cutover promote APP` or `cutover abort APP`, or --approval-timeout; exit 0. With --approval manual its notifications go out, naming those commands")
 	fs.StringVarP(&o.configPath, "config", "c", "", "config file (cutover.yaml): app, strategy, files, checks, approval, notifications; flags override it")
 	fs.StringVarP(&o.output, "output", "o", "text", "output: text (live view on a terminal, plain lines otherwise) or json (one event per line)")
 	return cmd
@@ -118,10 +124,13 @@ func (o *deployOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
+	if err := o.validateUntil(blueGreen); err != nil {
+		return err
+	}
 	if err := o.guard.validate(); err != nil {
 		return err
 	}
-	sink, err := newSink(o.output, cmd.OutOrStdout())
+	sink, err := o.reports.sink(o.output, cmd.OutOrStdout())
 	if err != nil {
 		return err
 	}
@@ -158,6 +167,7 @@ func (o *deployOptions) run(cmd *cobra.Command) error {
 		Apply:         apply.Options{Force: o.force, TakeOver: o.takeOver, TakeOwnership: o.takeOwn},
 		EndpointGuard: o.guard.settings(), StrictHazards: o.strict, DryRun: o.dryRun,
 		NoRollback: o.noRollback, RollbackTimeout: o.rollbackTO,
+		UntilConfirm: o.until == untilConfirm, PendingFor: o.approval.timeout,
 	}
 	bind := checkBinding{clients: clients, app: req.App, roleVar: o.bg.roleVar, vars: o.input.variables, sink: sink}
 	stages, colors := []string{config.StageProd}, []string{""}
@@ -167,6 +177,12 @@ func (o *deployOptions) run(cmd *cobra.Command) error {
 	}
 	if req.Checks, err = defs.byStage(ctx, bind, stages, colors); err == nil {
 		err = engine.Deploy(ctx, req)
+	}
+	defer o.reports.write(cmd.ErrOrStderr(), req.App, req.Strategy, clients.Namespace)
+	if err == nil && req.UntilConfirm && !o.dryRun {
+		announcePending(sink, req.App, clients.Namespace)
+		event.Stamp(sink, event.Event{Type: event.Result, Status: "pending"})
+		return nil
 	}
 	report(sink, err)
 	return event.RedactError(err, secrets)
@@ -192,6 +208,40 @@ func (o *deployOptions) blueGreenRequest(ctx context.Context, req *engine.Deploy
 	}
 	req.Render = prerendered(ctx, render, o.bg.colors)
 	req.Approval = o.approval.engine(terminal)
+	if req.Approval != nil && req.UntilConfirm { // the promote is the approval: tell people how
+		req.Approval.Gate, req.Approval.Commands = nil, promoteCommands
+	}
+}
+
+// promoteCommands are the commands that go on with, or end, app's release
+// staged with --until confirm.
+func promoteCommands(app, ns string) (promote, abort string) {
+	return fmt.Sprintf("cutover promote %s -n %s", app, ns), fmt.Sprintf("cutover abort %s -n %s", app, ns)
+}
+
+// untilConfirm is --until's one value.
+const untilConfirm = "confirm"
+
+// announcePending tells people how to go on with a release stopped before
+// Confirm.
+func announcePending(sink event.Sink, app, ns string) {
+	event.Stamp(sink, event.Event{Type: event.Approval, Stage: strategy.StageConfirm, Object: "approval", Status: "pending",
+		Message: fmt.Sprintf("go on with %q, or end it with %q", fmt.Sprintf("cutover promote %s -n %s", app, ns),
+			fmt.Sprintf("cutover abort %s -n %s", app, ns))})
+}
+
+func (o *deployOptions) validateUntil(blueGreen bool) error {
+	switch {
+	case o.until == "":
+		return nil
+	case o.until != untilConfirm:
+		return usageError{fmt.Errorf("--until %q: want confirm", o.until)}
+	case !blueGreen:
+		return usageError{errors.New("--until confirm: only with --strategy blue-green")}
+	case o.bg.idlePolicy == strategy.IdleUpdate:
+		return usageError{errors.New("--until confirm with --idle-policy update: a promote has no files to render the idle color from; use keep or scale-down")}
+	}
+	return nil
 }
 
 func (o *deployOptions) strategyIsBlueGreen() (bool, error) {
@@ -217,7 +267,7 @@ func warnUndefined(sink event.Sink, names []string) {
 func report(sink event.Sink, err error) {
 	e := event.Event{Type: event.Result, Status: "succeeded"}
 	if err != nil {
-		e.Status, e.Error = "failed", err.Error()
+		e.Status, e.Error, e.Settings = "failed", errorText(err), hint.Names(err)
 		switch {
 		case strategy.IsRollbackFailure(err):
 			e.Status = "rollback failed"
@@ -232,13 +282,13 @@ func report(sink event.Sink, err error) {
 func newSink(format string, w io.Writer) (event.Sink, error) {
 	switch format {
 	case "json":
-		return output.NewJSON(w), nil
+		return flagHints(output.NewJSON(w)), nil
 	case "text":
 		if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 			width, _, _ := term.GetSize(int(f.Fd()))
-			return output.NewLive(f, width), nil
+			return flagHints(output.NewLive(f, width)), nil
 		}
-		return output.NewLines(w), nil
+		return flagHints(output.NewLines(w)), nil
 	}
 	return nil, usageError{fmt.Errorf("-o %q: want text or json", format)}
 }

@@ -32,7 +32,7 @@ const (
 )
 
 const exitCodesHelp = `Exit codes:
-  0  succeeded
+  0  succeeded (with deploy --until confirm: staged, pending a promote)
   1  failed, not rolled back (--no-rollback, or nothing to roll back to)
   2  bad flags or arguments
   3  refused before any change: bad input, unreachable cluster, no permission

@@ -26,6 +26,7 @@ and switch back at once if anything fails.`,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newDeployCmd(), newRenderCmd(), newRollbackCmd(), newDecideCmd(true), newDecideCmd(false),
+		newPromoteCmd(), newAbortCmd(),
 		newRecordsCmd(false), newRecordsCmd(true), newEndpointsCmd(), newVersionCmd())
 	return root
 }

@@ -37,14 +37,18 @@ func deployBlueGreen(ctx context.Context, req DeployRequest) error {
 	_ = rec.Change(ctx, func(x *release.Record) {
 		x.Service, x.SelectorKey = req.BlueGreen.Service, req.BlueGreen.SelectorKey
 	})
-	run := bgRun{store: s.store, rec: rec, access: checker}
+	run := bgRun{store: s.store, rec: rec, access: checker, staged: &strategy.Staged{}}
 	if prev != nil {
 		// The strategy resumes only if production selects this color,
 		// which only that run's switch can have done: the record's stage
 		// list, written in the background, may lag behind a kill.
 		run.resume = prev.ToColor
 	}
-	err = req.blueGreen(ctx, run).Run(ctx)
+	bg := req.blueGreen(ctx, run)
+	err = bg.Run(ctx)
+	if err == nil && req.UntilConfirm {
+		return s.pend(ctx, rec, req, run.staged)
+	}
 	return s.finish(ctx, rec, err)
 }
 
@@ -75,6 +79,7 @@ type bgRun struct {
 	rec    *release.Recorder
 	access *access.Checker
 	resume string
+	staged *strategy.Staged // what Verify Staged left, with UntilConfirm
 }
 
 func (req DeployRequest) blueGreen(ctx context.Context, r bgRun) *strategy.BlueGreen {
@@ -99,10 +104,16 @@ func (req DeployRequest) blueGreen(ctx context.Context, r bgRun) *strategy.BlueG
 		SwitchBackTimeout: req.RollbackTimeout,
 		EndpointGuard:     req.EndpointGuard,
 		StrictHazards:     req.StrictHazards,
+		UntilConfirm:      req.UntilConfirm,
+	}
+	if r.staged != nil {
+		opts.OnStaged = func(st strategy.Staged) { *r.staged = st }
 	}
 	if r.store != nil {
 		opts.Render = keep.keep(req.Render)
-		opts.Confirm = r.confirm(req.Approval, req.Sink)
+		if !req.UntilConfirm {
+			opts.Confirm = r.confirm(req.Approval, req.Sink)
+		}
 	}
 	return strategy.NewBlueGreen(req.Clients, opts)
 }
@@ -169,7 +180,7 @@ func (k *keeper) set(ctx context.Context, objs []manifest.Object, withImages boo
 		}
 	})
 	if why := k.rec.Record().ObjectsOmitted; why != "" {
-		warn(k.sink, "the release record keeps none of the objects, so cutover rollback can only switch back to this release, not redeploy it: "+why)
+		warn(k.sink, "the release record keeps none of the objects, so a rollback can only switch back to this release, not redeploy it: "+why)
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cutover/cutover/internal/access"
 	"github.com/cutover/cutover/internal/apply"
 	"github.com/cutover/cutover/internal/drift"
 	"github.com/cutover/cutover/internal/event"
@@ -58,6 +57,12 @@ type DeployRequest struct {
 	// RollbackTimeout bounds a rolling update's rollback and blue/green's
 	// switch back; they run even when the run's ctx has ended.
 	RollbackTimeout time.Duration
+	// UntilConfirm stops a blue/green release after Verify Staged, its
+	// record pending (release.OutcomePending) for PendingFor: Promote
+	// continues it, Abort ends it. Approval's notifiers, if any, are told
+	// (its Commands then word the promote and the abort); nothing waits.
+	UntilConfirm bool
+	PendingFor   time.Duration
 }
 
 // BlueGreenSettings configure a blue/green release (strategy.BlueGreenOptions).
@@ -90,29 +95,39 @@ func Deploy(ctx context.Context, req DeployRequest) error {
 }
 
 // deployRolling runs a rolling update under the app's lock, keeping its
-// record with the release's objects from its first write.
+// record with the release's objects. The lock is taken, and the record
+// started, at the first write: a release that Validate refuses leaves
+// neither.
 func deployRolling(ctx context.Context, req DeployRequest) error {
 	opts := req.rollingOptions()
 	if req.DryRun {
 		return strategy.NewRolling(req.Clients, opts).Run(ctx, req.Objects)
 	}
-	if err := access.NewChecker(req.Clients.Typed).Check(ctx, RecordNeeds(req.Clients.Namespace)); err != nil {
-		return fmt.Errorf("%w: %w", strategy.ErrRefused, err)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	store := release.NewStore(req.Clients.Typed, req.Clients.Namespace)
+	rec := release.NewRecorder(store, &release.Record{App: req.App, Strategy: Rolling,
+		Digest: manifest.Digest(req.Objects), Started: time.Now().UTC()}, nil)
+	keep := &keeper{rec: rec, secrets: req.Secrets, sink: req.Sink}
+	var s *session
+	opts.Needs = RecordNeeds(req.Clients.Namespace)
+	opts.Sink = req.recorded(rec)
+	opts.BeforeWrite = func(bctx context.Context) (err error) {
+		if s, err = acquire(ctx, req.Run, cancel); err != nil {
+			return err
+		}
+		if _, err := s.closeInterrupted(bctx, rec.Record().Digest); err != nil {
+			return err
+		}
+		_ = rec.Change(bctx, func(x *release.Record) { x.Holder = s.lock.Holder(); setImages(x, req.Objects, req.Secrets) })
+		keep.set(bctx, req.Objects, false)
+		return keep.start(bctx)
 	}
-	s, ctx, err := lockApp(ctx, req.Run)
-	if err != nil {
-		return err
+	err := strategy.NewRolling(req.Clients, opts).Run(ctx, req.Objects)
+	if s == nil {
+		return err // refused before the first write: no lock, no record
 	}
 	defer s.unlock()
-	if _, err := s.closeInterrupted(ctx, manifest.Digest(req.Objects)); err != nil {
-		return err
-	}
-	rec := s.newRecord(Rolling, req.Objects)
-	keep := &keeper{rec: rec, secrets: req.Secrets, sink: req.Sink}
-	keep.set(ctx, req.Objects, false)
-	opts.BeforeWrite = keep.start
-	opts.Sink = req.recorded(rec)
-	err = strategy.NewRolling(req.Clients, opts).Run(ctx, req.Objects)
 	return s.finish(ctx, rec, err)
 }
 

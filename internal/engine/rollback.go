@@ -188,7 +188,7 @@ func (s *session) rollbackRecord(ctx context.Context, ar AppRollback) *release.R
 		Images: prev.Images, DeploymentImages: prev.DeploymentImages, Digest: prev.Digest, Service: cur.Service,
 		SelectorKey: cur.SelectorKey, Holder: s.lock.Holder()}
 	if err := s.store.CopyObjects(ctx, r, prev); err != nil {
-		warn(s.Sink, "the rollback's record keeps no objects, so a later cutover rollback to it can only switch back, not redeploy: "+err.Error())
+		warn(s.Sink, "the rollback's record keeps no objects, so a later rollback to it can only switch back, not redeploy: "+err.Error())
 	}
 	return release.NewRecorder(s.store, r, nil)
 }

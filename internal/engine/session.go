@@ -51,23 +51,34 @@ type session struct {
 
 // lockApp takes the app's lock and returns a context that ends, with the
 // reason as its cause, when the lock is lost: a run must not go on writing
-// what another run may now be writing too. end releases it.
+// what another run may now be writing too. unlock releases it.
 func lockApp(ctx context.Context, r Run) (*session, context.Context, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	s, err := acquire(ctx, r, cancel)
+	if err != nil {
+		cancel(nil)
+		return nil, ctx, err
+	}
+	return s, ctx, nil
+}
+
+// acquire takes the app's lock, calling cancel with the reason when it is
+// lost.
+func acquire(ctx context.Context, r Run, cancel context.CancelCauseFunc) (*session, error) {
 	lock, err := release.Acquire(context.WithoutCancel(ctx), r.Clients.Typed, r.Clients.Namespace, r.App,
 		release.LockOptions{Holder: r.Holder, Dead: release.DeadOnThisHost})
 	if err != nil {
-		return nil, ctx, fmt.Errorf("%w: %w", strategy.ErrRefused, err)
+		return nil, fmt.Errorf("%w: %w", strategy.ErrRefused, err)
 	}
-	s := &session{Run: r, store: release.NewStore(r.Clients.Typed, r.Clients.Namespace), lock: lock}
-	ctx, s.cancel = context.WithCancelCause(ctx)
+	s := &session{Run: r, store: release.NewStore(r.Clients.Typed, r.Clients.Namespace), lock: lock, cancel: cancel}
 	go func() {
 		select {
 		case <-lock.Lost():
-			s.cancel(fmt.Errorf("lost the lock of app %s: %w", r.App, lock.Err()))
+			cancel(fmt.Errorf("lost the lock of app %s: %w", r.App, lock.Err()))
 		case <-ctx.Done():
 		}
 	}()
-	return s, ctx, nil
+	return s, nil
 }
 
 // unlock releases the lock; a lock that cannot be released expires by
@@ -91,7 +102,7 @@ func (s *session) finish(ctx context.Context, rec *release.Recorder, err error) 
 		err = fmt.Errorf("%w (%w)", err, cause)
 	}
 	if lost := rec.ObjectsLost(); lost != nil {
-		warn(s.Sink, "the release record keeps no objects, so cutover rollback to this release can only switch back, not redeploy: "+lost.Error())
+		warn(s.Sink, "the release record keeps no objects, so a rollback to this release can only switch back, not redeploy: "+lost.Error())
 	}
 	if ferr := rec.Finish(Outcome(err), event.RedactError(err, s.Secrets)); ferr != nil && rec.Started() {
 		warn(s.Sink, "the release record was not updated: "+ferr.Error())
@@ -107,10 +118,14 @@ func (s *session) finish(ctx context.Context, rec *release.Recorder, err error) 
 // closeInterrupted marks the app's latest record aborted if it is still
 // running (its run died: we hold the lock). It returns that record when it
 // released the same objects (digest), for a blue/green run to resume from.
+// It refuses while a release waits before Confirm (checkPending).
 func (s *session) closeInterrupted(ctx context.Context, digest string) (*release.Record, error) {
 	prev, err := s.store.Latest(ctx, s.App)
-	if err != nil || prev == nil || prev.Outcome != release.OutcomeRunning {
+	if err != nil || prev == nil {
 		return nil, nil //nolint:nilerr // no readable previous record: nothing to close
+	}
+	if prev.Outcome != release.OutcomeRunning {
+		return nil, s.checkPending(ctx, prev)
 	}
 	prev.Outcome, prev.Error, prev.Finished = release.OutcomeAborted, "interrupted: the run stopped without finishing", time.Now().UTC()
 	if prev.Approval != nil && prev.Approval.State == release.ApprovalPending {

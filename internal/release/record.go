@@ -106,6 +106,8 @@ type Record struct {
 	// Warnings are the run's endpoint drift warnings (package drift), in
 	// order, at most MaxWarnings.
 	Warnings []Warning
+	// Staged is set by a run that stopped before Confirm (OutcomePending).
+	Staged *Staged
 
 	cm *corev1.ConfigMap // as last read or written; guards Update
 
@@ -151,6 +153,7 @@ type wireRecord struct {
 	SkippedSecrets []string      `json:"skippedSecrets,omitempty"`
 	ObjectsOmitted string        `json:"objectsOmitted,omitempty"`
 	Warnings       []wireWarning `json:"warnings,omitempty"`
+	Staged         *wireStaged   `json:"staged,omitempty"`
 	// DepImages is absent from records written before it was kept:
 	// ColorImages then reads Images.
 	DepImages []string `json:"deploymentImages,omitempty"`
@@ -192,6 +195,7 @@ func encodeRecord(r *Record) (string, error) {
 		Outcome: r.Outcome, Error: r.Error, Approval: wireApprovalOf(r.Approval),
 		Holder: r.Holder, Started: formatTime(r.Started), Finished: formatTime(r.Finished),
 		Objects: wireObjectsOf(r), SkippedSecrets: r.SkippedSecrets, ObjectsOmitted: r.ObjectsOmitted,
+		Staged: wireStagedOf(r.Staged),
 	}
 	for _, s := range r.Stages {
 		w.Stages = append(w.Stages, wireStage{
@@ -273,6 +277,7 @@ func (w *wireRecord) record() (*Record, error) {
 		r.objectsCM, r.objectsSize = o.ConfigMap, o.Bytes
 	}
 	r.Approval = w.Approval.approval(&t)
+	r.Staged = w.Staged.staged(&t)
 	return r, t.err
 }
 

@@ -128,6 +128,22 @@ func (r *Recorder) Start(ctx context.Context) error {
 	return nil
 }
 
+// Continue marks the record as stored already (as read from the Store)
+// and starts the background writer: a run that continues an earlier one
+// (a promote of a pending release) writes to that run's record from its
+// first write on. Changes made before stay in memory until then.
+func (r *Recorder) Continue() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.started {
+		return
+	}
+	r.started = true
+	r.objectsDone = make(chan struct{})
+	close(r.objectsDone)
+	go r.writer()
+}
+
 // writeObjects creates the objects ConfigMap cm, if any; when that fails,
 // the record keeps no objects from its next write on.
 func (r *Recorder) writeObjects(cm *corev1.ConfigMap) {

@@ -68,6 +68,11 @@ type BlueGreenOptions struct {
 	// DryRun stops after Check Env and the server-side dry run of the
 	// target color's objects (and of the production Service's switch).
 	DryRun bool
+	// UntilConfirm stops the release after Verify Staged, before Confirm:
+	// the target color deployed and verified, production untouched.
+	// OnStaged learns what a later Promote checks.
+	UntilConfirm bool
+	OnStaged     func(Staged)
 	// BeforeWrite, if set, runs after the dry run of Deploy passed and
 	// before the first write; an error refuses the release.
 	BeforeWrite func(ctx context.Context) error
@@ -166,9 +171,30 @@ func (b *BlueGreen) Run(ctx context.Context) error {
 	if err := b.stage(StageVerifyStaged, func() error { return b.verifyStaged(ctx, e) }); err != nil {
 		return &Failure{Cause: err, Untouched: true}
 	}
+	if b.opts.UntilConfirm {
+		return b.stop(ctx, e, d)
+	}
 	if err := b.confirm(ctx, e); err != nil {
 		return &Failure{Cause: err, Untouched: true}
 	}
+	return b.switchAndVerify(ctx, e, d)
+}
+
+// stop ends a run before Confirm, telling OnStaged what Promote checks.
+func (b *BlueGreen) stop(ctx context.Context, e env, d deployed) error {
+	s, err := b.staged(ctx, e, d)
+	if err != nil {
+		return &Failure{Cause: err, Untouched: true}
+	}
+	if b.opts.OnStaged != nil {
+		b.opts.OnStaged(s)
+	}
+	return nil
+}
+
+// switchAndVerify runs Switch, Verify Prod and Post, switching back if the
+// switch or Verify Prod fails.
+func (b *BlueGreen) switchAndVerify(ctx context.Context, e env, d deployed) error {
 	if err := b.stage(StageSwitch, func() error { return b.switchTo(ctx, e, e.target, d.prod, d.view) }); err != nil {
 		if errors.Is(err, errNotSwitched) {
 			return &Failure{Cause: err, Untouched: true}

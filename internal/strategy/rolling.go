@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cutover/cutover/internal/access"
 	"github.com/cutover/cutover/internal/apply"
 	"github.com/cutover/cutover/internal/drift"
 	"github.com/cutover/cutover/internal/event"
@@ -42,7 +43,10 @@ type RollingOptions struct {
 	// BeforeWrite, if set, runs after the dry run passed and before the
 	// first write; an error refuses the release.
 	BeforeWrite func(ctx context.Context) error
-	Sink        event.Sink
+	// Needs are permissions the caller needs besides the release's own
+	// (its lock and record), checked with them in Validate.
+	Needs []access.Need
+	Sink  event.Sink
 }
 
 // Rolling applies objects, waits until every one is ready (Deployments fully
@@ -74,6 +78,7 @@ func (r *Rolling) Run(ctx context.Context, objs []manifest.Object) error {
 		if !r.opts.EndpointGuard.Off {
 			needs = append(needs, guardNeeds(r.c.Namespace, targetNames(rollingTargets(items)), true)...)
 		}
+		needs = append(needs, r.opts.Needs...)
 		if err := r.checkAccess(ctx, needs); err != nil {
 			return err
 		}

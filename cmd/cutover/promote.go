@@ -1,0 +1,158 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cutover/cutover/internal/config"
+	"github.com/cutover/cutover/internal/engine"
+	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/internal/strategy"
+	"github.com/cutover/cutover/internal/verify"
+)
+
+type promoteOptions struct {
+	kube        kubeFlags
+	verify      verifyFlags
+	vars        inputFlags // --var, --var-file, --secret-var only: for checks, and masking
+	by, comment string
+	timeout     time.Duration
+	rollbackTO  time.Duration
+	output      string
+	reports     reportFlags
+}
+
+func newPromoteCmd() *cobra.Command {
+	o := &promoteOptions{}
+	cmd := &cobra.Command{
+		Use:   "promote APP",
+		Short: "Switch production to the release of APP staged by deploy --until confirm, and verify it",
+		Long: `Promote continues the blue/green release of APP that cutover deploy
+--until confirm stopped after Verify Staged: Switch, Verify Prod (the
+--verify-* checks; the release's own config-file checks are not read here),
+and Post with the release's idle policy, switching back at once if Verify Prod
+fails. It writes to that release's record, noting the promote as its approval
+(--by, default $CUTOVER_USER, $BUILD_USER_ID, $GITHUB_ACTOR, $GITLAB_USER_LOGIN
+or user@host).
+
+It refuses, exit 3, with production untouched and the release still pending,
+when no release of APP is pending (or it expired: --approval-timeout of the
+deploy), when another run holds APP's lock (a second promote), when
+production no longer selects the color it did, or when the staged color
+changed since Verify Staged: a pod lost or not ready, a pod template changed.
+
+` + exitCodesHelp,
+		Example: `  cutover deploy -f k8s/ --strategy blue-green --service web --until confirm
+  cutover promote web -n prod --verify-url http://web.prod/ --verify-contains "Tomcat/8"`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd, args[0]) },
+	}
+	fs := cmd.Flags()
+	o.kube.register(fs)
+	o.verify.register(fs)
+	fs.StringArrayVar(&o.vars.vars, "var", nil, "variable K=V for --verify-command; repeatable")
+	fs.StringArrayVar(&o.vars.secretVars, "secret-var", nil, "name of a variable whose value must never be printed; repeatable")
+	fs.StringVar(&o.by, "by", "", "who promotes (default: from the environment, see above)")
+	fs.StringVar(&o.comment, "comment", "", "a note kept in the release record")
+	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "bound on the promote, switch back excluded")
+	fs.DurationVar(&o.rollbackTO, "rollback-timeout", 2*time.Minute, "bound on switching back when Verify Prod fails")
+	fs.StringVarP(&o.output, "output", "o", "text", "output: text or json")
+	o.reports.register(fs)
+	return cmd
+}
+
+func (o *promoteOptions) run(cmd *cobra.Command, app string) error {
+	defs, err := o.verify.checks()
+	if err != nil {
+		return err
+	}
+	sink, err := o.reports.sink(o.output, cmd.OutOrStdout())
+	if err != nil {
+		return err
+	}
+	vars, err := o.vars.variables()
+	if err != nil {
+		return err
+	}
+	secrets := o.vars.secrets(vars)
+	sink = event.Redact(sink, secrets)
+	clients, err := o.kube.connect(cmd.ErrOrStderr())
+	if err != nil {
+		return badInput{err}
+	}
+	ctx, cancel := contextWithTimeout(cmd.Context(), o.timeout)
+	defer cancel()
+	req := engine.PromoteRequest{
+		Run: engine.Run{Clients: clients, App: app, Holder: holderID(), Sink: sink, Secrets: secrets},
+		By:  orDecider(o.by), Comment: o.comment, RollbackTimeout: o.rollbackTO,
+	}
+	bind := checkBinding{clients: clients, app: app, vars: o.vars.variables, sink: sink, stage: config.StageProd}
+	req.Checks = func(color string) ([]verify.Spec, error) { // the staged color, which the record names
+		b := bind
+		b.color = color
+		return defs.specs(ctx, b)
+	}
+	err = engine.Promote(ctx, req)
+	report(sink, err)
+	o.reports.write(cmd.ErrOrStderr(), app, engine.BlueGreen, clients.Namespace)
+	if errors.Is(err, strategy.ErrRefused) {
+		return badInput{err}
+	}
+	return err
+}
+
+type abortOptions struct {
+	kube        kubeFlags
+	by, comment string
+}
+
+func newAbortCmd() *cobra.Command {
+	o := &abortOptions{}
+	cmd := &cobra.Command{
+		Use:   "abort APP",
+		Short: "End the release of APP staged by deploy --until confirm, production untouched",
+		Long: `Abort ends the blue/green release of APP that cutover deploy --until confirm
+stopped after Verify Staged: its record says aborted, and who aborted it
+(--by, default $CUTOVER_USER, $BUILD_USER_ID, $GITHUB_ACTOR, $GITLAB_USER_LOGIN
+or user@host). Production is untouched; the staged color stays as it is, the
+idle color that the next release replaces.
+
+Exit code 3 when no release of APP is pending or another run holds its lock.`,
+		Example: `  cutover abort web -n prod --comment "rejected in Jenkins"`,
+		Args:    usageArgs(cobra.ExactArgs(1)),
+		RunE:    func(cmd *cobra.Command, args []string) error { return o.run(cmd, args[0]) },
+	}
+	o.kube.register(cmd.Flags())
+	cmd.Flags().StringVar(&o.by, "by", "", "who aborts (default: from the environment, see above)")
+	cmd.Flags().StringVar(&o.comment, "comment", "", "a note kept in the release record")
+	return cmd
+}
+
+func (o *abortOptions) run(cmd *cobra.Command, app string) error {
+	clients, err := o.kube.connect(cmd.ErrOrStderr())
+	if err != nil {
+		return badInput{err}
+	}
+	by := orDecider(o.by)
+	r, err := engine.Abort(cmd.Context(), engine.AbortRequest{
+		Run: engine.Run{Clients: clients, App: app, Holder: holderID(), Sink: event.Discard}, By: by, Comment: o.comment})
+	if errors.Is(err, strategy.ErrRefused) {
+		return badInput{err}
+	}
+	if err != nil {
+		return forbiddenIsBadInput(err)
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "aborted revision %d of %s (staged on %s) as %s; production untouched\n", r.Revision, r.App, r.ToColor, by)
+	return nil
+}
+
+// orDecider is by, or the person the environment names.
+func orDecider(by string) string {
+	if by != "" {
+		return by
+	}
+	return decider()
+}
