@@ -64,6 +64,12 @@ func deleteUserHost() error {
 // DialUser dials addr from the users' host, as a client outside the cluster
 // would: the connection's socket lives in the users' network namespace.
 func (c *Cluster) DialUser(ctx context.Context, network, addr string) (net.Conn, error) {
+	return c.DialUserFrom(ctx, 0, network, addr)
+}
+
+// DialUserFrom is DialUser from the users' host's local port port (0: any),
+// as a client that reuses a port does.
+func (c *Cluster) DialUserFrom(ctx context.Context, port int, network, addr string) (net.Conn, error) {
 	if c.node == nil {
 		return nil, fmt.Errorf("dial %s from the users' host: the test bed has no real node", addr)
 	}
@@ -77,16 +83,16 @@ func (c *Cluster) DialUser(ctx context.Context, network, addr string) (net.Conn,
 		// never unlocked: Go ends it with the goroutine, so no other
 		// goroutine runs in the namespace.
 		runtime.LockOSThread()
-		conn, err := dialIn(ctx, "/run/netns/"+userNetns, network, addr)
+		conn, err := dialIn(ctx, "/run/netns/"+userNetns, port, network, addr)
 		done <- result{conn, err}
 	}()
 	r := <-done
 	return r.conn, r.err
 }
 
-// dialIn dials from the network namespace at path; the calling thread must
-// be locked and is left in it.
-func dialIn(ctx context.Context, path, network, addr string) (net.Conn, error) {
+// dialIn dials from the network namespace at path, from local port port
+// (0: any); the calling thread must be locked and is left in it.
+func dialIn(ctx context.Context, path string, port int, network, addr string) (net.Conn, error) {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -95,6 +101,9 @@ func dialIn(ctx context.Context, path, network, addr string) (net.Conn, error) {
 	if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
 		return nil, fmt.Errorf("enter %s: %w", path, err)
 	}
-	var d net.Dialer
+	d := net.Dialer{}
+	if port != 0 {
+		d.LocalAddr = &net.TCPAddr{Port: port}
+	}
 	return d.DialContext(ctx, network, addr)
 }

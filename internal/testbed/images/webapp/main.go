@@ -14,7 +14,9 @@
 //
 // It speaks HTTP/1.1 and HTTP/2 over cleartext (prior knowledge, as gRPC
 // clients use it); on drain, HTTP/2 clients get a GOAWAY. /slow?d=2s holds
-// a request open; /healthz always answers 200. The image
+// a request open; /reset answers nothing and resets the connection (an
+// RST, as a process that exits with a request unread sends); /healthz
+// always answers 200. The image
 // has no shell: "/webapp sleep N" sleeps N seconds, for an exec preStop.
 package main
 
@@ -22,6 +24,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -63,6 +66,7 @@ func run() error {
 		}
 	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/reset", reset)
 	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
 		d, _ := time.ParseDuration(r.URL.Query().Get("d"))
 		select {
@@ -95,6 +99,23 @@ func run() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return srv.Shutdown(ctx)
+}
+
+// reset closes the request's connection with an RST: SO_LINGER 0, no FIN.
+func reset(w http.ResponseWriter, _ *http.Request) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		http.Error(w, "cannot reset this connection (HTTP/2)", http.StatusBadRequest)
+		return
+	}
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		return
+	}
+	if tcp, ok := conn.(*net.TCPConn); ok {
+		_ = tcp.SetLinger(0)
+	}
+	_ = conn.Close()
 }
 
 func duration(env string) (time.Duration, error) {
