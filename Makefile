@@ -4,7 +4,7 @@ SHELL := bash
 GO ?= go
 BIN := bin
 
-.PHONY: all build test test-bed real-node-deps lint cluster demo bench timeline chaos-stress clean
+.PHONY: all build test test-fast test-bed real-node-deps lint cluster demo bench timeline chaos-stress clean
 
 all: build
 
@@ -23,6 +23,11 @@ lint:
 # Everything: lint, then all tests with the race detector on the real test bed.
 test: test-bed real-node-deps lint
 	CUTOVER_TESTBED_BIN=$$(testbed/build.sh) $(GO) test -race -count=1 -p 1 -timeout 40m ./...
+
+# The pure tests only: no control plane is started (go test -short), and
+# the tests that need one skip. Seconds, for the edit-test loop.
+test-fast:
+	$(GO) test -short -count=1 ./...
 
 # A local control plane in the foreground; writes .testbed/kubeconfig. Ctrl-C stops it.
 # REALNODE=1 adds a real node (containerd, kubelet, kube-proxy; root): see README.

@@ -72,6 +72,15 @@ if [ -f "$bin/.complete" ]; then
 	exit 0
 fi
 
+# One build at a time: test packages that start in parallel on a cold cache
+# all call this script, and the later ones wait, then find it built.
+mkdir -p "$root"
+exec 9>"$root/.lock"
+flock 9
+if [ -f "$bin/.complete" ]; then
+	echo "$bin"
+	exit 0
+fi
 log "building what is not cached yet into $root (cold: about 15 min on 2 cores)"
 mkdir -p "$bin"
 for t in "${targets[@]}"; do

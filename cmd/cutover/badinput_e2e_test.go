@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cutover/cutover/internal/testbed"
 	yaml "go.yaml.in/yaml/v3"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -67,6 +68,7 @@ type badCase struct {
 }
 
 func TestBadInput(t *testing.T) {
+	testbed.Require(t, cluster)
 	t.Parallel()
 	cases := badInputCases()
 	if len(cases) < 30 {
@@ -894,6 +896,7 @@ func newNamespace(ctx context.Context, name string) (string, error) {
 // libraries log straight to the process's stderr (client-go's klog) shows:
 // for an unreachable cluster a person must read only cutover's error.
 func TestBadInputStderrOfTheBinary(t *testing.T) {
+	testbed.Require(t, cluster)
 	t.Parallel()
 	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
 	writeTestKubeconfig(t, kubeconfig, "https://127.0.0.1:1", "token")

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cutover/cutover/internal/testbed"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -446,6 +447,7 @@ func writeIn(t *testing.T, dir, name, content string) {
 // TestSecretNotEchoedByInputErrors: mistakes in how a secret is given
 // (a bad variable name, a bad line in a variables file) must not print it.
 func TestSecretNotEchoedByInputErrors(t *testing.T) {
+	testbed.Require(t, cluster)
 	t.Parallel()
 	v := newSecretValues(t)
 	file := writeFile(t, "app.yaml", secretApp)

@@ -97,6 +97,9 @@ func (e *NotSupportedError) Error() string { return e.Reason }
 // there.
 func RequireRealNode(t testing.TB) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs a real node, not started with -short")
+	}
 	err := RealNodeSupported()
 	var ns *NotSupportedError
 	switch {

@@ -20,6 +20,7 @@ import (
 const crashChildEnv = "CUTOVER_TESTBED_CRASH_CHILD"
 
 func TestStopLeavesNoProcess(t *testing.T) {
+	testbed.Require(t, cluster) // starts a control plane of its own
 	t.Parallel()
 	c, err := testbed.Start(context.Background(), testbed.Options{Nodes: 1})
 	if err != nil {
@@ -47,6 +48,7 @@ func TestStopLeavesNoProcess(t *testing.T) {
 // control plane and panics without stopping it; every component must die
 // with it.
 func TestPanickingTestLeavesNoProcess(t *testing.T) {
+	testbed.Require(t, cluster) // starts a control plane of its own
 	t.Parallel()
 	cmd, out := startChild(context.Background(), t, "TestCrashChild", crashChildEnv)
 	var pids map[string]int

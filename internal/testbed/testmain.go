@@ -3,6 +3,7 @@ package testbed
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -28,7 +29,17 @@ func Run(m *testing.M, cluster **Cluster) int {
 // RunWith is Run with options. With RealNode on a machine that cannot run
 // one (not root, no cgroups), it starts nothing and runs the tests, which
 // skip through RequireRealNode.
+//
+// With -short it starts nothing: the package's pure tests run, and the
+// tests that need the control plane skip in Namespace or Require.
 func RunWith(m *testing.M, cluster **Cluster, opts Options) int {
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	if testing.Short() {
+		fmt.Fprintln(os.Stderr, "test bed: not started (-short); the tests that need it skip")
+		return m.Run()
+	}
 	if opts.RealNode {
 		var ns *NotSupportedError
 		if err := RealNodeSupported(); errors.As(err, &ns) {
@@ -73,6 +84,7 @@ func stopOnSignal(c *Cluster) {
 // logs the namespace's events and the component logs' tails.
 func (c *Cluster) Namespace(t testing.TB) string {
 	t.Helper()
+	Require(t, c)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
@@ -94,6 +106,15 @@ func (c *Cluster) Namespace(t testing.TB) string {
 		t.Fatalf("namespace %s: default service account: %v", ns.Name, err)
 	}
 	return ns.Name
+}
+
+// Require skips t when the package runs without a control plane (-short).
+// Tests that use the cluster before Namespace call it first.
+func Require(t testing.TB, c *Cluster) {
+	t.Helper()
+	if c == nil {
+		t.Skip("needs the test bed, not started with -short")
+	}
 }
 
 // namePrefix turns a test name into a DNS label prefix.
