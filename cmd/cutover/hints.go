@@ -22,6 +22,7 @@ var hintFlags = map[hint.Setting]string{
 	hint.StrictVars:     "--strict-vars",
 	hint.EndpointGuard:  "--endpoint-guard=false",
 	hint.FixAPI:         "cutover render --fix-api -f FILE",
+	hint.Resync:         "cutover endpoints --resync",
 }
 
 // flagOf words s as its flag; a setting the table lacks by its key in the

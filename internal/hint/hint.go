@@ -36,13 +36,14 @@ const (
 	Colors         Setting = "blueGreen.colors"
 	ScaleDownDelay Setting = "blueGreen.scaleDownDelay"
 	FixAPI         Setting = "fixAPI" // no key of the file: converting removed apiVersions when rendering
+	Resync         Setting = "resync" // no key of the file: nudging the EndpointSlice controller outside a deploy
 )
 
 // All returns every Setting this package defines, for front ends to check
 // that they word each one.
 func All() []Setting {
 	return []Setting{SecretVars, StrictVars, NoRollback, Strict, ForceConflicts, TakeOwnership,
-		EndpointGuard, SelectorKey, Colors, ScaleDownDelay, FixAPI}
+		EndpointGuard, SelectorKey, Colors, ScaleDownDelay, FixAPI, Resync}
 }
 
 // Error is an error that hints at a Setting. Its text is Err's: the words
