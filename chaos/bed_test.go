@@ -22,7 +22,8 @@ import (
 // Names in the manifests.
 const (
 	prodService = "tomcat-service"
-	app         = "tomcat-service" // blue/green's app name: --service
+	app         = "tomcat-service"                   // blue/green's app name: --service
+	rollingApp  = "tomcat-deployment-rolling-update" // a rolling update's: its Deployment's name
 )
 
 var colors = []string{"blue", "green"}
@@ -88,6 +89,14 @@ func (b *bed) kube() []string {
 }
 
 // deployArgs is the deploy command of a release.
+// appName is the scenario's app: it names the lock and the records.
+func (s Scenario) appName() string {
+	if s.Strategy == Rolling {
+		return rollingApp
+	}
+	return app
+}
+
 func (b *bed) deployArgs(release string) []string {
 	s := b.s
 	args := append([]string{"deploy", "-f", b.manifests[release], "-o", "json", "--timeout", "3m",

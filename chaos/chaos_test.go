@@ -35,6 +35,15 @@ var regressionSeeds = []uint64{151, 318}
 // rolling, 3 replicas, frozen 4.5 s.
 var freezeSeeds = []uint64{3007, 3008}
 
+// lockSeeds run with the CI set as rolling updates (even seeds) whose app
+// is locked when they start: by a dead process of this host (taken over,
+// exit 0) and by a run on another host (refused, exit 3, nothing
+// changed). The seeds' own cases hold blue/green's locks only.
+var lockSeeds = []struct {
+	seed  uint64
+	fault Fault
+}{{4000, LockDeadHolder}, {4002, LockOtherHost}}
+
 // seeds are the scenarios' seeds: -chaos.n from -chaos.seed, and the
 // regression seeds with the default -chaos.seed.
 func seeds() []uint64 {
@@ -49,7 +58,7 @@ func seeds() []uint64 {
 }
 
 // scenarios are the seeds' scenarios, and with the CI set the freeze
-// regression scenarios.
+// regression scenarios and the rolling lock scenarios.
 func scenarios() []Scenario {
 	var out []Scenario
 	for _, seed := range seeds() {
@@ -58,6 +67,9 @@ func scenarios() []Scenario {
 	if *flagSeed == 1 && *flagFault == "" {
 		for _, seed := range freezeSeeds {
 			out = append(out, generateFault(seed, ControllerFreeze))
+		}
+		for _, l := range lockSeeds {
+			out = append(out, generateFault(l.seed, l.fault))
 		}
 	}
 	return out
@@ -177,6 +189,7 @@ func runScenario(t *testing.T, s Scenario, add func(row)) {
 	}
 	rw.gone = rep.GoneEndpointTime()
 	assertNonePaused(ctx, t, b.ns)
+	assertRecorded(ctx, t, b, final)
 	judge(t, s, runs, res)
 	report(t, rep, prod, runs)
 }

@@ -75,8 +75,8 @@ func (in *injector) before(ctx context.Context) error {
 func (in *injector) holdLock(ctx context.Context, holder string) error {
 	now := metav1.NewMicroTime(time.Now())
 	lease := &coordinationv1.Lease{
-		ObjectMeta: metav1.ObjectMeta{Name: "cutover-lock-" + app,
-			Labels: map[string]string{"app.kubernetes.io/managed-by": "cutover", "cutover.dev/app": app}},
+		ObjectMeta: metav1.ObjectMeta{Name: "cutover-lock-" + in.b.s.appName(),
+			Labels: map[string]string{"app.kubernetes.io/managed-by": "cutover", "cutover.dev/app": in.b.s.appName()}},
 		Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(holder), LeaseDurationSeconds: ptr.To[int32](60),
 			AcquireTime: &now, RenewTime: &now, LeaseTransitions: ptr.To[int32](0)},
 	}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/cutover/cutover/internal/config"
 	"github.com/cutover/cutover/internal/engine"
 	"github.com/cutover/cutover/internal/manifest"
 	"github.com/cutover/cutover/internal/strategy"
@@ -130,12 +129,4 @@ func (o *deployOptions) appName(blueGreen bool, objs []manifest.Object) string {
 		return o.bg.appName()
 	}
 	return engine.DefaultApp(objs)
-}
-
-// verifyStage maps a blue/green stage to the config file's stage name.
-func verifyStage(stage string) string {
-	if stage == strategy.StageVerifyStaged {
-		return config.StageStaged
-	}
-	return config.StageProd
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/cutover/cutover/internal/config"
+	"github.com/cutover/cutover/internal/engine"
 	"github.com/cutover/cutover/internal/notify"
 )
 
@@ -35,7 +36,7 @@ func (o *deployOptions) applyConfig(fs *pflag.FlagSet) error {
 	config.UseString(&o.bg.app, cfg.App, set("app"))
 	o.bg.applyConfig(cfg.BlueGreen, set)
 	o.guard.applyConfig(cfg.EndpointGuard, set)
-	o.fileChecks = configChecks(cfg)
+	o.fileChecks = engine.ConfigChecks(cfg)
 	return o.approval.applyConfig(cfg.Approval, set)
 }
 
@@ -61,7 +62,7 @@ func (o *rollbackOptions) applyConfig(fs *pflag.FlagSet) error {
 	config.UseString(&r.roleVar, cfg.BlueGreen.RoleVar, false)
 	r.guard.applyConfig(cfg.EndpointGuard, set)
 	r.vars.applyConfigVars(cfg)
-	r.fileChecks = configChecks(cfg)
+	r.fileChecks = engine.ConfigChecks(cfg)
 	return r.approval.applyConfig(cfg.Approval, set)
 }
 

@@ -13,7 +13,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/cutover/cutover/internal/apply"
-	"github.com/cutover/cutover/internal/config"
 	"github.com/cutover/cutover/internal/engine"
 	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/internal/hint"
@@ -40,8 +39,8 @@ type deployOptions struct {
 	takeOwn    bool
 	output     string
 	configPath string
-	fileChecks checkSet // from the config file
-	until      string   // "confirm": stop before Confirm, pending
+	fileChecks engine.CheckSet // from the config file
+	until      string          // "confirm": stop before Confirm, pending
 	reports    reportFlags
 }
 
@@ -168,16 +167,12 @@ func (o *deployOptions) run(cmd *cobra.Command) error {
 		EndpointGuard: o.guard.settings(), StrictHazards: o.strict, DryRun: o.dryRun,
 		NoRollback: o.noRollback, RollbackTimeout: o.rollbackTO,
 		UntilConfirm: o.until == untilConfirm, PendingFor: o.approval.timeout,
+		Checks: engine.CheckPlan{Defs: defs, Vars: o.input.variables, RoleVar: o.bg.roleVar},
 	}
-	bind := checkBinding{clients: clients, app: req.App, roleVar: o.bg.roleVar, vars: o.input.variables, sink: sink}
-	stages, colors := []string{config.StageProd}, []string{""}
 	if blueGreen {
-		stages, colors = []string{config.StageStaged, config.StageProd}, o.bg.colors
 		o.blueGreenRequest(ctx, &req, stdin, terminalInput(cmd.InOrStdin(), cmd.OutOrStdout()))
 	}
-	if req.Checks, err = defs.byStage(ctx, bind, stages, colors); err == nil {
-		err = engine.Deploy(ctx, req)
-	}
+	err = engine.Deploy(ctx, req)
 	defer o.reports.write(cmd.ErrOrStderr(), req.App, req.Strategy, clients.Namespace)
 	if err == nil && req.UntilConfirm && !o.dryRun {
 		announcePending(sink, req.App, clients.Namespace)
@@ -225,9 +220,9 @@ const untilConfirm = "confirm"
 // announcePending tells people how to go on with a release stopped before
 // Confirm.
 func announcePending(sink event.Sink, app, ns string) {
+	promote, abort := promoteCommands(app, ns)
 	event.Stamp(sink, event.Event{Type: event.Approval, Stage: strategy.StageConfirm, Object: "approval", Status: "pending",
-		Message: fmt.Sprintf("go on with %q, or end it with %q", fmt.Sprintf("cutover promote %s -n %s", app, ns),
-			fmt.Sprintf("cutover abort %s -n %s", app, ns))})
+		Message: fmt.Sprintf("go on with %q, or end it with %q", promote, abort)})
 }
 
 func (o *deployOptions) validateUntil(blueGreen bool) error {

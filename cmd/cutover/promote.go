@@ -7,11 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cutover/cutover/internal/config"
 	"github.com/cutover/cutover/internal/engine"
 	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/internal/strategy"
-	"github.com/cutover/cutover/internal/verify"
 )
 
 type promoteOptions struct {
@@ -88,12 +86,7 @@ func (o *promoteOptions) run(cmd *cobra.Command, app string) error {
 	req := engine.PromoteRequest{
 		Run: engine.Run{Clients: clients, App: app, Holder: holderID(), Sink: sink, Secrets: secrets},
 		By:  orDecider(o.by), Comment: o.comment, RollbackTimeout: o.rollbackTO,
-	}
-	bind := checkBinding{clients: clients, app: app, vars: o.vars.variables, sink: sink, stage: config.StageProd}
-	req.Checks = func(color string) ([]verify.Spec, error) { // the staged color, which the record names
-		b := bind
-		b.color = color
-		return defs.specs(ctx, b)
+		Checks: engine.CheckPlan{Defs: defs, Vars: o.vars.variables},
 	}
 	err = engine.Promote(ctx, req)
 	report(sink, err)

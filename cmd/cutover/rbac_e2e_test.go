@@ -615,20 +615,17 @@ var rbacFlows = map[string]rbacFlow{
 	},
 }
 
-// missingCase removes grants from the Role and runs a flow. What every
-// case should give is a refusal: exit 3, a message naming the verb and
-// resource that are missing, and the namespace unchanged (no object, no
-// record, no lock). Where cutover does otherwise today, the case names the
-// exit codes of that known gap, which are accepted and logged.
+// missingCase removes grants from the Role and runs a flow. Every case
+// must give a refusal: exit 3, a message naming the verb and resource that
+// are missing, and the namespace unchanged (no object, no record, no
+// lock). Since session 9 no case is a known gap: the pre-flight checks
+// every permission a run may need, list and watch included, so what used
+// to fail in silence mid-run (a lock left behind, a record stuck at
+// running, an informer retrying until --timeout) is refused before the
+// first write.
 type missingCase struct {
 	remove []grant
 	flow   string
-	// gapCodes are the exit codes of the known gap; gap says what happens.
-	gapCodes []int
-	gap      string
-	// check, if set, looks at the namespace after a run that ended with a
-	// gap code.
-	check func(t *testing.T, ns string)
 }
 
 func one(group, resource, verb string) []grant { return []grant{{group, resource, verb}} }
@@ -636,9 +633,6 @@ func one(group, resource, verb string) []grant { return []grant{{group, resource
 func listWatch(group, resource string) []grant {
 	return []grant{{group, resource, "list"}, {group, resource, "watch"}}
 }
-
-const gapWaits = "list+watch forbidden: the informer retries in silence, so the run writes, then waits until --timeout " +
-	"(exit 5, or 6 when the rollback cannot wait either); the error says \"not observed\" or \"cache not synced\", never \"forbidden\""
 
 var missingCases = []missingCase{
 	// Server-side apply and its dry run: refused before any write.
@@ -656,76 +650,44 @@ var missingCases = []missingCase{
 	{remove: one("", "secrets", "patch"), flow: "rolling"},
 	{remove: one("", "secrets", "create"), flow: "rolling-first"},
 	// Waiting for readiness.
-	{remove: listWatch("apps", "deployments"), flow: "rolling", gapCodes: []int{exitTimeout, exitRollbackFailed}, gap: gapWaits},
-	{remove: listWatch("apps", "replicasets"), flow: "rolling", gapCodes: []int{exitTimeout, exitRollbackFailed}, gap: gapWaits},
-	{remove: listWatch("", "pods"), flow: "rolling", gapCodes: []int{exitTimeout, exitRollbackFailed}, gap: gapWaits},
-	{remove: listWatch("", "services"), flow: "rolling", gapCodes: []int{exitTimeout, exitRollbackFailed}, gap: gapWaits},
-	{remove: listWatch("", "configmaps"), flow: "rolling", gapCodes: []int{exitTimeout, exitRollbackFailed}, gap: gapWaits},
-	{remove: listWatch("", "secrets"), flow: "rolling", gapCodes: []int{exitTimeout, exitRollbackFailed}, gap: gapWaits},
-	{remove: one("apps", "deployments", "list"), flow: "rolling", gapCodes: []int{exitOK},
-		gap: "not a failure: with watch alone, client-go's informers stream the initial list (WatchList); list is kept for API servers without it"},
-	{remove: one("apps", "deployments", "watch"), flow: "rolling", gapCodes: []int{exitOK},
-		gap: "not a failure: with list alone, client-go's informers relist after each refused watch, so the wait still ends, later"},
+	{remove: listWatch("apps", "deployments"), flow: "rolling"},
+	{remove: listWatch("apps", "replicasets"), flow: "rolling"},
+	{remove: listWatch("", "pods"), flow: "rolling"},
+	{remove: listWatch("", "services"), flow: "rolling"},
+	{remove: listWatch("", "configmaps"), flow: "rolling"},
+	{remove: listWatch("", "secrets"), flow: "rolling"},
+	{remove: one("apps", "deployments", "list"), flow: "rolling"},
+	{remove: one("apps", "deployments", "watch"), flow: "rolling"},
 	// cutover rollback deployment/NAME.
 	{remove: one("apps", "deployments", "get"), flow: "rollback"},
 	{remove: one("apps", "replicasets", "list"), flow: "rollback"},
-	{remove: one("apps", "deployments", "patch"), flow: "rollback", gapCodes: []int{exitFailed},
-		gap: "the refused apply exits 1 (failed, not rolled back) although nothing was written"},
+	{remove: one("apps", "deployments", "patch"), flow: "rollback"},
 	// Blue/green: Check Env, Deploy, Switch.
 	{remove: one("", "services", "get"), flow: "blue-green"},
 	{remove: one("", "services", "patch"), flow: "blue-green"}, // the test Services' dry run finds it
-	{remove: one("", "services", "patch"), flow: "blue-green-prod-only", gapCodes: []int{exitRollbackFailed},
-		gap: "without test Services nothing dry-runs a Service patch: the new color is deployed, the selector patch is refused at Switch, " +
-			"the switch back is refused too, and the run exits 6 (a person is needed) with production never switched"},
-	{remove: listWatch("discovery.k8s.io", "endpointslices"), flow: "blue-green-first", gapCodes: []int{exitRollbackFailed},
-		gap: "Switch writes the production Service, then waits for its EndpointSlices until --timeout and exits 6; " +
-			"on a 7 to 8 switch it also switches back and waits again, 2 minutes (SwitchBackTimeout, no flag), before exit 6"},
+	{remove: one("", "services", "patch"), flow: "blue-green-prod-only"},
+	{remove: listWatch("discovery.k8s.io", "endpointslices"), flow: "blue-green-first"},
 	// The endpoint drift guard's repair: refused before any write.
 	{remove: one("discovery.k8s.io", "endpointslices", "update"), flow: "rolling"},
 	{remove: one("discovery.k8s.io", "endpointslices", "update"), flow: "blue-green"},
 	// Blue/green: the lock.
 	{remove: one("coordination.k8s.io", "leases", "get"), flow: "blue-green"},
 	{remove: one("coordination.k8s.io", "leases", "create"), flow: "blue-green"},
-	{remove: one("coordination.k8s.io", "leases", "delete"), flow: "blue-green", gapCodes: []int{exitOK},
-		gap: "the release succeeds and the lock is left behind, silently: a run from another host is refused until the Lease expires (30 s)",
-		check: func(t *testing.T, ns string) {
-			if l := leaseNames(t, ns); len(l) == 0 {
-				t.Error("exit 0 without delete: want the lock left behind (else this is no longer a gap: update the case)")
-			}
-		}},
-	{remove: one("coordination.k8s.io", "leases", "update"), flow: "blue-green-long", gapCodes: []int{exitFailed},
-		gap: "renewing the lock fails in silence; after 30 s the lock is lost and the run stops with \"context canceled\", " +
-			"without saying that the lock was lost nor why (forbidden)"},
+	{remove: one("coordination.k8s.io", "leases", "delete"), flow: "blue-green"},
+	{remove: one("coordination.k8s.io", "leases", "update"), flow: "blue-green-long"},
 	// Blue/green: release records and approvals.
 	{remove: one("", "configmaps", "create"), flow: "blue-green"},
 	{remove: one("", "configmaps", "list"), flow: "blue-green"},
-	{remove: one("", "configmaps", "update"), flow: "blue-green", gapCodes: []int{exitOK},
-		gap: "record updates fail in silence: the release succeeds, its record says \"running\" forever, " +
-			"and the next run is refused (close interrupted record: forbidden)",
-		check: func(t *testing.T, ns string) {
-			if r := latestRecord(t, ns); r.Outcome == release.OutcomeSucceeded {
-				t.Error("exit 0 without update, yet the record says succeeded: is update still needed?")
-			}
-		}},
-	{remove: one("", "configmaps", "delete"), flow: "blue-green-prune", gapCodes: []int{exitOK},
-		gap: "pruning fails in silence: records pile up past 30",
-		check: func(t *testing.T, ns string) {
-			recs, err := release.NewStore(cluster.Client, ns).List(context.Background(), "tomcat-service")
-			if err != nil || len(recs) <= engine.KeepRecords {
-				t.Errorf("%d records (%v): want more than %d, nothing pruned", len(recs), err, engine.KeepRecords)
-			}
-		}},
-	{remove: one("", "configmaps", "watch"), flow: "blue-green-approval", gapCodes: []int{exitOK},
-		gap: "not a failure: the wait for the decision relists after each refused watch"},
+	{remove: one("", "configmaps", "update"), flow: "blue-green"},
+	{remove: one("", "configmaps", "delete"), flow: "blue-green-prune"},
+	{remove: one("", "configmaps", "watch"), flow: "blue-green-approval"},
 	// cutover rollback APP's redeploy: the objects are read first.
 	{remove: one("", "configmaps", "get"), flow: "rollback-redeploy"},
 	// approve, status, history.
-	{remove: one("", "configmaps", "update"), flow: "approve", gapCodes: []int{exitFailed},
-		gap: "a refused decision exits 1, not 3, though nothing was written"},
-	{remove: one("", "configmaps", "list"), flow: "approve", gapCodes: []int{exitFailed},
-		gap: "a refused read exits 1, not 3"},
-	{remove: one("", "configmaps", "list"), flow: "status", gapCodes: []int{exitFailed}, gap: "a refused read exits 1, not 3"},
-	{remove: one("", "configmaps", "list"), flow: "history", gapCodes: []int{exitFailed}, gap: "a refused read exits 1, not 3"},
+	{remove: one("", "configmaps", "update"), flow: "approve"},
+	{remove: one("", "configmaps", "list"), flow: "approve"},
+	{remove: one("", "configmaps", "list"), flow: "status"},
+	{remove: one("", "configmaps", "list"), flow: "history"},
 }
 
 func (c missingCase) name() string {
@@ -759,26 +721,15 @@ func TestRBACMissingVerb(t *testing.T) {
 			}
 			before, locksBefore := snapshot(t, ns), leaseNames(t, ns)
 			r := flow.run(t, sa, file)
-			switch {
-			case r.code == exitBadInput:
-				assertForbidden(t, r.stderr, tc.remove)
-				if after := snapshot(t, ns); !flow.busy && !slices.Equal(before, after) {
-					t.Errorf("refused, yet the namespace changed:\nbefore %v\nafter  %v", before, after)
-				}
-				if locks := leaseNames(t, ns); !flow.busy && !slices.Equal(locksBefore, locks) {
-					t.Errorf("refused, yet the locks changed: %v -> %v", locksBefore, locks)
-				}
-			case slices.Contains(tc.gapCodes, r.code):
-				label := "KNOWN GAP"
-				if strings.HasPrefix(tc.gap, "not a failure") {
-					label = "NOTE"
-				}
-				t.Logf("%s (exit %d): %s", label, r.code, tc.gap)
-				if tc.check != nil {
-					tc.check(t, ns)
-				}
-			default:
-				t.Errorf("exit %d; want %d, refused naming the missing verb (or the known gap's %v: %s)", r.code, exitBadInput, tc.gapCodes, tc.gap)
+			if r.code != exitBadInput {
+				t.Fatalf("exit %d; want %d, refused naming the missing verb", r.code, exitBadInput)
+			}
+			assertForbidden(t, r.stderr, tc.remove)
+			if after := snapshot(t, ns); !flow.busy && !slices.Equal(before, after) {
+				t.Errorf("refused, yet the namespace changed:\nbefore %v\nafter  %v", before, after)
+			}
+			if locks := leaseNames(t, ns); !flow.busy && !slices.Equal(locksBefore, locks) {
+				t.Errorf("refused, yet the locks changed: %v -> %v", locksBefore, locks)
 			}
 		})
 	}

@@ -7,13 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/cutover/cutover/internal/engine"
-	"github.com/cutover/cutover/internal/event"
-	"github.com/cutover/cutover/internal/readiness"
 	"github.com/cutover/cutover/internal/release"
-	"github.com/cutover/cutover/internal/rollback"
 )
 
 type rollbackOptions struct {
@@ -38,7 +34,7 @@ type redeployFlags struct {
 	force      bool
 	takeOver   []string // from the config file; nil: apply.DefaultTakeOver
 	guard      guardFlags
-	fileChecks checkSet // from the config file
+	fileChecks engine.CheckSet // from the config file
 }
 
 func (f *redeployFlags) register(fs *pflag.FlagSet) {
@@ -145,26 +141,7 @@ func (o *rollbackOptions) run(cmd *cobra.Command, arg string) error {
 	if err != nil {
 		return err
 	}
-	d, revs, err := rollback.History(ctx, clients.Typed, clients.Namespace, name)
-	if err != nil {
-		return badInput{err}
-	}
-	target, err := rollback.Target(d, revs, o.toRevision)
-	if err != nil {
-		return badInput{err}
-	}
-	plan, err := rollback.ManualPlan(d, target, "cutover")
-	if err != nil {
-		return err
-	}
-	gvr := schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
-	event.Stamp(sink, event.Event{Type: event.Rollback, Stage: "Rollback", Object: plan.Ref,
-		Status: fmt.Sprintf("restoring revision %d", target.Number)})
-	if err := rollback.Apply(ctx, clients.Dynamic.Resource(gvr).Namespace(clients.Namespace), "cutover", plan); err != nil {
-		return forbiddenIsBadInput(err)
-	}
-	err = readiness.Wait(ctx, clients, []readiness.Target{{Resource: gvr, Namespace: clients.Namespace, Name: name, Ref: plan.Ref}},
-		readiness.Options{Sink: sink, Stage: "Rollback"})
+	err = engine.RollbackDeployment(ctx, engine.DeploymentRollbackRequest{Clients: clients, Name: name, ToRevision: o.toRevision, Sink: sink})
 	report(sink, err)
 	return err
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cutover/cutover/internal/apply"
-	"github.com/cutover/cutover/internal/config"
 	"github.com/cutover/cutover/internal/engine"
 	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/internal/kube"
@@ -19,7 +18,7 @@ import (
 // checkDefs validates the check and approval flags before any cluster
 // work, and returns a redeploy's checks: the config file's, then the
 // flags'.
-func (f *redeployFlags) checkDefs() (checkSet, error) {
+func (f *redeployFlags) checkDefs() (engine.CheckSet, error) {
 	defs, err := f.verify.checks()
 	if err != nil {
 		return nil, err
@@ -35,7 +34,7 @@ func (f *redeployFlags) checkDefs() (checkSet, error) {
 
 // runAppRollback takes app's production back to the previous release (see
 // engine.Rollback).
-func (o *rollbackOptions) runAppRollback(ctx context.Context, cmd *cobra.Command, clients *kube.Clients, ar engine.AppRollback, defs checkSet) error {
+func (o *rollbackOptions) runAppRollback(ctx context.Context, cmd *cobra.Command, clients *kube.Clients, ar engine.AppRollback, defs engine.CheckSet) error {
 	sink, err := newSink(o.output, cmd.OutOrStdout())
 	if err != nil {
 		return err
@@ -52,12 +51,9 @@ func (o *rollbackOptions) runAppRollback(ctx context.Context, cmd *cobra.Command
 		Approval:      o.redeploy.approval.engine(terminalInput(cmd.InOrStdin(), cmd.OutOrStdout())),
 		Apply:         apply.Options{Force: o.redeploy.force, TakeOver: o.redeploy.takeOver},
 		EndpointGuard: o.redeploy.guard.settings(), RollbackTimeout: o.redeploy.rollbackTO, DryRun: o.dryRun,
+		Checks: engine.CheckPlan{Defs: defs, Vars: o.redeploy.vars.variables, RoleVar: o.redeploy.roleVar},
 	}
-	bind := checkBinding{clients: clients, app: ar.Current.App, roleVar: o.redeploy.roleVar, vars: o.redeploy.vars.variables, sink: sink}
-	stages := []string{config.StageStaged, config.StageProd}
-	if req.Checks, err = defs.byStage(ctx, bind, stages, []string{ar.Previous.ToColor}); err == nil {
-		err = engine.Rollback(ctx, req)
-	}
+	err = engine.Rollback(ctx, req)
 	if errors.Is(err, engine.ErrCannotRedeploy) {
 		err = fmt.Errorf("%w with cutover deploy and its files", err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cutover/cutover/internal/engine"
 	"github.com/cutover/cutover/internal/release"
 )
 
@@ -50,12 +51,9 @@ func (o *recordsOptions) run(cmd *cobra.Command, app string, history bool) error
 	if err != nil {
 		return badInput{err}
 	}
-	recs, err := release.NewStore(clients.Typed, clients.Namespace).List(cmd.Context(), app)
+	recs, err := engine.History(cmd.Context(), clients, app)
 	if err != nil {
-		return forbiddenIsBadInput(err)
-	}
-	if len(recs) == 0 {
-		return badInput{fmt.Errorf("app %s has no release records in namespace %s", app, clients.Namespace)}
+		return err
 	}
 	if !history {
 		recs = recs[:1]

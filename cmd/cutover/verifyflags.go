@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/cutover/cutover/internal/config"
+	"github.com/cutover/cutover/internal/engine"
 	"github.com/cutover/cutover/internal/verify"
 )
 
@@ -43,21 +44,21 @@ func (f *verifyFlags) register(fs *pflag.FlagSet) {
 
 // checks returns the checks of the flags: an HTTP check for --verify-url,
 // a command check for --verify-command; each runs at every verify stage.
-func (f *verifyFlags) checks() (checkSet, error) {
+func (f *verifyFlags) checks() (engine.CheckSet, error) {
 	if f.url == "" && (f.contains != "" || f.matches != "" || len(f.status) > 0) {
 		return nil, usageError{fmt.Errorf("--verify-contains, --verify-match and --verify-status need --verify-url")}
 	}
 	policy := verify.Policy{Attempts: f.attempts, Interval: f.interval, Timeout: f.timeout, SuccessesInRow: f.successes}
-	var out checkSet
+	var out engine.CheckSet
 	if f.url != "" {
 		h, err := f.httpCheck()
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, checkDef{stage: config.StageBoth, policy: policy, build: httpDef(h, "")})
+		out = append(out, engine.CheckDef{Stage: config.StageBoth, Policy: policy, Build: engine.HTTPCheck(h, "")})
 	}
 	if f.command != "" {
-		out = append(out, checkDef{stage: config.StageBoth, policy: policy, build: commandDef(f.command, nil, "", f.url)})
+		out = append(out, engine.CheckDef{Stage: config.StageBoth, Policy: policy, Build: engine.CommandCheck(f.command, nil, "", f.url)})
 	}
 	return out, nil
 }

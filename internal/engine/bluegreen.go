@@ -10,7 +10,6 @@ import (
 	"github.com/cutover/cutover/internal/manifest"
 	"github.com/cutover/cutover/internal/release"
 	"github.com/cutover/cutover/internal/strategy"
-	"github.com/cutover/cutover/internal/verify"
 )
 
 // deployBlueGreen runs a blue/green release under the app's lock, keeping
@@ -90,7 +89,7 @@ func (req DeployRequest) blueGreen(ctx context.Context, r bgRun) *strategy.BlueG
 		SelectorKey:       bg.SelectorKey,
 		Colors:            bg.Colors,
 		Render:            req.Render,
-		Checks:            req.checks,
+		Checks:            req.built,
 		IdlePolicy:        bg.IdlePolicy,
 		ScaleDownDelay:    bg.ScaleDownDelay,
 		Resume:            r.resume,
@@ -132,13 +131,6 @@ func (r bgRun) confirm(a *Approval, sink event.Sink) func(ctx context.Context, f
 		return nil
 	}
 	return (&approver{Approval: *a, store: r.store, rec: r.rec, sink: sink}).confirm
-}
-
-func (req DeployRequest) checks(stage, color string) []verify.Spec {
-	if req.Checks == nil {
-		return nil
-	}
-	return req.Checks(stage, color)
 }
 
 // keeper stores a run's record at its first write and, in deploys, keeps

@@ -12,7 +12,6 @@ import (
 	"github.com/cutover/cutover/internal/manifest"
 	"github.com/cutover/cutover/internal/release"
 	"github.com/cutover/cutover/internal/strategy"
-	"github.com/cutover/cutover/internal/verify"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -36,10 +35,11 @@ type DeployRequest struct {
 	Render  RenderFunc
 	// BlueGreen configures the blue/green strategy.
 	BlueGreen BlueGreenSettings
-	// Checks returns a stage's checks: strategy.StageVerify for a rolling
-	// update (color ""), StageVerifyStaged and StageVerifyProd per color
-	// for blue/green. Nil: none.
-	Checks func(stage, color string) []verify.Spec
+	// Checks run at Verify (rolling), or Verify Staged and Verify Prod for
+	// each color (blue/green).
+	Checks CheckPlan
+	// built are Checks, built by Deploy.
+	built stageChecks
 	// Approval, if set, makes blue/green wait at Confirm.
 	Approval *Approval
 	Apply    apply.Options
@@ -85,9 +85,13 @@ func Deploy(ctx context.Context, req DeployRequest) error {
 	var err error
 	switch req.Strategy {
 	case Rolling:
-		err = deployRolling(ctx, req)
+		if req.built, err = req.Checks.forColors(ctx, req.Run); err == nil {
+			err = deployRolling(ctx, req)
+		}
 	case BlueGreen:
-		err = deployBlueGreen(ctx, req)
+		if req.built, err = req.Checks.forColors(ctx, req.Run, req.BlueGreen.Colors[:]...); err == nil {
+			err = deployBlueGreen(ctx, req)
+		}
 	default:
 		err = fmt.Errorf("%w: unknown strategy %q", strategy.ErrRefused, req.Strategy)
 	}
@@ -107,7 +111,7 @@ func deployRolling(ctx context.Context, req DeployRequest) error {
 	defer cancel(nil)
 	store := release.NewStore(req.Clients.Typed, req.Clients.Namespace)
 	rec := release.NewRecorder(store, &release.Record{App: req.App, Strategy: Rolling,
-		Digest: manifest.Digest(req.Objects), Started: time.Now().UTC()}, nil)
+		Digest: manifest.Digest(req.Objects), Started: time.Now().UTC()}, req.sinkLog())
 	keep := &keeper{rec: rec, secrets: req.Secrets, sink: req.Sink}
 	var s *session
 	opts.Needs = RecordNeeds(req.Clients.Namespace)
@@ -132,12 +136,8 @@ func deployRolling(ctx context.Context, req DeployRequest) error {
 }
 
 func (req DeployRequest) rollingOptions() strategy.RollingOptions {
-	var checks []verify.Spec
-	if req.Checks != nil {
-		checks = req.Checks(strategy.StageVerify, "")
-	}
 	return strategy.RollingOptions{
-		Apply: req.Apply, Checks: checks, DryRun: req.DryRun, NoRollback: req.NoRollback,
+		Apply: req.Apply, Checks: req.built(strategy.StageVerify, ""), DryRun: req.DryRun, NoRollback: req.NoRollback,
 		RollbackTimeout: req.RollbackTimeout, Sink: req.Sink,
 		EndpointGuard: req.EndpointGuard, StrictHazards: req.StrictHazards,
 	}
@@ -148,7 +148,7 @@ func (s *session) newRecord(strategyName string, objs []manifest.Object) *releas
 	rec := &release.Record{App: s.App, Strategy: strategyName, Holder: s.lock.Holder(),
 		Digest: manifest.Digest(objs), Started: time.Now().UTC()}
 	setImages(rec, objs, s.Secrets)
-	return release.NewRecorder(s.store, rec, nil)
+	return release.NewRecorder(s.store, rec, s.sinkLog())
 }
 
 // setImages sets the images a record names from the release's objects,

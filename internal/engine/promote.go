@@ -98,8 +98,8 @@ type PromoteRequest struct {
 	Run
 	// By and Comment are recorded as the release's approval.
 	By, Comment string
-	// Checks builds Verify Prod's checks for the staged color; nil: none.
-	Checks          func(color string) ([]verify.Spec, error)
+	// Checks run at Verify Prod, for the staged color.
+	Checks          CheckPlan
 	RollbackTimeout time.Duration // bound on the switch back
 }
 
@@ -122,13 +122,11 @@ func Promote(ctx context.Context, req PromoteRequest) error {
 	if err != nil {
 		return fmt.Errorf("%w: read the objects of revision %d: %w", strategy.ErrRefused, r.Revision, err)
 	}
-	var checks []verify.Spec
-	if req.Checks != nil {
-		if checks, err = req.Checks(r.ToColor); err != nil {
-			return fmt.Errorf("%w: %w", strategy.ErrRefused, err)
-		}
+	checks, err := req.Checks.forProd(ctx, req.Run, r.ToColor)
+	if err != nil {
+		return err
 	}
-	rec := release.NewRecorder(s.store, r, nil)
+	rec := release.NewRecorder(s.store, r, req.sinkLog())
 	opts := req.options(r, objs, rec)
 	opts.Checks = func(stage, _ string) []verify.Spec {
 		if stage != strategy.StageVerifyProd {

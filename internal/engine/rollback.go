@@ -19,7 +19,6 @@ import (
 	"github.com/cutover/cutover/internal/manifest"
 	"github.com/cutover/cutover/internal/release"
 	"github.com/cutover/cutover/internal/strategy"
-	"github.com/cutover/cutover/internal/verify"
 )
 
 // AppRollback is what a rollback of an app goes between: the release to
@@ -105,9 +104,10 @@ var ErrCannotRedeploy = errors.New("deploy that release again")
 type RollbackRequest struct {
 	Run
 	AppRollback
-	// Checks returns a redeploy's checks by stage (StageVerifyStaged,
-	// StageVerifyProd) for the previous release's color.
-	Checks          func(stage, color string) []verify.Spec
+	// Checks run in a redeploy: at Verify Staged and Verify Prod for the
+	// previous release's color, or at a rolling app's Verify.
+	Checks          CheckPlan
+	built           stageChecks
 	Approval        *Approval
 	Apply           apply.Options
 	EndpointGuard   drift.Settings
@@ -125,6 +125,13 @@ type RollbackRequest struct {
 func Rollback(ctx context.Context, req RollbackRequest) error {
 	req.App = req.Current.App
 	var err error
+	colors := []string{req.Previous.ToColor}
+	if isRolling(req.Current) {
+		colors = nil
+	}
+	if req.built, err = req.Checks.forColors(ctx, req.Run, colors...); err != nil {
+		return event.RedactError(err, req.Secrets)
+	}
 	switch {
 	case isRolling(req.Current):
 		err = req.rolling(ctx)
@@ -156,11 +163,8 @@ func (req RollbackRequest) locked(ctx context.Context) error {
 }
 
 func (req RollbackRequest) hasChecks() bool {
-	if req.Checks == nil {
-		return false
-	}
 	c := req.Previous.ToColor
-	return len(req.Checks(strategy.StageVerifyStaged, c))+len(req.Checks(strategy.StageVerifyProd, c)) > 0
+	return len(req.built(strategy.StageVerifyStaged, c))+len(req.built(strategy.StageVerifyProd, c)) > 0
 }
 
 // instant switches production back to the previous color, which still
@@ -190,7 +194,7 @@ func (s *session) rollbackRecord(ctx context.Context, ar AppRollback) *release.R
 	if err := s.store.CopyObjects(ctx, r, prev); err != nil {
 		warn(s.Sink, "the rollback's record keeps no objects, so a later rollback to it can only switch back, not redeploy: "+err.Error())
 	}
-	return release.NewRecorder(s.store, r, nil)
+	return release.NewRecorder(s.store, r, s.sinkLog())
 }
 
 // previousColor reads what the previous color runs now, looking as
@@ -341,16 +345,11 @@ func (req RollbackRequest) warnSecrets() {
 func (req RollbackRequest) redeployOptions(ctx context.Context, objs []manifest.Object, r bgRun) strategy.BlueGreenOptions {
 	cur, prev := req.Current, req.Previous
 	opts := strategy.BlueGreenOptions{
-		Service:     cur.Service,
-		SelectorKey: cur.SelectorKey,
-		Colors:      [2]string{cur.ToColor, prev.ToColor},
-		Render:      storedRender(prev, objs),
-		Checks: func(stage, color string) []verify.Spec {
-			if color != prev.ToColor || req.Checks == nil {
-				return nil
-			}
-			return req.Checks(stage, color)
-		},
+		Service:           cur.Service,
+		SelectorKey:       cur.SelectorKey,
+		Colors:            [2]string{cur.ToColor, prev.ToColor},
+		Render:            storedRender(prev, objs),
+		Checks:            req.built,
 		IdlePolicy:        strategy.IdleKeep,
 		DryRun:            r.store == nil,
 		OnEnv:             r.onEnv(ctx),

@@ -39,7 +39,7 @@ func (req RollbackRequest) rolling(ctx context.Context) error {
 	if err := s.store.CopyObjects(ctx, r, prev); err != nil {
 		warn(s.Sink, "the rollback's record keeps no objects, so a later rollback to it cannot redeploy it: "+err.Error())
 	}
-	rec := release.NewRecorder(s.store, r, nil)
+	rec := release.NewRecorder(s.store, r, s.sinkLog())
 	req.announceRolling("redeploy")
 	err = strategy.NewRolling(req.Clients, req.rollingOptions(rec)).Run(ctx, objs)
 	return s.finish(ctx, rec, err)
@@ -50,9 +50,7 @@ func (req RollbackRequest) rolling(ctx context.Context) error {
 func (req RollbackRequest) rollingOptions(rec *release.Recorder) strategy.RollingOptions {
 	opts := strategy.RollingOptions{Apply: req.Apply, RollbackTimeout: req.RollbackTimeout,
 		EndpointGuard: req.EndpointGuard, Sink: req.Sink, DryRun: rec == nil}
-	if req.Checks != nil {
-		opts.Checks = req.Checks(strategy.StageVerify, "")
-	}
+	opts.Checks = req.built(strategy.StageVerify, "")
 	if rec != nil {
 		opts.BeforeWrite, opts.Sink = recordStarter(rec), req.recorded(rec)
 	}

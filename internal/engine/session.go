@@ -66,7 +66,7 @@ func lockApp(ctx context.Context, r Run) (*session, context.Context, error) {
 // lost.
 func acquire(ctx context.Context, r Run, cancel context.CancelCauseFunc) (*session, error) {
 	lock, err := release.Acquire(context.WithoutCancel(ctx), r.Clients.Typed, r.Clients.Namespace, r.App,
-		release.LockOptions{Holder: r.Holder, Dead: release.DeadOnThisHost})
+		release.LockOptions{Holder: r.Holder, Dead: release.DeadOnThisHost, RenewFailed: r.renewFailed})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", strategy.ErrRefused, err)
 	}
@@ -74,11 +74,18 @@ func acquire(ctx context.Context, r Run, cancel context.CancelCauseFunc) (*sessi
 	go func() {
 		select {
 		case <-lock.Lost():
-			cancel(fmt.Errorf("lost the lock of app %s: %w", r.App, lock.Err()))
+			warn(r.Sink, lock.Err().Error()+"; the run stops, since another run may now take the app")
+			cancel(lock.Err())
 		case <-ctx.Done():
 		}
 	}()
 	return s, nil
+}
+
+// renewFailed warns that the lock could not be renewed.
+func (r Run) renewFailed(err error, lostAt time.Time) {
+	warn(r.Sink, fmt.Sprintf("the lock of app %s was not renewed: %v; it is lost at %s unless a renewal succeeds first",
+		r.App, err, lostAt.UTC().Format(time.RFC3339)))
 }
 
 // unlock releases the lock; a lock that cannot be released expires by
@@ -104,9 +111,7 @@ func (s *session) finish(ctx context.Context, rec *release.Recorder, err error) 
 	if lost := rec.ObjectsLost(); lost != nil {
 		warn(s.Sink, "the release record keeps no objects, so a rollback to this release can only switch back, not redeploy: "+lost.Error())
 	}
-	if ferr := rec.Finish(Outcome(err), event.RedactError(err, s.Secrets)); ferr != nil && rec.Started() {
-		warn(s.Sink, "the release record was not updated: "+ferr.Error())
-	}
+	_ = rec.Finish(Outcome(err), event.RedactError(err, s.Secrets)) // a failure is a warning: the recorder's log
 	if r := rec.Record(); r.Revision > KeepRecords {
 		if perr := s.store.Prune(context.WithoutCancel(ctx), r.App, KeepRecords); perr != nil {
 			warn(s.Sink, "old release records were not pruned: "+perr.Error())

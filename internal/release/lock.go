@@ -37,6 +37,10 @@ type LockOptions struct {
 	// means that holder is known to have died (see DeadOnThisHost), and the
 	// Lease is taken over at once instead of after it expires.
 	Dead func(holder string) bool
+	// RenewFailed, if set, is told of every renewal that failed while the
+	// lock is still held, with the time it is lost unless a renewal
+	// succeeds first.
+	RenewFailed func(err error, lostAt time.Time)
 }
 
 func (o LockOptions) withDefaults() LockOptions {
@@ -107,6 +111,7 @@ type Lock struct {
 	holder   string
 	duration time.Duration
 	isDead   func(string) bool
+	failed   func(error, time.Time)
 	acquired time.Time // the Lease's acquireTime as written by us
 
 	lease *coordinationv1.Lease // last seen; owned by renewLoop until done closes
@@ -141,6 +146,7 @@ func Acquire(ctx context.Context, c kubernetes.Interface, ns, app string, opts L
 		holder:   opts.Holder,
 		duration: opts.Duration,
 		isDead:   opts.Dead,
+		failed:   opts.RenewFailed,
 		done:     make(chan struct{}),
 		lost:     make(chan struct{}),
 	}
@@ -306,6 +312,8 @@ func (l *Lock) renewLoop(ctx context.Context) {
 			l.err = fmt.Errorf("lost the lock of app %s: %w", l.app, err)
 			close(l.lost)
 			return
+		case l.failed != nil:
+			l.failed(err, renewed.Add(l.duration))
 		}
 	}
 }

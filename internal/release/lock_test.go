@@ -332,7 +332,14 @@ func TestLostWhenLeaseTakenOrDeleted(t *testing.T) {
 func TestLostWhenAPIServerUnreachable(t *testing.T) {
 	ns, ctx := cluster.Namespace(t), testCtx(t)
 	c, proxy := proxied(t)
-	l, err := release.Acquire(ctx, c, ns, "web", release.LockOptions{Holder: "cut-off", Duration: 2 * time.Second})
+	var mu sync.Mutex
+	var failures []time.Time // lostAt of each failed renewal, as told
+	l, err := release.Acquire(ctx, c, ns, "web", release.LockOptions{Holder: "cut-off", Duration: 2 * time.Second,
+		RenewFailed: func(_ error, lostAt time.Time) {
+			mu.Lock()
+			defer mu.Unlock()
+			failures = append(failures, lostAt)
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,8 +351,19 @@ func TestLostWhenAPIServerUnreachable(t *testing.T) {
 		t.Fatal("Lost not closed 6s after the API server became unreachable")
 	}
 	lease := getLease(t, ns, "web")
-	if lost, expiry := time.Since(cutAt), lease.Spec.RenewTime.Add(2*time.Second); time.Now().Before(expiry) {
+	expiry := lease.Spec.RenewTime.Add(2 * time.Second)
+	if lost := time.Since(cutAt); time.Now().Before(expiry) {
 		t.Errorf("Lost closed %s after the cut, before the lease expired at %s", lost, expiry)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(failures) == 0 {
+		t.Error("the lock was lost with no failed renewal told first")
+	}
+	for _, at := range failures {
+		if !at.Equal(expiry) {
+			t.Errorf("a failed renewal said the lock is lost at %s; the lease expires at %s", at, expiry)
+		}
 	}
 	var held *release.HeldError
 	if err := l.Err(); err == nil || errors.As(err, &held) {

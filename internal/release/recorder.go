@@ -30,7 +30,8 @@ const (
 // background, coalesced (coalesceDelay), so that keeping the record never delays the run
 // (a switch must not wait for a bookkeeping write); Change and Finish write
 // at once. A failed background write is logged and retried with the next
-// change: a record is an account of the run, never a reason to stop it.
+// change (the first failure of a streak is logged): a record is an account
+// of the run, never a reason to stop it.
 type Recorder struct {
 	store *Store
 	log   *slog.Logger
@@ -40,6 +41,7 @@ type Recorder struct {
 	started bool
 
 	writing sync.Mutex    // one write at a time, in order
+	failing bool          // the last write failed (under writing): a streak is logged once
 	wake    chan struct{} // a background write is wanted
 	stop    chan struct{}
 	stopped chan struct{}
@@ -158,7 +160,7 @@ func (r *Recorder) writeObjects(cm *corev1.ConfigMap) {
 		return
 	}
 	r.objectsLost = err
-	r.log.Warn("release objects not written", "configmap", cm.Name, "err", err)
+	r.log.Info("release objects not written", "configmap", cm.Name, "err", err) // ObjectsLost tells the run
 	r.note(func(rec *Record) { rec.omitObjects(err) })
 }
 
@@ -203,9 +205,13 @@ func (r *Recorder) write(ctx context.Context) error {
 	snap.Stages = slices.Clone(r.rec.Stages)
 	r.mu.Unlock()
 	if err := r.store.Update(ctx, &snap); err != nil {
-		r.log.Warn("release record not written", "app", snap.App, "revision", snap.Revision, "err", err)
+		if !r.failing {
+			r.log.Warn("the release record was not updated", "app", snap.App, "revision", snap.Revision, "err", err)
+		}
+		r.failing = true
 		return err
 	}
+	r.failing = false
 	r.mu.Lock()
 	r.rec.cm = snap.cm
 	if snap.Approval.decided() && !r.rec.Approval.decided() {
