@@ -7,7 +7,7 @@
 //
 // Run it with the test bed's binaries:
 //
-//	CUTOVER_TESTBED_BIN=$(testbed/build.sh) go test -race ./chaos/                       # CI: 14 fixed scenarios and the regression ones
+//	CUTOVER_TESTBED_BIN=$(testbed/build.sh) go test -race ./chaos/                       # CI: 14 seeded scenarios and the fixed ones
 //	CUTOVER_TESTBED_BIN=$(testbed/build.sh) go test -race ./chaos/ -chaos.n=50 -chaos.seed=7
 //
 // A scenario is a pure function of its seed (chaos_test.go: generate), so a
@@ -45,6 +45,11 @@
 //	lock-dead-holder   the app's Lease held by a dead process of this host: taken over (exit 0)
 //	lock-other-host    the Lease held by another host: refused, nothing changed (exit 3)
 //
+// After every scenario the app's lock and release records are checked,
+// rolling and blue/green alike: no lock left behind, no record left
+// running (a rerun closes a killed run's record as interrupted), and the
+// final run's record tells its outcome.
+//
 // Pods get a grace period of 5 to 8 seconds (45 with an API server
 // restart): the data plane, like a real app, serves until the end of it,
 // and the EndpointSlice controller must have removed the pod's endpoint by
@@ -56,8 +61,10 @@
 // cutover must then ride it out (exit 0), refuse before any change (3) or
 // roll back (4).
 //
-// Rolling updates take no lock and have no approval or Verify Prod, so the
-// lock, reject and check-prod faults are blue/green only. A rolling release
+// Rolling updates have no approval or Verify Prod, so the reject and
+// check-prod faults are blue/green only; the seeded cases hold blue/green's
+// locks, and the CI set adds the two lock faults on rolling updates
+// (lockSeeds). A rolling release
 // whose new pods answer 500 serves those 500s to users before any check can
 // run (that is what rolling means), so rolling's check fault always uses the
 // failing check server.
