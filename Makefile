@@ -14,7 +14,7 @@ build:
 
 # The upstream control-plane binaries, built once and cached outside the repo.
 test-bed:
-	@testbed/build.sh >/dev/null
+	@upstream/build.sh >/dev/null
 
 lint:
 	@bad=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
@@ -22,7 +22,7 @@ lint:
 
 # Everything: lint, then all tests with the race detector on the real test bed.
 test: test-bed real-node-deps lint
-	CUTOVER_TESTBED_BIN=$$(testbed/build.sh) $(GO) test -race -count=1 -p 1 -timeout 40m ./...
+	CUTOVER_TESTBED_BIN=$$(upstream/build.sh) $(GO) test -race -count=1 -p 1 -timeout 40m ./...
 
 # The pure tests only: no control plane is started (go test -short), and
 # the tests that need one skip. Seconds, for the edit-test loop.
@@ -33,27 +33,27 @@ test-fast:
 # REALNODE=1 adds a real node (containerd, kubelet, kube-proxy; root): see README.
 REALNODE ?=
 cluster: test-bed build $(if $(REALNODE),real-node-deps)
-	CUTOVER_TESTBED_BIN=$$(testbed/build.sh) $(BIN)/cutover-testbed -kubeconfig .testbed/kubeconfig $(if $(REALNODE),-real-node)
+	CUTOVER_TESTBED_BIN=$$(upstream/build.sh) $(BIN)/cutover-testbed -kubeconfig .testbed/kubeconfig $(if $(REALNODE),-real-node)
 
 # The real node's Debian packages (containerd, runc, CNI plugins, nftables), as root.
 real-node-deps:
-	@testbed/realnode-deps.sh
+	@upstream/realnode-deps.sh
 
 # Starts the test bed and shows a deployment rolling out on it.
 demo: test-bed build
-	CUTOVER_TESTBED_BIN=$$(testbed/build.sh) hack/demo.sh
+	CUTOVER_TESTBED_BIN=$$(upstream/build.sh) hack/demo.sh
 
 clean:
 	rm -rf $(BIN) .testbed
 
 # cutover against kubectl on the test bed, side by side; prints the ratios.
 bench: test-bed
-	CUTOVER_BENCH=1 CUTOVER_TESTBED_BIN=$$(testbed/build.sh) $(GO) test -count=1 -timeout 30m -v -run . ./bench/
+	CUTOVER_BENCH=1 CUTOVER_TESTBED_BIN=$$(upstream/build.sh) $(GO) test -count=1 -timeout 30m -v -run . ./bench/
 
 # Prints, release by release, what the watches and cutover saw: where a
 # switch spends its milliseconds.
 timeline: test-bed
-	CUTOVER_BENCH=1 CUTOVER_TIMELINE=1 CUTOVER_TESTBED_BIN=$$(testbed/build.sh) $(GO) test -count=1 -timeout 10m -v -run TestTimeline ./bench/
+	CUTOVER_BENCH=1 CUTOVER_TIMELINE=1 CUTOVER_TESTBED_BIN=$$(upstream/build.sh) $(GO) test -count=1 -timeout 10m -v -run TestTimeline ./bench/
 
 # One fault over many random seeds (rolling for even seeds, blue/green for
 # odd ones), one scenario at a time; prints the summary table. E.g.
@@ -63,5 +63,5 @@ N ?= 30
 SEED ?= 1000
 GUARD ?= true
 chaos-stress: test-bed
-	CUTOVER_TESTBED_BIN=$$(testbed/build.sh) $(GO) test -race -count=1 -timeout 0 -v -run TestChaos ./chaos/ \
+	CUTOVER_TESTBED_BIN=$$(upstream/build.sh) $(GO) test -race -count=1 -timeout 0 -v -run TestChaos ./chaos/ \
 		-chaos.fault=$(FAULT) -chaos.n=$(N) -chaos.seed=$(SEED) -chaos.guard=$(GUARD) 2>&1 | grep -v '^[IWE][0-9]'

@@ -17,7 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 
-	"github.com/cutover/cutover/internal/dataplane"
+	"github.com/cutover/cutover/internal/testinfra/dataplane"
 )
 
 // TestBlueGreen is workload (c): the article's blue/green 7 -> 8 on its own

@@ -16,7 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
-	"github.com/cutover/cutover/internal/dataplane"
+	"github.com/cutover/cutover/internal/testinfra/dataplane"
 )
 
 // Names in the manifests.

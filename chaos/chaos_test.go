@@ -10,9 +10,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
-	"github.com/cutover/cutover/internal/audit"
-	"github.com/cutover/cutover/internal/dataplane"
 	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/internal/testinfra/audit"
+	"github.com/cutover/cutover/internal/testinfra/dataplane"
 )
 
 // loadRate is the steady load on production during the faulted deploy.

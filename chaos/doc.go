@@ -2,13 +2,13 @@
 // each scenario deploys version 7 of a Tomcat app cleanly, then deploys
 // version 8 under steady load (200 requests a second through the data
 // plane) with exactly one fault injected, and judges the run with the
-// invariant auditor (internal/audit), the exit code the fault calls for and
+// invariant auditor (internal/testinfra/audit), the exit code the fault calls for and
 // the state production is left in.
 //
 // Run it with the test bed's binaries:
 //
-//	CUTOVER_TESTBED_BIN=$(testbed/build.sh) go test -race ./chaos/                       # CI: 14 seeded scenarios and the fixed ones
-//	CUTOVER_TESTBED_BIN=$(testbed/build.sh) go test -race ./chaos/ -chaos.n=50 -chaos.seed=7
+//	CUTOVER_TESTBED_BIN=$(upstream/build.sh) go test -race ./chaos/                       # CI: 14 seeded scenarios and the fixed ones
+//	CUTOVER_TESTBED_BIN=$(upstream/build.sh) go test -race ./chaos/ -chaos.n=50 -chaos.seed=7
 //
 // A scenario is a pure function of its seed (chaos_test.go: generate), so a
 // failing seed reruns alone with -chaos.n=1 -chaos.seed=<seed>.

@@ -9,8 +9,8 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/cutover/cutover/internal/dataplane"
-	"github.com/cutover/cutover/internal/testbed"
+	"github.com/cutover/cutover/internal/testinfra/dataplane"
+	"github.com/cutover/cutover/internal/testinfra/testbed"
 )
 
 // The manifests follow examples/rolling-update and examples/blue-green:

@@ -15,8 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
-	"github.com/cutover/cutover/internal/audit"
-	"github.com/cutover/cutover/internal/testbed"
+	"github.com/cutover/cutover/internal/testinfra/audit"
+	"github.com/cutover/cutover/internal/testinfra/testbed"
 )
 
 // awaitRecovery waits until the control plane works normally again after

@@ -12,7 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/cutover/cutover/internal/audit"
+	"github.com/cutover/cutover/internal/testinfra/audit"
 )
 
 // SummaryEnv names a file that receives the summary table too.

@@ -14,7 +14,7 @@ set -euo pipefail
 out=${1:?OUT}; count=${2:?COUNT}; run=${3:-'^TestBlueGreenSwitch$/preStop'}
 cd "$(dirname "$0")/.."
 command -v conntrack >/dev/null && command -v tcpdump >/dev/null || apt-get install -y conntrack tcpdump >/dev/null
-bin=$(testbed/build.sh)
+bin=$(upstream/build.sh)
 for i in $(seq 1 "$count"); do
   dir="$out/$i"; mkdir -p "$dir"
   conntrack -E -o timestamp,extended -p tcp -s 10.213.1.2 --buffer-size 67108864 >"$dir/ct.log" 2>&1 & ct=$!

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/cutover/cutover/internal/event"
-	"github.com/cutover/cutover/internal/testbed"
+	"github.com/cutover/cutover/internal/testinfra/testbed"
 )
 
 // colors are the article's blue/green files, as templates of the app's

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cutover/cutover/internal/testbed"
+	"github.com/cutover/cutover/internal/testinfra/testbed"
 )
 
 // TestResetConnectionKeepsItsRoute shows, on the real node's data plane,

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cutover/cutover/internal/testbed"
+	"github.com/cutover/cutover/internal/testinfra/testbed"
 )
 
 // TestBlueGreenSwitchBack fails Verify Prod of Tomcat 8 so that cutover

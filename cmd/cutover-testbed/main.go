@@ -3,12 +3,12 @@
 //
 //	go run ./cmd/cutover-testbed [-kubeconfig .testbed/kubeconfig] [-nodes 3] [-gateway 127.0.0.1:8080] [-real-node]
 //
-// With -real-node (as root, after testbed/realnode-deps.sh) it also runs a
+// With -real-node (as root, after upstream/realnode-deps.sh) it also runs a
 // real node: containerd, a kubelet and kube-proxy on this machine, whose pods
 // answer HTTP on the bridge cutover0 (10.213.0.0/24) through kube-proxy.
 // Without -nodes it then registers no fake node.
 //
-// With -gateway it also runs the data plane (internal/dataplane): an HTTP
+// With -gateway it also runs the data plane (internal/testinfra/dataplane): an HTTP
 // backend per ready pod and a gateway that routes /NAMESPACE/SERVICE/PATH
 // through the Service's ready endpoints, and prints "gateway: URL". Once
 // every component is healthy it prints:
@@ -26,8 +26,8 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/cutover/cutover/internal/dataplane"
-	"github.com/cutover/cutover/internal/testbed"
+	"github.com/cutover/cutover/internal/testinfra/dataplane"
+	"github.com/cutover/cutover/internal/testinfra/testbed"
 )
 
 func main() {

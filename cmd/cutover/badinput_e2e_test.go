@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cutover/cutover/internal/testbed"
+	"github.com/cutover/cutover/internal/testinfra/testbed"
 	yaml "go.yaml.in/yaml/v3"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"

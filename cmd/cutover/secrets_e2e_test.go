@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cutover/cutover/internal/testbed"
+	"github.com/cutover/cutover/internal/testinfra/testbed"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 

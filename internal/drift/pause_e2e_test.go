@@ -17,7 +17,7 @@ import (
 	"github.com/cutover/cutover/internal/kube"
 	"github.com/cutover/cutover/internal/readiness"
 	"github.com/cutover/cutover/internal/strategy"
-	"github.com/cutover/cutover/internal/testbed"
+	"github.com/cutover/cutover/internal/testinfra/testbed"
 )
 
 // TestGuardPausesARollingUpdateWhileTheControllerIsFrozen freezes the

@@ -1,6 +1,7 @@
 // Package strategy runs deployments as sequences of named stages over the
 // same engine: apply (internal/apply), readiness (internal/readiness), checks
-// (internal/verify) and rollback (internal/rollback). Rolling is the first.
+// (internal/verify) and rollback (internal/rollback): rolling updates and
+// blue/green releases (their promote and rollback too).
 package strategy
 
 import (

@@ -24,7 +24,7 @@ import (
 	watchtools "k8s.io/client-go/tools/watch"
 	"sigs.k8s.io/yaml"
 
-	"github.com/cutover/cutover/internal/testbed"
+	"github.com/cutover/cutover/internal/testinfra/testbed"
 )
 
 const smokeJob = `

@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/cutover/cutover/internal/testbed"
+	"github.com/cutover/cutover/internal/testinfra/testbed"
 )
 
 // cluster is the package's test bed, for the Job check's tests.

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cutover/cutover/internal/testbed"
+	"github.com/cutover/cutover/internal/testinfra/testbed"
 )
 
 const crashChildEnv = "CUTOVER_TESTBED_CRASH_CHILD"

@@ -20,7 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
-	"github.com/cutover/cutover/internal/dataplane"
+	"github.com/cutover/cutover/internal/testinfra/dataplane"
 )
 
 // Options configure an Auditor.

@@ -27,7 +27,7 @@ var stagesYAML []byte
 // Options configure a test bed. The zero value is usable.
 type Options struct {
 	// BinDir holds the upstream binaries; default $CUTOVER_TESTBED_BIN, else
-	// testbed/build.sh finds or builds them.
+	// upstream/build.sh finds or builds them.
 	BinDir string
 	// Dir is the working directory (keys, data, logs); default a new temp dir,
 	// removed on Stop.

@@ -12,7 +12,7 @@ import (
 )
 
 // BinEnv names the environment variable that points at a directory holding
-// the upstream binaries; when unset, testbed/build.sh finds or builds them.
+// the upstream binaries; when unset, upstream/build.sh finds or builds them.
 const BinEnv = "CUTOVER_TESTBED_BIN"
 
 var components = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"}
@@ -52,20 +52,20 @@ func runBuildScript(ctx context.Context) (string, error) {
 	return strings.TrimSpace(out.String()), nil
 }
 
-// findBuildScript walks up from the working directory to testbed/build.sh.
+// findBuildScript walks up from the working directory to upstream/build.sh.
 func findBuildScript() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
 	for {
-		p := filepath.Join(dir, "testbed", "build.sh")
+		p := filepath.Join(dir, "upstream", "build.sh")
 		if _, err := os.Stat(p); err == nil {
 			return p, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("testbed/build.sh not found above the working directory; set " + BinEnv)
+			return "", errors.New("upstream/build.sh not found above the working directory; set " + BinEnv)
 		}
 		dir = parent
 	}

@@ -14,7 +14,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/labels"
 
-	"github.com/cutover/cutover/internal/dataplane"
+	"github.com/cutover/cutover/internal/testinfra/dataplane"
 )
 
 // Kind says what an Entry records.

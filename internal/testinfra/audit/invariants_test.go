@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cutover/cutover/internal/dataplane"
+	"github.com/cutover/cutover/internal/testinfra/dataplane"
 )
 
 // Synthetic timelines: t0 is the audit's start, times are milliseconds

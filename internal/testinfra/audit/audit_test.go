@@ -16,9 +16,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
-	"github.com/cutover/cutover/internal/audit"
-	"github.com/cutover/cutover/internal/dataplane"
-	"github.com/cutover/cutover/internal/testbed"
+	"github.com/cutover/cutover/internal/testinfra/audit"
+	"github.com/cutover/cutover/internal/testinfra/dataplane"
+	"github.com/cutover/cutover/internal/testinfra/testbed"
 )
 
 var cluster *testbed.Cluster

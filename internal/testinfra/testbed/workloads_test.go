@@ -19,7 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
 
-	"github.com/cutover/cutover/internal/testbed"
+	"github.com/cutover/cutover/internal/testinfra/testbed"
 )
 
 func TestDeploymentBecomesAvailable(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 	"os/exec"
 	"runtime"
 
-	"github.com/cutover/cutover/internal/testbed/ociimage"
+	"github.com/cutover/cutover/internal/testinfra/testbed/ociimage"
 )
 
 // Images the real node has without a registry. The test app answers as the
@@ -47,11 +47,11 @@ func (n *realNode) importImages(ctx context.Context) error {
 	return n.ctr(ctx, "images", "import", archive)
 }
 
-// goBuild builds internal/testbed/images/NAME as a static binary.
+// goBuild builds internal/testinfra/testbed/images/NAME as a static binary.
 func (n *realNode) goBuild(ctx context.Context, name string) ([]byte, error) {
 	out := n.path(name)
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", out,
-		"github.com/cutover/cutover/internal/testbed/images/"+name)
+		"github.com/cutover/cutover/internal/testinfra/testbed/images/"+name)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("build %s: %w\n%s", name, err, b)

@@ -19,8 +19,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
-	"github.com/cutover/cutover/internal/dataplane"
-	"github.com/cutover/cutover/internal/testbed"
+	"github.com/cutover/cutover/internal/testinfra/dataplane"
+	"github.com/cutover/cutover/internal/testinfra/testbed"
 )
 
 // TestRouterAnswersLikeTheApp sends requests through a Service to two pods

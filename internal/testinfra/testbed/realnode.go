@@ -55,7 +55,7 @@ type realNode struct {
 
 // RealNodeSupported says why a real node cannot run here, or nil. Root is
 // needed for network namespaces, bridges, mounts and cgroups; the Debian
-// packages come from testbed/realnode-deps.sh. The error is a
+// packages come from upstream/realnode-deps.sh. The error is a
 // *NotSupportedError when the machine itself cannot (not root, no cgroup
 // controllers), and a plain error when packages are missing.
 func RealNodeSupported() error {
@@ -81,7 +81,7 @@ func RealNodeSupported() error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("the real node needs %s: run testbed/realnode-deps.sh as root", strings.Join(missing, ", "))
+		return fmt.Errorf("the real node needs %s: run upstream/realnode-deps.sh as root", strings.Join(missing, ", "))
 	}
 	return nil
 }

@@ -20,8 +20,8 @@ import (
 	watchtools "k8s.io/client-go/tools/watch"
 	"k8s.io/utils/ptr"
 
-	"github.com/cutover/cutover/internal/dataplane"
-	"github.com/cutover/cutover/internal/testbed"
+	"github.com/cutover/cutover/internal/testinfra/dataplane"
+	"github.com/cutover/cutover/internal/testinfra/testbed"
 )
 
 var cluster *testbed.Cluster

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Builds the test bed's upstream binaries at the versions pinned in
-# testbed/*/go.mod, into a cache outside the repository, and prints the bin
+# upstream/*/go.mod, into a cache outside the repository, and prints the bin
 # directory on stdout. A warm cache returns at once.
 #
-#   etcd                                   testbed/etcd
-#   kwok (the fake nodes' kubelet)         testbed/kwok
+#   etcd                                   upstream/etcd
+#   kwok (the fake nodes' kubelet)         upstream/kwok
 #   kube-apiserver, kube-controller-manager,
-#   kube-scheduler, kubelet, kube-proxy    testbed/kube (the real node's too)
+#   kube-scheduler, kubelet, kube-proxy    upstream/kube (the real node's too)
 #
 # Each module's binaries are cached under a key of that module's go.mod,
 # go.sum, build flags and the Go toolchain, so a change to one module
