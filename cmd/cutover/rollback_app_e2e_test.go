@@ -440,10 +440,10 @@ func TestRollbackAppWithAJobIsInstant(t *testing.T) {
 			var said []string
 			for _, ev := range jsonEvents(t, r.stdout) {
 				if ev["type"] == "rollback" {
-					said = append(said, fmt.Sprint(ev["status"]))
+					said = append(said, fmt.Sprint(ev["status"], ": ", ev["message"]))
 				}
 			}
-			if len(said) != 1 || !strings.HasPrefix(said[0], "switching back from revision 2 (green) to revision 1 (blue)") {
+			if len(said) != 1 || !strings.HasPrefix(said[0], "switching back: from revision 2 (green) to revision 1 (blue)") {
 				t.Errorf("the rollback said %q, want that it switches back at once", said)
 			}
 			if after := blueState(t, ns, tc.blue); !slices.Equal(before, after) {

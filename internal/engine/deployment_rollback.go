@@ -49,7 +49,7 @@ func RollbackDeployment(ctx context.Context, req DeploymentRollbackRequest) erro
 		return err
 	}
 	event.Stamp(req.Sink, event.Event{Type: event.Rollback, Stage: strategy.StageRollback, Object: plan.Ref,
-		Status: fmt.Sprintf("restoring revision %d", target.Number)})
+		Status: event.Restoring, Message: fmt.Sprintf("revision %d", target.Number)})
 	if err := rollback.Apply(ctx, req.Clients.Dynamic.Resource(deployments).Namespace(ns), fieldManager, plan); err != nil {
 		if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
 			err = fmt.Errorf("%w: %w", strategy.ErrRefused, err) // the only write failed: nothing changed

@@ -177,7 +177,7 @@ func (req RollbackRequest) instant(ctx context.Context, s *session) error {
 		Apply: apply.Options{}, Sink: req.recorded(rec), BeforeWrite: recordStarter(rec),
 	})
 	event.Stamp(req.Sink, event.Event{Type: event.Rollback, Stage: strategy.StageCheckEnv, Object: "app " + cur.App,
-		Status: fmt.Sprintf("switching back from revision %d (%s) to revision %d (%s)", cur.Revision, cur.ToColor, prev.Revision, prev.ToColor)})
+		Status: event.SwitchingBack, Message: fmt.Sprintf("from revision %d (%s) to revision %d (%s)", cur.Revision, cur.ToColor, prev.Revision, prev.ToColor)})
 	err := bg.Rollback(ctx, prev.ToColor, prev.ColorImages())
 	_ = rec.Finish(Outcome(err), err)
 	return err
@@ -323,8 +323,8 @@ func runningText(images []string) string {
 func (req RollbackRequest) announce(verb string, running []string) {
 	cur, prev := req.Current, req.Previous
 	event.Stamp(req.Sink, event.Event{Type: event.Rollback, Stage: strategy.StageCheckEnv, Object: "app " + cur.App,
-		Status: fmt.Sprintf("%s revision %d (%s) to %s, which runs %s now, and switch production to it from revision %d (%s)",
-			verb, prev.Revision, strings.Join(prev.Images, ", "), prev.ToColor, runningText(running), cur.Revision, cur.ToColor)})
+		Status: verb, Message: fmt.Sprintf("revision %d (%s) to %s, which runs %s now, and switch production to it from revision %d (%s)",
+			prev.Revision, strings.Join(prev.Images, ", "), prev.ToColor, runningText(running), cur.Revision, cur.ToColor)})
 	req.warnSecrets()
 }
 

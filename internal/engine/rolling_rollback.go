@@ -62,8 +62,8 @@ func (req RollbackRequest) rollingOptions(rec *release.Recorder) strategy.Rollin
 func (req RollbackRequest) announceRolling(verb string) {
 	cur, prev := req.Current, req.Previous
 	event.Stamp(req.Sink, event.Event{Type: event.Rollback, Stage: strategy.StageValidate, Object: "app " + cur.App,
-		Status: fmt.Sprintf("%s revision %d (%s) in place of revision %d (%s)",
-			verb, prev.Revision, strings.Join(prev.Images, ", "), cur.Revision, strings.Join(cur.Images, ", "))})
+		Status: verb, Message: fmt.Sprintf("revision %d (%s) in place of revision %d (%s)",
+			prev.Revision, strings.Join(prev.Images, ", "), cur.Revision, strings.Join(cur.Images, ", "))})
 	req.warnSecrets()
 }
 

@@ -30,6 +30,42 @@ const (
 	Result        Type = "result"
 )
 
+// Statuses that Event.Status takes, by Type; free text goes in Message.
+//
+//	stage.finished  succeeded, failed, skipped
+//	object.status   kstatus: InProgress, Current, Failed, Terminating, NotFound, Unknown
+//	check.attempt   passed, failed
+//	rollback        restoring, switching back, redeploy, would redeploy, failed
+//	approval        waiting, pending, approved, rejected, expired
+//	result          succeeded, failed, rolled back, rollback failed, pending
+//	warning         a kind, when it has one: endpoint drift, zero-downtime, autoscaled, take over
+const (
+	Succeeded      = "succeeded"
+	Failed         = "failed"
+	Skipped        = "skipped"
+	Restoring      = "restoring"
+	SwitchingBack  = "switching back"
+	RolledBack     = "rolled back"
+	RollbackFailed = "rollback failed"
+	Pending        = "pending"
+)
+
+// StageID is the stable identifier of the stage named name, as JSON events
+// (stageId) and release records (id) carry it: "Check Env" is check-env.
+// Stage names are for people; programs should match on the identifier.
+func StageID(name string) string {
+	id := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + 'a' - 'A'
+		}
+		return '-'
+	}, name)
+	return strings.Trim(id, "-")
+}
+
 // Counts are a workload's replica counts while it rolls out.
 type Counts struct {
 	Desired   int64 `json:"desired"`

@@ -55,7 +55,7 @@ func Describe(e event.Event) string {
 	case event.CheckAttempt:
 		return fmt.Sprintf("%s%s %s: %s", prefix, e.Object, e.Status, e.Message)
 	case event.Rollback:
-		s := fmt.Sprintf("%s%s %s", prefix, e.Object, e.Status)
+		s := strings.TrimSpace(fmt.Sprintf("%s%s %s %s", prefix, e.Object, e.Status, e.Message))
 		if e.Error != "" {
 			s += ": " + e.Error
 		}
@@ -111,7 +111,7 @@ func NewJSON(w io.Writer) *JSON { return &JSON{enc: json.NewEncoder(w)} }
 func (j *JSON) Emit(e event.Event) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	_ = j.enc.Encode(jsonEvent{Event: e, DurationMs: e.Duration.Milliseconds()})
+	_ = j.enc.Encode(jsonEvent{Event: e, StageID: event.StageID(e.Stage), DurationMs: e.Duration.Milliseconds()})
 }
 
 // ParseJSON reads one line of the JSON output back into its event, for
@@ -128,8 +128,10 @@ func ParseJSON(line []byte) (event.Event, error) {
 	return j.Event, nil
 }
 
-// jsonEvent reports durations in milliseconds.
+// jsonEvent reports durations in milliseconds, and the stage's stable
+// identifier beside its name.
 type jsonEvent struct {
 	event.Event
-	DurationMs int64 `json:"durationMs,omitempty"`
+	StageID    string `json:"stageId,omitempty"`
+	DurationMs int64  `json:"durationMs,omitempty"`
 }

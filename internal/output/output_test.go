@@ -38,7 +38,7 @@ func TestLinesAreOneLineEach(t *testing.T) {
 func TestJSONLinesParse(t *testing.T) {
 	var buf bytes.Buffer
 	j := NewJSON(&buf)
-	j.Emit(event.Event{Time: at, Type: event.StageFinished, Stage: "Apply", Status: "succeeded", Duration: 2 * time.Second})
+	j.Emit(event.Event{Time: at, Type: event.StageFinished, Stage: "Verify Staged", Status: "succeeded", Duration: 2 * time.Second})
 	j.Emit(event.Event{Time: at, Type: event.Result, Status: "succeeded", Message: "a\nb"})
 	lines := strings.Split(strings.TrimRight(buf.String(), "\n"), "\n")
 	if len(lines) != 2 {
@@ -48,8 +48,16 @@ func TestJSONLinesParse(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil {
 		t.Fatal(err)
 	}
-	if first["durationMs"] != float64(2000) || first["stage"] != "Apply" || first["type"] != "stage.finished" {
+	if first["durationMs"] != float64(2000) || first["stage"] != "Verify Staged" || first["stageId"] != "verify-staged" ||
+		first["type"] != "stage.finished" {
 		t.Errorf("first event %v", first)
+	}
+	var second map[string]any
+	if err := json.Unmarshal([]byte(lines[1]), &second); err != nil {
+		t.Fatal(err)
+	}
+	if _, has := second["stageId"]; has {
+		t.Errorf("an event of no stage has a stageId: %v", second)
 	}
 }
 

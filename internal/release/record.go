@@ -1,10 +1,12 @@
 package release
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"time"
 
+	"github.com/cutover/cutover/internal/event"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -47,6 +49,7 @@ const MaxWarnings = 50
 
 type Stage struct {
 	Name              string
+	ID                string // event.StageID(Name): what programs match on
 	Started, Finished time.Time
 	Status, Error     string // Status: running, succeeded, failed or skipped
 }
@@ -161,6 +164,7 @@ type wireRecord struct {
 
 type wireStage struct {
 	Name     string `json:"name"`
+	ID       string `json:"id,omitempty"`
 	Status   string `json:"status"`
 	Started  string `json:"started,omitempty"`
 	Finished string `json:"finished,omitempty"`
@@ -199,7 +203,7 @@ func encodeRecord(r *Record) (string, error) {
 	}
 	for _, s := range r.Stages {
 		w.Stages = append(w.Stages, wireStage{
-			Name: s.Name, Status: s.Status, Error: s.Error,
+			Name: s.Name, ID: s.ID, Status: s.Status, Error: s.Error,
 			Started: formatTime(s.Started), Finished: formatTime(s.Finished),
 		})
 	}
@@ -266,7 +270,7 @@ func (w *wireRecord) record() (*Record, error) {
 	}
 	for _, s := range w.Stages {
 		r.Stages = append(r.Stages, Stage{
-			Name: s.Name, Status: s.Status, Error: s.Error,
+			Name: s.Name, ID: cmp.Or(s.ID, event.StageID(s.Name)), Status: s.Status, Error: s.Error,
 			Started: t.parse(s.Started), Finished: t.parse(s.Finished),
 		})
 	}

@@ -74,7 +74,7 @@ func (r *Recorder) Emit(e event.Event) {
 		}
 	case event.StageStarted:
 		r.note(func(rec *Record) {
-			rec.Stages = append(rec.Stages, Stage{Name: e.Stage, Started: e.Time.UTC(), Status: StageRunning})
+			rec.Stages = append(rec.Stages, Stage{Name: e.Stage, ID: event.StageID(e.Stage), Started: e.Time.UTC(), Status: StageRunning})
 		})
 	case event.StageFinished:
 		r.note(func(rec *Record) { finishStage(rec, e) })

@@ -197,9 +197,9 @@ func (r *Rolling) waitRollout(ctx context.Context, stage string, items, routing 
 }
 
 func (r *Rolling) reportRollback(ref string, err error) {
-	ev := event.Event{Type: event.Rollback, Stage: StageRollback, Object: ref, Status: "restoring previous revision"}
+	ev := event.Event{Type: event.Rollback, Stage: StageRollback, Object: ref, Status: event.Restoring, Message: "previous revision"}
 	if err != nil {
-		ev.Status, ev.Error = "failed", err.Error()
+		ev.Status, ev.Message, ev.Error = event.Failed, "", err.Error()
 	}
 	event.Stamp(r.sink, ev)
 }
