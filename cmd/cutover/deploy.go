@@ -192,14 +192,7 @@ func (o *deployOptions) blueGreenRequest(ctx context.Context, req *engine.Deploy
 		ScaleDownDelay: o.bg.scaleDownDelay, Managed: o.bg.managed}
 	render := func(ctx context.Context, color string) ([]manifest.Object, error) {
 		s, _, err := o.input.load(ctx, stdin(), o.bg.roleVar+"="+color)
-		if err != nil || !o.bg.managed {
-			return objectsOf(s), err
-		}
-		objs, err := strategy.ManagedObjects(s.Objects, strategy.ManagedOptions{Service: o.bg.service, SelectorKey: o.bg.selectorKey, Color: color})
-		if err != nil {
-			return nil, badInput{err}
-		}
-		return objs, nil
+		return objectsOf(s), err
 	}
 	req.Render = prerendered(ctx, render, o.bg.colors)
 	req.Approval = o.approval.engine(terminal)

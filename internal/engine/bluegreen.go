@@ -15,6 +15,7 @@ import (
 // deployBlueGreen runs a blue/green release under the app's lock, keeping
 // its record. A dry run takes no lock and keeps no record.
 func deployBlueGreen(ctx context.Context, req DeployRequest) error {
+	req.Render = req.managedRender()
 	if req.DryRun {
 		return req.blueGreen(ctx, bgRun{rec: release.NewRecorder(nil, &release.Record{}, nil)}).Run(ctx)
 	}
@@ -186,4 +187,25 @@ func (k *keeper) start(ctx context.Context) error {
 // BeforeWrite).
 func recordStarter(rec *release.Recorder) func(context.Context) error {
 	return (&keeper{rec: rec}).start
+}
+
+// managedRender is Render, which in managed mode derives each color's
+// Deployment and test Service from the files' plain Deployment and
+// production Service (strategy.ManagedObjects).
+func (req DeployRequest) managedRender() RenderFunc {
+	bg, render := req.BlueGreen, req.Render
+	if !bg.Managed {
+		return render
+	}
+	return func(ctx context.Context, color string) ([]manifest.Object, error) {
+		objs, err := render(ctx, color)
+		if err != nil {
+			return nil, err
+		}
+		objs, err = strategy.ManagedObjects(objs, strategy.ManagedOptions{Service: bg.Service, SelectorKey: bg.SelectorKey, Color: color})
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", strategy.ErrRefused, err)
+		}
+		return objs, nil
+	}
 }

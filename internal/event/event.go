@@ -54,16 +54,10 @@ const (
 // (stageId) and release records (id) carry it: "Check Env" is check-env.
 // Stage names are for people; programs should match on the identifier.
 func StageID(name string) string {
-	id := strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
-			return r
-		case r >= 'A' && r <= 'Z':
-			return r + 'a' - 'A'
-		}
-		return '-'
-	}, name)
-	return strings.Trim(id, "-")
+	words := strings.FieldsFunc(strings.ToLower(name), func(r rune) bool {
+		return (r < 'a' || r > 'z') && (r < '0' || r > '9')
+	})
+	return strings.Join(words, "-")
 }
 
 // Counts are a workload's replica counts while it rolls out.

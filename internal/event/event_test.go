@@ -26,7 +26,7 @@ func TestSinksPassSettingsOn(t *testing.T) {
 func TestStageID(t *testing.T) {
 	cases := map[string]string{
 		"Check Env": "check-env", "Verify Staged": "verify-staged", "Switch Back": "switch-back",
-		"Validate": "validate", "Post": "post", "": "", " Odd--Name ": "odd--name",
+		"Validate": "validate", "Post": "post", "": "", " Odd--Name ": "odd-name",
 	}
 	for name, want := range cases {
 		if got := StageID(name); got != want {

@@ -350,11 +350,16 @@ func (h *hostState) unmount() error {
 	return errors.Join(errs...)
 }
 
-// createdUnder reports whether p lies in a watched dir and was not there
-// before the node started.
+// createdUnder reports whether p lies in a watched dir, or is one, and was
+// not there before the node started. (ip netns add makes /run/netns a
+// mount of itself: on a machine that had no /run/netns, the dir is a
+// mount point the node created.)
 func (h *hostState) createdUnder(p string) bool {
 	for d, before := range h.dirs {
 		rel, err := filepath.Rel(d, p)
+		if rel == "." && before == nil {
+			return true
+		}
 		if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
 			continue
 		}
