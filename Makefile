@@ -4,7 +4,7 @@ SHELL := bash
 GO ?= go
 BIN := bin
 
-.PHONY: all build test test-fast test-bed real-node-deps lint cluster demo bench timeline chaos-stress clean
+.PHONY: all build test test-fast test-bed real-node-deps prometheus-deps lint cluster demo bench timeline chaos-stress clean
 
 all: build
 
@@ -21,7 +21,7 @@ lint:
 	$(GO) vet ./...
 
 # Everything: lint, then all tests with the race detector on the real test bed.
-test: test-bed real-node-deps lint
+test: test-bed real-node-deps prometheus-deps lint
 	CUTOVER_TESTBED_BIN=$$(upstream/build.sh) $(GO) test -race -count=1 -p 1 -timeout 40m ./...
 
 # The pure tests only: no control plane is started (go test -short), and
@@ -38,6 +38,11 @@ cluster: test-bed build $(if $(REALNODE),real-node-deps)
 # The real node's Debian packages (containerd, runc, CNI plugins, nftables), as root.
 real-node-deps:
 	@upstream/realnode-deps.sh
+
+# Debian's Prometheus, for the metric analysis tests (as root; its service
+# is left stopped: the tests run their own).
+prometheus-deps:
+	@upstream/prometheus-deps.sh
 
 # Starts the test bed and shows a deployment rolling out on it.
 demo: test-bed build

@@ -28,6 +28,7 @@ const (
 	Approval      Type = "approval" // Status: waiting, approved, rejected, expired
 	Rollback      Type = "rollback"
 	Result        Type = "result"
+	Analysis      Type = "analysis" // one measurement of a metric (package analysis)
 )
 
 // Statuses that Event.Status takes, by Type; free text goes in Message.
@@ -38,6 +39,7 @@ const (
 //	rollback        restoring, switching back, redeploy, would redeploy, failed
 //	approval        waiting, pending, approved, rejected, expired
 //	result          succeeded, failed, rolled back, rollback failed, pending
+//	analysis        successful, failed, inconclusive, error
 //	warning         a kind, when it has one: endpoint drift, zero-downtime, autoscaled, take over
 const (
 	Succeeded      = "succeeded"

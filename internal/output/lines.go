@@ -66,6 +66,8 @@ func Describe(e event.Event) string {
 		return prefix + "approval " + e.Status + suffix(e.Message)
 	case event.Result:
 		return "result: " + e.Status + suffix(e.Message)
+	case event.Analysis:
+		return fmt.Sprintf("%s%s %s%s", prefix, e.Object, e.Status, suffix(e.Message))
 	}
 	return prefix + string(e.Type) + suffix(e.Message)
 }
