@@ -8,21 +8,23 @@ import (
 	"testing"
 )
 
-// blueGreenConfig writes a cutover.yaml for the article's manifests with a
-// command check that appends "STAGE COLOR VERSION" to log at both stages.
-func blueGreenConfig(t *testing.T, log string) string {
+// articleConfigHead is the start of a cutover.yaml that deploys the
+// article's manifests blue/green.
+func articleConfigHead(t *testing.T) string {
 	t.Helper()
 	files, err := filepath.Abs("../../examples/blue-green")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return writeFile(t, "cutover.yaml", `app: tomcat
-strategy: blue-green
-files: [`+files+`]
-vars:
+	return "app: tomcat\nstrategy: blue-green\nfiles: [" + files + "]\nblueGreen:\n  service: tomcat-service\n"
+}
+
+// blueGreenConfig writes a cutover.yaml for the article's manifests with a
+// command check that appends "STAGE COLOR VERSION" to log at both stages.
+func blueGreenConfig(t *testing.T, log string) string {
+	t.Helper()
+	return writeFile(t, "cutover.yaml", articleConfigHead(t)+`vars:
   TOMCAT_VERSION: "7"
-blueGreen:
-  service: tomcat-service
 checks:
   - name: smoke
     command:

@@ -11,10 +11,12 @@ import (
 )
 
 // Args are what a provider's templates may name: {{.App}},
-// {{.Namespace}}, {{.CanaryService}}, {{.StableService}},
-// {{.CanaryDeployment}}, {{.StableDeployment}}, {{.Revision}}.
+// {{.Namespace}}, {{.Color}} (blue/green: the color under test),
+// {{.CanaryService}}, {{.StableService}}, {{.CanaryDeployment}},
+// {{.StableDeployment}}, {{.Revision}}.
 type Args struct {
 	App, Namespace                     string
+	Color                              string
 	CanaryService, StableService       string
 	CanaryDeployment, StableDeployment string
 	Revision                           int

@@ -54,21 +54,33 @@ func compileConditions(success, failure string) (conditions, error) {
 }
 
 func compile(field, expr string) (cel.Program, error) {
+	prg, err := program(expr)
+	if err != nil {
+		return nil, fmt.Errorf("%s %q: %w", field, expr, err)
+	}
+	return prg, nil
+}
+
+// CheckCondition compiles a condition, for validation before anything
+// runs; its error gives the position of a syntax error. An empty one is
+// none.
+func CheckCondition(expr string) error {
+	_, err := program(expr)
+	return err
+}
+
+func program(expr string) (cel.Program, error) {
 	if strings.TrimSpace(expr) == "" {
 		return nil, nil
 	}
 	ast, iss := env.Compile(expr)
 	if iss.Err() != nil {
-		return nil, fmt.Errorf("%s %q: %w", field, expr, iss.Err())
+		return nil, iss.Err()
 	}
 	if t := ast.OutputType(); t != cel.BoolType && t != cel.DynType {
-		return nil, fmt.Errorf("%s %q: gives %s, want a bool", field, expr, t)
+		return nil, fmt.Errorf("gives %s, want a bool", t)
 	}
-	prg, err := env.Program(ast)
-	if err != nil {
-		return nil, fmt.Errorf("%s %q: %w", field, expr, err)
-	}
-	return prg, nil
+	return env.Program(ast)
 }
 
 // judge decides a measurement's phase from its result.

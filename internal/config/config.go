@@ -102,9 +102,10 @@ type Check struct {
 	Name  string `json:"name,omitempty"`  // shown in output instead of the generated name
 	Stage string `json:"stage,omitempty"` // StageStaged, StageProd or StageBoth (default)
 
-	HTTP    *HTTPCheck    `json:"http,omitempty"`
-	Command *CommandCheck `json:"command,omitempty"`
-	Job     *JobCheck     `json:"job,omitempty"`
+	HTTP     *HTTPCheck     `json:"http,omitempty"`
+	Command  *CommandCheck  `json:"command,omitempty"`
+	Job      *JobCheck      `json:"job,omitempty"`
+	Analysis *AnalysisCheck `json:"analysis,omitempty"`
 
 	Attempts       *int           `json:"attempts,omitempty"`
 	Interval       *time.Duration `json:"interval,omitempty"`
@@ -141,6 +142,48 @@ type CommandCheck struct {
 // JobCheck runs a Kubernetes Job; its success passes.
 type JobCheck struct {
 	File string `json:"file,omitempty"` // the Job manifest, resolved like Files
+}
+
+// AnalysisCheck measures metrics (package analysis) as one check: it
+// passes when every metric is successful; a failed or inconclusive one
+// fails it, so an analysis never promotes a release it could not judge.
+type AnalysisCheck struct {
+	Metrics []Metric `json:"metrics,omitempty"`
+}
+
+// Metric is one measured quantity: exactly one provider, how often, and
+// the CEL conditions over `result` that judge each value.
+type Metric struct {
+	Name                  string            `json:"name,omitempty"`
+	Prometheus            *PrometheusMetric `json:"prometheus,omitempty"`
+	Web                   *WebMetric        `json:"web,omitempty"`
+	Command               *CommandMetric    `json:"command,omitempty"`
+	Interval              *time.Duration    `json:"interval,omitempty"`
+	Count                 *int              `json:"count,omitempty"` // default 1
+	InitialDelay          *time.Duration    `json:"initialDelay,omitempty"`
+	SuccessCondition      string            `json:"successCondition,omitempty"`
+	FailureCondition      string            `json:"failureCondition,omitempty"`
+	FailureLimit          *int              `json:"failureLimit,omitempty"`
+	InconclusiveLimit     *int              `json:"inconclusiveLimit,omitempty"`
+	ConsecutiveErrorLimit *int              `json:"consecutiveErrorLimit,omitempty"`
+}
+
+// PrometheusMetric runs a PromQL query.
+type PrometheusMetric struct {
+	Address string `json:"address,omitempty"`
+	Query   string `json:"query,omitempty"`
+}
+
+// WebMetric gets a URL and picks a value out of its JSON.
+type WebMetric struct {
+	URL      string            `json:"url,omitempty"`
+	Headers  map[string]string `json:"headers,omitempty"`
+	JSONPath string            `json:"jsonPath,omitempty"`
+}
+
+// CommandMetric runs a shell command; its output is the result.
+type CommandMetric struct {
+	Run string `json:"run,omitempty"`
 }
 
 // Approval configures the wait for a person between Verify Staged and the

@@ -69,6 +69,25 @@ func fullConfig() *Config {
 			Stage:    StageStaged,
 			Job:      &JobCheck{File: "testdata/k8s/smoke-test-job.yaml"},
 			Attempts: ptr(1), Timeout: ptr(5 * time.Minute),
+		}, {
+			Name: "error rate",
+			Analysis: &AnalysisCheck{Metrics: []Metric{{
+				Name: "error-share",
+				Prometheus: &PrometheusMetric{Address: "http://prometheus.monitoring:9090",
+					Query: `sum(rate(http_requests_total{service="tomcat-test-{color}",code=~"5.."}[1m])) / sum(rate(http_requests_total{service="tomcat-test-{color}"}[1m]))`},
+				Interval: ptr(30 * time.Second), Count: ptr(4), InitialDelay: ptr(30 * time.Second),
+				SuccessCondition: "size(result) == 1 && result[0] < 0.01", FailureCondition: "size(result) == 1 && result[0] > 0.05",
+				FailureLimit: ptr(1), InconclusiveLimit: ptr(1), ConsecutiveErrorLimit: ptr(2),
+			}, {
+				Name: "p99 latency",
+				Web: &WebMetric{URL: "https://metrics.example.com/p99?app={{.App}}&color={color}",
+					Headers: map[string]string{"Accept": "application/json"}, JSONPath: "{.p99_ms}"},
+				SuccessCondition: "result < 500.0",
+			}, {
+				Name:             "error budget",
+				Command:          &CommandMetric{Run: "./error-budget.sh {{.Namespace}}"},
+				FailureCondition: "result == 'exhausted'",
+			}}},
 		}},
 		Approval: Approval{
 			Mode: ApprovalManual, Timeout: ptr(time.Hour),

@@ -22,20 +22,27 @@ func (v *validator) check(path string, c *Check, sample string) {
 	if c.Job != nil {
 		v.required(field(path, "job.file"), c.Job.File)
 	}
+	if c.Analysis != nil {
+		v.analysis(field(path, "analysis"), c.Analysis)
+	}
 	v.policy(path, c)
 }
 
-// kinds checks that exactly one of http, command and job is set.
+// kinds checks that exactly one of http, command, job and analysis is set.
 func (v *validator) kinds(path string, c *Check) {
+	if n := count(c.HTTP != nil, c.Command != nil, c.Job != nil, c.Analysis != nil); n != 1 {
+		v.failf(path, "want exactly one of http, command, job and analysis, got %d", n)
+	}
+}
+
+func count(set ...bool) int {
 	n := 0
-	for _, set := range []bool{c.HTTP != nil, c.Command != nil, c.Job != nil} {
-		if set {
+	for _, s := range set {
+		if s {
 			n++
 		}
 	}
-	if n != 1 {
-		v.failf(path, "want exactly one of http, command and job, got %d", n)
-	}
+	return n
 }
 
 func (v *validator) policy(path string, c *Check) {

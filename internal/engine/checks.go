@@ -21,6 +21,9 @@ type CheckDef struct {
 	Stage  string // config.StageStaged, StageProd or StageBoth
 	Policy verify.Policy
 	Build  func(ctx context.Context, b CheckBinding) (verify.Check, error)
+	// NoSettle: the check judges its own measurements over time (an
+	// analysis), so a failure is not tried again while a change spreads.
+	NoSettle bool
 }
 
 // CheckBinding is what a check is built for: a verify stage and a color.
@@ -50,7 +53,7 @@ func (s CheckSet) specs(ctx context.Context, b CheckBinding) ([]verify.Spec, err
 			return nil, err
 		}
 		p := d.Policy
-		if p.Settle == 0 {
+		if p.Settle == 0 && !d.NoSettle {
 			p.Settle = settle
 		}
 		out = append(out, verify.Spec{Check: c, Policy: p})
@@ -183,6 +186,9 @@ func ConfigChecks(cfg *config.Config) CheckSet {
 		case c.Job != nil:
 			d.Build = JobCheck(c.Job.File, c.Name)
 			jobPolicy(&d.Policy, c)
+		case c.Analysis != nil:
+			d.Build, d.NoSettle = AnalysisCheck(c.Analysis, c.Name), true
+			analysisPolicy(&d.Policy, c)
 		}
 		out = append(out, d)
 	}
@@ -197,6 +203,17 @@ func jobPolicy(p *verify.Policy, c config.Check) {
 	}
 	if c.Timeout == nil {
 		p.Timeout = 10 * time.Minute
+	}
+}
+
+// analysisPolicy gives an analysis check one attempt, as long as its
+// metrics take: the analysis counts its own measurements.
+func analysisPolicy(p *verify.Policy, c config.Check) {
+	if c.Attempts == nil {
+		p.Attempts = 1
+	}
+	if c.Timeout == nil {
+		p.Timeout = c.Analysis.Duration()
 	}
 }
 
