@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -75,8 +76,15 @@ func TestRollingReleasesAreLockedAndRecorded(t *testing.T) {
 		t.Errorf("history: exit %d, %v, %s; want revisions 2 and 1", h.code, err, h.stdout)
 	}
 	before = snapshot(t, ns)
-	if r := cutover(t, ns, "", "rollback", "web", "--dry-run", "-o", "json"); r.code != exitOK || !strings.Contains(r.stdout, "would redeploy revision 1") {
-		t.Errorf("rollback web --dry-run: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	r := cutover(t, ns, "", "rollback", "web", "--dry-run", "-o", "json")
+	var said []string
+	for _, ev := range jsonEvents(t, r.stdout) {
+		if ev["type"] == "rollback" {
+			said = append(said, fmt.Sprint(ev["status"], ": ", ev["message"]))
+		}
+	}
+	if r.code != exitOK || len(said) != 1 || !strings.HasPrefix(said[0], "would redeploy: revision 1 (tomcat:7)") {
+		t.Errorf("rollback web --dry-run: exit %d, said %q\n%s", r.code, said, r.stderr)
 	}
 	if after := snapshot(t, ns); !slices.Equal(before, after) {
 		t.Errorf("the dry run changed the namespace: %v -> %v", before, after)

@@ -220,8 +220,8 @@ func TestUpdateRoundTrip(t *testing.T) {
 	r := create(t, s, &release.Record{App: "web", Strategy: "blue-green", FromColor: "green", ToColor: "blue", Images: []string{"tomcat:8"}})
 	started := r.Started
 	r.Stages = append(r.Stages,
-		release.Stage{Name: "deploy", Started: started, Finished: started.Add(time.Minute), Status: "succeeded"},
-		release.Stage{Name: "switch", Started: started.Add(time.Minute), Finished: started.Add(61 * time.Second), Status: "failed", Error: "boom"})
+		release.Stage{Name: "deploy", ID: "deploy", Started: started, Finished: started.Add(time.Minute), Status: "succeeded"},
+		release.Stage{Name: "switch", ID: "switch", Started: started.Add(time.Minute), Finished: started.Add(61 * time.Second), Status: "failed", Error: "boom"})
 	r.Outcome, r.Error, r.Finished = "rolled-back", "switch: boom", started.Add(2*time.Minute)
 	if err := s.Update(ctx, r); err != nil {
 		t.Fatal(err)

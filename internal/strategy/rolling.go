@@ -97,6 +97,9 @@ func (r *Rolling) Run(ctx context.Context, objs []manifest.Object) error {
 	}
 	if hook := r.opts.BeforeWrite; hook != nil {
 		if err := hook(ctx); err != nil {
+			if errors.Is(err, ErrRefused) {
+				return err // says so already
+			}
 			return fmt.Errorf("%w: %w", ErrRefused, err)
 		}
 	}
