@@ -96,6 +96,31 @@ func TestAnalysisGatesBlueGreen(t *testing.T) {
 			if tc.failedAt == "" && len(failed) > 0 || tc.failedAt != "" && (len(failed) == 0 || failed[0] != tc.failedAt) {
 				t.Errorf("failed measurements at %v, want the first at %q", failed, tc.failedAt)
 			}
+			assertAnalysisRecorded(t, ns, tc.failedAt)
 		})
 	}
+}
+
+// assertAnalysisRecorded checks that the release's record keeps its
+// measurements: cutover status sums them up by stage and metric, and
+// shows the failed ones at failedAt.
+func assertAnalysisRecorded(t *testing.T, ns, failedAt string) {
+	t.Helper()
+	st := cutover(t, ns, "", "status", "tomcat")
+	_, summary, found := strings.Cut(st.stdout, "analysis:\n")
+	if st.code != exitOK || !found || !strings.Contains(summary, "Verify Staged  error-rate") {
+		t.Fatalf("status: exit %d, want an analysis summary:\n%s", st.code, st.stdout)
+	}
+	if failedAt == "" {
+		if strings.Contains(summary, "failed") {
+			t.Errorf("no measurement failed, yet status says:\n%s", summary)
+		}
+		return
+	}
+	for _, line := range strings.Split(summary, "\n") {
+		if strings.Contains(line, failedAt) && strings.Contains(line, "failed; last: result") {
+			return
+		}
+	}
+	t.Errorf("status shows no failed measurement at %s:\n%s", failedAt, summary)
 }

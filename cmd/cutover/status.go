@@ -111,6 +111,38 @@ func writeStatus(w io.Writer, r *release.Record) {
 		}
 		fmt.Fprintln(w, line)
 	}
+	writeAnalysis(w, r.Measurements)
+}
+
+// writeAnalysis sums up the record's measurements by stage and metric:
+// how many of each phase, and the last value.
+func writeAnalysis(w io.Writer, ms []release.Measurement) {
+	type key struct{ stage, metric string }
+	var order []key
+	counts := map[key]map[string]int{}
+	last := map[key]string{}
+	for _, m := range ms {
+		k := key{m.Stage, m.Metric}
+		if counts[k] == nil {
+			counts[k] = map[string]int{}
+			order = append(order, k)
+		}
+		counts[k][m.Phase]++
+		last[k] = m.Value
+	}
+	if len(order) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "analysis:")
+	for _, k := range order {
+		var parts []string
+		for _, phase := range []string{"successful", "failed", "inconclusive", "error"} {
+			if n := counts[k][phase]; n > 0 {
+				parts = append(parts, fmt.Sprintf("%d %s", n, phase))
+			}
+		}
+		fmt.Fprintf(w, "  %-14s %-16s %s; last: %s\n", k.stage, k.metric, strings.Join(parts, ", "), last[k])
+	}
 }
 
 func switchText(r *release.Record) string {

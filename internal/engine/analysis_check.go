@@ -7,6 +7,7 @@ import (
 
 	"github.com/cutover/cutover/internal/analysis"
 	"github.com/cutover/cutover/internal/config"
+	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/internal/strategy"
 	"github.com/cutover/cutover/internal/verify"
 )
@@ -42,9 +43,15 @@ type analysisCheck struct {
 
 func (c *analysisCheck) Name() string { return c.label }
 
-// Probe runs the analysis; failed and inconclusive fail the check.
+// Probe runs the analysis; failed and inconclusive fail the check. Its
+// measurements go to the stage's sink when ctx carries one (the run's
+// record then keeps them), else to the binding's.
 func (c *analysisCheck) Probe(ctx context.Context) verify.Result {
-	res := c.an.Run(ctx, c.opts)
+	opts := c.opts
+	if sink, stage, ok := event.SinkFrom(ctx); ok {
+		opts.Sink, opts.Stage = sink, stage
+	}
+	res := c.an.Run(ctx, opts)
 	detail := string(res.Phase)
 	if msg := res.Message(); msg != "" {
 		detail += ": " + msg

@@ -5,6 +5,7 @@
 package event
 
 import (
+	"context"
 	"encoding/json"
 	"slices"
 	"strconv"
@@ -186,4 +187,24 @@ func secretForms(v string) []string {
 	}
 	slices.SortFunc(forms, func(a, b string) int { return len(b) - len(a) })
 	return forms
+}
+
+type sinkKey struct{}
+
+type stageSink struct {
+	sink  Sink
+	stage string
+}
+
+// WithSink returns ctx carrying the sink and the stage that a step runs
+// under, for what reports events of its own from inside it (a metric
+// analysis run as a check): they then reach the run's record too.
+func WithSink(ctx context.Context, s Sink, stage string) context.Context {
+	return context.WithValue(ctx, sinkKey{}, stageSink{s, stage})
+}
+
+// SinkFrom returns the sink and stage WithSink put in ctx.
+func SinkFrom(ctx context.Context) (Sink, string, bool) {
+	s, ok := ctx.Value(sinkKey{}).(stageSink)
+	return s.sink, s.stage, ok
 }

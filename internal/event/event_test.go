@@ -1,6 +1,7 @@
 package event
 
 import (
+	"context"
 	"slices"
 	"testing"
 )
@@ -32,5 +33,20 @@ func TestStageID(t *testing.T) {
 		if got := StageID(name); got != want {
 			t.Errorf("StageID(%q) = %q, want %q", name, got, want)
 		}
+	}
+}
+
+func TestSinkInContext(t *testing.T) {
+	if _, _, ok := SinkFrom(context.Background()); ok {
+		t.Error("a bare context carries a sink")
+	}
+	var col Collector
+	s, stage, ok := SinkFrom(WithSink(context.Background(), &col, "Verify Prod"))
+	if !ok || stage != "Verify Prod" {
+		t.Fatalf("SinkFrom: %v %q %v", s, stage, ok)
+	}
+	s.Emit(Event{Type: Analysis})
+	if len(col.Events()) != 1 {
+		t.Errorf("the sink from the context is not the one put there: %v", col.Events())
 	}
 }

@@ -36,7 +36,6 @@ const (
 	ApprovalExpired = "expired"
 )
 
-// Stage is one step of a run.
 // Warning is a warning event of a run, as its record keeps it.
 type Warning struct {
 	Time    time.Time
@@ -47,6 +46,19 @@ type Warning struct {
 // MaxWarnings bounds the warnings a record keeps.
 const MaxWarnings = 50
 
+// Measurement is one measurement of a metric analysis (package analysis),
+// as a record keeps it.
+type Measurement struct {
+	Time          time.Time
+	Stage, Metric string
+	Phase         string // successful, failed, inconclusive or error
+	Value         string // as printed: "result 0.02", or why it could not be taken
+}
+
+// MaxMeasurements bounds the measurements a record keeps.
+const MaxMeasurements = 200
+
+// Stage is one step of a run.
 type Stage struct {
 	Name              string
 	ID                string // event.StageID(Name): what programs match on
@@ -109,6 +121,9 @@ type Record struct {
 	// Warnings are the run's endpoint drift warnings (package drift), in
 	// order, at most MaxWarnings.
 	Warnings []Warning
+	// Measurements are the run's metric analysis measurements, in order,
+	// at most MaxMeasurements.
+	Measurements []Measurement
 	// Staged is set by a run that stopped before Confirm (OutcomePending).
 	Staged *Staged
 
@@ -152,11 +167,12 @@ type wireRecord struct {
 	Started   string        `json:"started,omitempty"`
 	Finished  string        `json:"finished,omitempty"`
 	// Objects locates the kept objects, which are never in this JSON.
-	Objects        *wireObjects  `json:"objects,omitempty"`
-	SkippedSecrets []string      `json:"skippedSecrets,omitempty"`
-	ObjectsOmitted string        `json:"objectsOmitted,omitempty"`
-	Warnings       []wireWarning `json:"warnings,omitempty"`
-	Staged         *wireStaged   `json:"staged,omitempty"`
+	Objects        *wireObjects      `json:"objects,omitempty"`
+	SkippedSecrets []string          `json:"skippedSecrets,omitempty"`
+	ObjectsOmitted string            `json:"objectsOmitted,omitempty"`
+	Warnings       []wireWarning     `json:"warnings,omitempty"`
+	Measurements   []wireMeasurement `json:"measurements,omitempty"`
+	Staged         *wireStaged       `json:"staged,omitempty"`
 	// DepImages is absent from records written before it was kept:
 	// ColorImages then reads Images.
 	DepImages []string `json:"deploymentImages,omitempty"`
@@ -176,6 +192,14 @@ type wireStage struct {
 type wireObjects struct {
 	ConfigMap string `json:"configMap"`
 	Bytes     int    `json:"bytes"`
+}
+
+type wireMeasurement struct {
+	Time   string `json:"time"`
+	Stage  string `json:"stage,omitempty"`
+	Metric string `json:"metric"`
+	Phase  string `json:"phase"`
+	Value  string `json:"value,omitempty"`
 }
 
 type wireWarning struct {
@@ -209,6 +233,9 @@ func encodeRecord(r *Record) (string, error) {
 	}
 	for _, x := range r.Warnings {
 		w.Warnings = append(w.Warnings, wireWarning{Time: formatTime(x.Time), Object: x.Object, Message: x.Message})
+	}
+	for _, x := range r.Measurements {
+		w.Measurements = append(w.Measurements, wireMeasurement{Time: formatTime(x.Time), Stage: x.Stage, Metric: x.Metric, Phase: x.Phase, Value: x.Value})
 	}
 	b, err := json.Marshal(w)
 	if err != nil {
@@ -276,6 +303,9 @@ func (w *wireRecord) record() (*Record, error) {
 	}
 	for _, x := range w.Warnings {
 		r.Warnings = append(r.Warnings, Warning{Time: t.parse(x.Time), Object: x.Object, Message: x.Message})
+	}
+	for _, x := range w.Measurements {
+		r.Measurements = append(r.Measurements, Measurement{Time: t.parse(x.Time), Stage: x.Stage, Metric: x.Metric, Phase: x.Phase, Value: x.Value})
 	}
 	if o := w.Objects; o != nil && o.Bytes > 0 && o.ConfigMap != "" {
 		r.objectsCM, r.objectsSize = o.ConfigMap, o.Bytes

@@ -52,8 +52,9 @@ func TestDeploymentImagesRoundTrip(t *testing.T) {
 	}
 }
 
-// TestStageIDs: a record's stages carry their stable identifiers; a record
-// written before they did reads back with them derived from the names.
+// TestStageIDs: a record's stages carry their stable identifiers, and its
+// analysis measurements are kept; a record written before stages had ids
+// reads back with them derived from the names.
 func TestStageIDs(t *testing.T) {
 	ns, ctx := cluster.Namespace(t), testCtx(t)
 	s := release.NewStore(cluster.Client, ns)
@@ -65,10 +66,14 @@ func TestStageIDs(t *testing.T) {
 		rec.Emit(event.Event{Type: event.StageStarted, Stage: st, Time: time.Now()})
 		rec.Emit(event.Event{Type: event.StageFinished, Stage: st, Status: event.Succeeded, Time: time.Now()})
 	}
+	rec.Emit(event.Event{Type: event.Analysis, Stage: "Verify Staged", Object: "metric error-rate", Status: "failed",
+		Message: "result 0.3", Time: time.Now()})
 	if err := rec.Finish(release.OutcomeSucceeded, nil); err != nil {
 		t.Fatal(err)
 	}
-	if data := getConfigMap(t, ns, "cutover-web-r1").Data["record"]; !strings.Contains(data, `"name":"Verify Staged","id":"verify-staged"`) {
+	data := getConfigMap(t, ns, "cutover-web-r1").Data["record"]
+	if !strings.Contains(data, `"name":"Verify Staged","id":"verify-staged"`) ||
+		!strings.Contains(data, `"stage":"Verify Staged","metric":"error-rate","phase":"failed","value":"result 0.3"`) {
 		t.Errorf("stored record %s", data)
 	}
 	old := &corev1.ConfigMap{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -60,8 +61,8 @@ func NewRecorder(s *Store, r *Record, log *slog.Logger) *Recorder {
 		stop: make(chan struct{}), stopped: make(chan struct{})}
 }
 
-// Emit notes stage events and endpoint drift warnings; other events are
-// ignored.
+// Emit notes stage events, endpoint drift warnings and analysis
+// measurements; other events are ignored.
 func (r *Recorder) Emit(e event.Event) {
 	switch e.Type {
 	case event.Warning:
@@ -72,6 +73,13 @@ func (r *Recorder) Emit(e event.Event) {
 				}
 			})
 		}
+	case event.Analysis:
+		r.note(func(rec *Record) {
+			if len(rec.Measurements) < MaxMeasurements {
+				rec.Measurements = append(rec.Measurements, Measurement{Time: e.Time.UTC(), Stage: e.Stage,
+					Metric: strings.TrimPrefix(e.Object, "metric "), Phase: e.Status, Value: e.Message})
+			}
+		})
 	case event.StageStarted:
 		r.note(func(rec *Record) {
 			rec.Stages = append(rec.Stages, Stage{Name: e.Stage, ID: event.StageID(e.Stage), Started: e.Time.UTC(), Status: StageRunning})

@@ -77,6 +77,7 @@ func (r runner) waitWith(ctx context.Context, items []*apply.Item, opts readines
 
 // verify runs checks, reporting every attempt under stage.
 func (r runner) verify(ctx context.Context, stage string, checks []verify.Spec) error {
+	ctx = event.WithSink(ctx, r.sink, stage) // a check's own events (an analysis's measurements)
 	return verify.RunAll(ctx, checks, func(a verify.Attempt) {
 		st, msg := "failed", fmt.Sprintf("attempt %d/%d: %s", a.N, a.Of, a.Result.Detail)
 		switch {
