@@ -21,6 +21,7 @@ type promoteOptions struct {
 	rollbackTO  time.Duration
 	output      string
 	reports     reportFlags
+	guard       guardFlags
 }
 
 func newPromoteCmd() *cobra.Command {
@@ -59,12 +60,16 @@ changed since Verify Staged: a pod lost or not ready, a pod template changed.
 	fs.DurationVar(&o.rollbackTO, "rollback-timeout", 2*time.Minute, "bound on switching back when Verify Prod fails")
 	fs.StringVarP(&o.output, "output", "o", "text", "output: text or json")
 	o.reports.register(fs)
+	o.guard.register(fs)
 	return cmd
 }
 
 func (o *promoteOptions) run(cmd *cobra.Command, app string) error {
 	defs, err := o.verify.checks()
 	if err != nil {
+		return err
+	}
+	if err := o.guard.validate(); err != nil {
 		return err
 	}
 	sink, err := o.reports.sink(o.output, cmd.OutOrStdout())
@@ -86,7 +91,8 @@ func (o *promoteOptions) run(cmd *cobra.Command, app string) error {
 	req := engine.PromoteRequest{
 		Run: engine.Run{Clients: clients, App: app, Holder: holderID(), Sink: sink, Secrets: secrets},
 		By:  orDecider(o.by), Comment: o.comment, RollbackTimeout: o.rollbackTO,
-		Checks: engine.CheckPlan{Defs: defs, Vars: o.vars.variables},
+		Checks:        engine.CheckPlan{Defs: defs, Vars: o.vars.variables},
+		EndpointGuard: o.guard.settings(),
 	}
 	err = engine.Promote(ctx, req)
 	report(sink, err)

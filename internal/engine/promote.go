@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/cutover/cutover/internal/drift"
 	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/internal/manifest"
 	"github.com/cutover/cutover/internal/notify"
@@ -99,7 +100,10 @@ type PromoteRequest struct {
 	// By and Comment are recorded as the release's approval.
 	By, Comment string
 	// Checks run at Verify Prod, for the staged color.
-	Checks          CheckPlan
+	Checks CheckPlan
+	// EndpointGuard watches production's Service through the switch, as a
+	// one-shot deploy does (package drift).
+	EndpointGuard   drift.Settings
 	RollbackTimeout time.Duration // bound on the switch back
 }
 
@@ -157,6 +161,7 @@ func (req PromoteRequest) options(r *release.Record, objs []manifest.Object, rec
 			})
 		},
 		SwitchBackTimeout: req.RollbackTimeout,
+		EndpointGuard:     req.EndpointGuard,
 		Sink:              req.recorded(rec),
 	}
 }
