@@ -29,10 +29,20 @@ func (t text) parse(field string) (*template.Template, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", field, err)
 	}
-	if err := tmpl.Execute(io.Discard, Args{}); err != nil { // names a field Args lacks
-		return nil, fmt.Errorf("%s: %w", field, err)
-	}
 	return tmpl, nil
+}
+
+// validate parses the template and runs it once on empty Args, which
+// finds a field that Args lacks before any measurement.
+func (t text) validate(field string) error {
+	tmpl, err := t.parse(field)
+	if err != nil {
+		return err
+	}
+	if err := tmpl.Execute(io.Discard, Args{}); err != nil {
+		return fmt.Errorf("%s: %w", field, err)
+	}
+	return nil
 }
 
 func (t text) render(field string, args Args) (string, error) {
@@ -64,8 +74,7 @@ func (p *Prometheus) Validate() error {
 	if strings.TrimSpace(p.Query) == "" {
 		return errors.New("prometheus: no query")
 	}
-	_, err := text(p.Query).parse("query")
-	return err
+	return text(p.Query).validate("query")
 }
 
 // Measure runs the query.
@@ -117,7 +126,7 @@ func (w *Web) Validate() error {
 	if !strings.HasPrefix(w.URL, "http://") && !strings.HasPrefix(w.URL, "https://") {
 		return fmt.Errorf("web url %q: want an http:// or https:// URL", w.URL)
 	}
-	if _, err := text(w.URL).parse("url"); err != nil {
+	if err := text(w.URL).validate("url"); err != nil {
 		return err
 	}
 	if w.JSONPath != "" {
@@ -204,8 +213,7 @@ func (c *Command) Validate() error {
 	if strings.TrimSpace(c.Run) == "" {
 		return errors.New("command: nothing to run")
 	}
-	_, err := text(c.Run).parse("run")
-	return err
+	return text(c.Run).validate("run")
 }
 
 // Measure runs the command.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/cutover/cutover/internal/event"
@@ -51,10 +50,7 @@ func RollbackDeployment(ctx context.Context, req DeploymentRollbackRequest) erro
 	event.Stamp(req.Sink, event.Event{Type: event.Rollback, Stage: strategy.StageRollback, Object: plan.Ref,
 		Status: event.Restoring, Message: fmt.Sprintf("revision %d", target.Number)})
 	if err := rollback.Apply(ctx, req.Clients.Dynamic.Resource(deployments).Namespace(ns), fieldManager, plan); err != nil {
-		if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
-			err = fmt.Errorf("%w: %w", strategy.ErrRefused, err) // the only write failed: nothing changed
-		}
-		return err
+		return refusedIfDenied(err) // the only write failed: nothing changed
 	}
 	return readiness.Wait(ctx, req.Clients, []readiness.Target{{Resource: deployments, Namespace: ns, Name: req.Name, Ref: plan.Ref}},
 		readiness.Options{Sink: req.Sink, Stage: strategy.StageRollback})

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-
 	"github.com/cutover/cutover/internal/drift"
 	"github.com/cutover/cutover/internal/hint"
 	"github.com/cutover/cutover/internal/kube"
@@ -75,10 +73,7 @@ func Endpoints(ctx context.Context, c *kube.Clients, req EndpointsRequest) (Endp
 func resyncAndWait(ctx context.Context, c *kube.Clients, req EndpointsRequest) (EndpointsReport, error) {
 	ns, name := c.Namespace, req.Service
 	if err := drift.Resync(ctx, c, ns, name); err != nil {
-		if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
-			err = fmt.Errorf("%w: %w", strategy.ErrRefused, err) // the only write failed: nothing changed
-		}
-		return EndpointsReport{}, err
+		return EndpointsReport{}, refusedIfDenied(err) // the only write failed: nothing changed
 	}
 	start := time.Now()
 	if req.Resynced != nil {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-
 	"github.com/cutover/cutover/internal/kube"
 	"github.com/cutover/cutover/internal/release"
 	"github.com/cutover/cutover/internal/strategy"
@@ -17,10 +15,8 @@ import (
 func History(ctx context.Context, c *kube.Clients, app string) ([]*release.Record, error) {
 	recs, err := release.NewStore(c.Typed, c.Namespace).List(ctx, app)
 	switch {
-	case apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err):
-		return nil, fmt.Errorf("%w: %w", strategy.ErrRefused, err)
 	case err != nil:
-		return nil, err
+		return nil, refusedIfDenied(err)
 	case len(recs) == 0:
 		return nil, fmt.Errorf("%w: app %s has no release records in namespace %s", strategy.ErrRefused, app, c.Namespace)
 	}

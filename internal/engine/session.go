@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
 	"github.com/cutover/cutover/internal/access"
 	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/internal/kube"
@@ -164,6 +166,16 @@ func Outcome(err error) string {
 		return release.OutcomeAborted
 	}
 	return release.OutcomeFailed
+}
+
+// refusedIfDenied marks the error of a request the API server denied
+// (forbidden, unauthorized) as a refusal: used where that request was the
+// action's only write, or a read before any, so nothing changed.
+func refusedIfDenied(err error) error {
+	if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
+		return fmt.Errorf("%w: %w", strategy.ErrRefused, err)
+	}
+	return err
 }
 
 func warn(sink event.Sink, msg string) {
