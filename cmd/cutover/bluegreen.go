@@ -35,7 +35,7 @@ func (f *blueGreenFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.app, "app", "", "the app's name in its lock and release records (status, history, rollback, approve): default --service for blue-green, the first workload's name for rolling")
 	fs.StringVar(&f.idlePolicy, "idle-policy", strategy.IdleKeep, "blue-green: after the switch, keep the old color (hot backup), scale-down, or update it to the new release")
 	fs.BoolVar(&f.managed, "managed", false, "blue-green managed mode: the files hold a plain Deployment NAME and the --service; cutover applies NAME-<color> copies with <selector-key>=<color> added to their selector, a test Service <service>-test-<color>, and owns the production selector (a plain production Service is adopted)")
-	fs.DurationVar(&f.scaleDownDelay, "scale-down-delay", 30*time.Second, "blue-green: wait before scaling the old color down, for connections and endpoint changes to settle")
+	fs.DurationVar(&f.scaleDownDelay, "scale-down-delay", 30*time.Second, "blue-green: wait before scaling the old color down; canary: before scaling the canary away after promotion; for connections and endpoint changes to settle")
 }
 
 func (f *blueGreenFlags) validate() error {

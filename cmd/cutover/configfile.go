@@ -35,6 +35,7 @@ func (o *deployOptions) applyConfig(fs *pflag.FlagSet) error {
 	o.takeOver = cfg.TakeOverFrom
 	config.UseString(&o.bg.app, cfg.App, set("app"))
 	o.bg.applyConfig(cfg.BlueGreen, set)
+	o.canary.applyConfig(cfg.Canary, &o.bg, set)
 	o.guard.applyConfig(cfg.EndpointGuard, set)
 	o.fileChecks = engine.ConfigChecks(cfg)
 	return o.approval.applyConfig(cfg.Approval, set)

@@ -26,6 +26,7 @@ type deployOptions struct {
 	input      inputFlags
 	verify     verifyFlags
 	bg         blueGreenFlags
+	canary     canaryFlags
 	approval   approvalFlags
 	guard      guardFlags
 	strategy   string
@@ -98,10 +99,11 @@ Sources, later winning: the environment, --var-file, --var.
 	o.input.register(fs)
 	o.verify.register(fs)
 	o.bg.register(fs)
+	o.canary.register(fs)
 	o.approval.register(fs)
 	o.guard.register(fs)
 	o.reports.register(fs)
-	fs.StringVar(&o.strategy, "strategy", "rolling", "deployment strategy: rolling or blue-green")
+	fs.StringVar(&o.strategy, "strategy", "rolling", "deployment strategy: rolling, blue-green or canary")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "bound on the whole run, rollback excluded")
 	fs.DurationVar(&o.rollbackTO, "rollback-timeout", 5*time.Minute, "bound on the rollback after a failure")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "validate with a server-side dry run, print what would change, write nothing")
@@ -119,10 +121,11 @@ func (o *deployOptions) run(cmd *cobra.Command) error {
 	if err := o.applyConfig(cmd.Flags()); err != nil {
 		return err
 	}
-	blueGreen, err := o.strategyIsBlueGreen()
+	strat, err := o.checkStrategy()
 	if err != nil {
 		return err
 	}
+	blueGreen := strat == engine.BlueGreen
 	if err := o.validateUntil(blueGreen); err != nil {
 		return err
 	}
@@ -162,7 +165,7 @@ func (o *deployOptions) run(cmd *cobra.Command) error {
 	defer cancel()
 	req := engine.DeployRequest{
 		Run:      engine.Run{Clients: clients, App: o.appName(blueGreen, set.Objects), Holder: holderID(), Sink: sink, Secrets: secrets},
-		Strategy: engine.Rolling, Objects: set.Objects,
+		Strategy: strat, Objects: set.Objects, Canary: o.canary.settings(&o.bg),
 		Apply:         apply.Options{Force: o.force, TakeOver: o.takeOver, TakeOwnership: o.takeOwn},
 		EndpointGuard: o.guard.settings(), StrictHazards: o.strict, DryRun: o.dryRun,
 		NoRollback: o.noRollback, RollbackTimeout: o.rollbackTO,
@@ -232,17 +235,21 @@ func (o *deployOptions) validateUntil(blueGreen bool) error {
 	return nil
 }
 
-func (o *deployOptions) strategyIsBlueGreen() (bool, error) {
+// checkStrategy validates --strategy and its flags, and returns the
+// engine's name for it.
+func (o *deployOptions) checkStrategy() (string, error) {
 	switch o.strategy {
 	case "rolling":
-		return false, nil
+		return engine.Rolling, nil
 	case "blue-green", "bluegreen":
 		if err := o.bg.validate(); err != nil {
-			return false, err
+			return "", err
 		}
-		return true, o.approval.validate()
+		return engine.BlueGreen, o.approval.validate()
+	case "canary":
+		return engine.Canary, o.canary.validate()
 	}
-	return false, usageError{fmt.Errorf("--strategy %q: want rolling or blue-green", o.strategy)}
+	return "", usageError{fmt.Errorf("--strategy %q: want rolling, blue-green or canary", o.strategy)}
 }
 
 func warnUndefined(sink event.Sink, names []string) {

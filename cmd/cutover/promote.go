@@ -3,12 +3,14 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cutover/cutover/internal/engine"
 	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/internal/release"
 	"github.com/cutover/cutover/internal/strategy"
 )
 
@@ -28,8 +30,12 @@ func newPromoteCmd() *cobra.Command {
 	o := &promoteOptions{}
 	cmd := &cobra.Command{
 		Use:   "promote APP",
-		Short: "Switch production to the release of APP staged by deploy --until confirm, and verify it",
-		Long: `Promote continues the blue/green release of APP that cutover deploy
+		Short: "Go on with the release of APP: a staged blue/green one, or a canary paused at a step",
+		Long: `A canary release of APP paused at a step without a duration goes on to
+its next step: the deploy that runs it is told through the release record.
+Exit code 3 when it is not paused.
+
+Promote continues the blue/green release of APP that cutover deploy
 --until confirm stopped after Verify Staged: Switch, Verify Prod (the
 --verify-* checks; the release's own config-file checks are not read here),
 and Post with the release's idle policy, switching back at once if Verify Prod
@@ -106,14 +112,20 @@ func (o *promoteOptions) run(cmd *cobra.Command, app string) error {
 type abortOptions struct {
 	kube        kubeFlags
 	by, comment string
+	timeout     time.Duration
 }
 
 func newAbortCmd() *cobra.Command {
 	o := &abortOptions{}
 	cmd := &cobra.Command{
 		Use:   "abort APP",
-		Short: "End the release of APP staged by deploy --until confirm, production untouched",
-		Long: `Abort ends the blue/green release of APP that cutover deploy --until confirm
+		Short: "End the release of APP: a canary in progress, or one staged by deploy --until confirm",
+		Long: `A canary release of APP in progress is told to abort, through its
+record: the deploy that runs it puts all traffic back on stable in one
+write, confirms it, scales the canary down and exits 4. Abort waits for
+that, up to --timeout, and prints the outcome.
+
+Abort ends the blue/green release of APP that cutover deploy --until confirm
 stopped after Verify Staged: its record says aborted, and who aborted it
 (--by, default $CUTOVER_USER, $BUILD_USER_ID, $GITHUB_ACTOR, $GITLAB_USER_LOGIN
 or user@host). Production is untouched; the staged color stays as it is, the
@@ -127,6 +139,7 @@ Exit code 3 when no release of APP is pending or another run holds its lock.`,
 	o.kube.register(cmd.Flags())
 	cmd.Flags().StringVar(&o.by, "by", "", "who aborts (default: from the environment, see above)")
 	cmd.Flags().StringVar(&o.comment, "comment", "", "a note kept in the release record")
+	cmd.Flags().DurationVar(&o.timeout, "timeout", 5*time.Minute, "canary: bound on the wait for the run to abort")
 	return cmd
 }
 
@@ -136,7 +149,9 @@ func (o *abortOptions) run(cmd *cobra.Command, app string) error {
 		return badInput{err}
 	}
 	by := orDecider(o.by)
-	r, err := engine.Abort(cmd.Context(), engine.AbortRequest{
+	ctx, cancel := contextWithTimeout(cmd.Context(), o.timeout)
+	defer cancel()
+	r, err := engine.Abort(ctx, engine.AbortRequest{
 		Run: engine.Run{Clients: clients, App: app, Holder: holderID(), Sink: event.Discard}, By: by, Comment: o.comment})
 	if errors.Is(err, strategy.ErrRefused) {
 		return badInput{err}
@@ -144,7 +159,19 @@ func (o *abortOptions) run(cmd *cobra.Command, app string) error {
 	if err != nil {
 		return forbiddenIsBadInput(err)
 	}
+	if r.Strategy == engine.Canary {
+		return canaryAborted(cmd.OutOrStdout(), r, by)
+	}
 	fmt.Fprintf(cmd.OutOrStdout(), "aborted revision %d of %s (staged on %s) as %s; production untouched\n", r.Revision, r.App, r.ToColor, by)
+	return nil
+}
+
+// canaryAborted reports how the canary's run ended after the abort.
+func canaryAborted(w io.Writer, r *release.Record, by string) error {
+	if r.Outcome != release.OutcomeRolledBack {
+		return fmt.Errorf("revision %d of %s was asked to abort, as %s, and ended %s: %s", r.Revision, r.App, by, r.Outcome, r.Error)
+	}
+	fmt.Fprintf(w, "aborted revision %d of %s (a canary) as %s: all traffic is back on stable, the canary scaled down\n", r.Revision, r.App, by)
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 const (
 	StrategyRolling   = "rolling"
 	StrategyBlueGreen = "blue-green"
+	StrategyCanary    = "canary"
 )
 
 // Stages a check runs at. A rolling update has one verify stage, after the
@@ -36,7 +37,7 @@ const (
 // The allowed values of the enumerated fields; the schema test holds the
 // JSON Schema to them.
 var (
-	strategies   = []string{StrategyRolling, StrategyBlueGreen}
+	strategies   = []string{StrategyRolling, StrategyBlueGreen, StrategyCanary}
 	stages       = []string{StageStaged, StageProd, StageBoth}
 	idlePolicies = []string{strategy.IdleKeep, strategy.IdleScaleDown, strategy.IdleUpdate}
 	approvals    = []string{ApprovalNone, ApprovalManual}
@@ -49,7 +50,7 @@ var (
 type Config struct {
 	App       string `json:"app,omitempty"`
 	Namespace string `json:"namespace,omitempty"`
-	Strategy  string `json:"strategy,omitempty"` // StrategyRolling or StrategyBlueGreen
+	Strategy  string `json:"strategy,omitempty"` // StrategyRolling, StrategyBlueGreen or StrategyCanary
 	// Files are paths, directories or globs, resolved against the config
 	// file's directory; "-" is standard input.
 	Files []string `json:"files,omitempty"`
@@ -72,6 +73,7 @@ type Config struct {
 
 	EndpointGuard EndpointGuard `json:"endpointGuard,omitempty"`
 	BlueGreen     BlueGreen     `json:"blueGreen,omitempty"`
+	Canary        Canary        `json:"canary,omitempty"`
 	Checks        []Check       `json:"checks,omitempty"`
 	Approval      Approval      `json:"approval,omitempty"`
 

@@ -25,10 +25,19 @@ func TestLoadInvalidValues(t *testing.T) {
 		{"two documents", "app: a\n---\napp: b\n", `cutover.yaml: want one YAML document, found more`},
 		{"yaml syntax", "app: a\n  b: c\n", `cutover.yaml: yaml: line 2: mapping values are not allowed in this context`},
 
+		// canary
+		{"weight over 100", "canary:\n  steps:\n  - setWeight: 120\n", `line 3: canary.steps[0].setWeight: want a weight from 0 to 100, got 120`},
+		{"negative weight", "canary:\n  steps:\n  - setWeight: -5\n", `line 3: canary.steps[0].setWeight: want a weight from 0 to 100, got -5`},
+		{"two kinds in a step", "canary:\n  steps:\n  - {setWeight: 10, pause: {}}\n", `line 3: canary.steps[0]: want exactly one of setWeight, pause and analysis, got 2`},
+		{"empty step", "canary:\n  steps:\n  - {}\n", `line 3: canary.steps[0]: want exactly one of setWeight, pause and analysis, got 0`},
+		{"analysis of no check", okCheck + "canary:\n  steps:\n  - analysis: errors\n", `line 5: canary.steps[0].analysis: no check is named "errors" (checks[].name)`},
+		{"pause of zero", "canary:\n  steps:\n  - pause: {duration: 0s}\n", `line 3: canary.steps[0].pause.duration: want a duration above zero, got 0s`},
+		{"unknown step key", "canary:\n  steps:\n  - setweight: 10\n", `line 3: unknown key "canary.steps[0].setweight" (did you mean "setWeight"?)`},
+
 		// top level
 		{"app", "app: Web_App\n", `line 1: app: invalid name "Web_App"`},
 		{"namespace", "namespace: -prod\n", `line 1: namespace: invalid name "-prod"`},
-		{"strategy", "strategy: canary\n", `line 1: strategy: want one of rolling, blue-green, got "canary"`},
+		{"strategy", "strategy: linear\n", `line 1: strategy: want one of rolling, blue-green, canary, got "linear"`},
 		{"empty file path", "files:\n- a.yaml\n- ''\n", `line 3: files[1]: required`},
 		{"empty var file", "varFiles: ['']\n", `line 1: varFiles[0]: required`},
 		{"var name", "vars:\n  OK: 1\n  1BAD: 2\n", `line 3: vars.1BAD: invalid variable name "1BAD"`},

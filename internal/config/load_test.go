@@ -45,6 +45,11 @@ func fullConfig() *Config {
 			Service: "tomcat-service", SelectorKey: "role", RoleVar: "TARGET_ROLE",
 			Colors: []string{"blue", "green"}, IdlePolicy: "scale-down", ScaleDownDelay: ptr(30 * time.Second), Managed: ptr(false),
 		},
+		Canary: Canary{
+			Steps: []CanaryStep{{SetWeight: ptr(10)}, {Analysis: "error rate"}, {SetWeight: ptr(50)},
+				{Pause: &Pause{Duration: ptr(time.Minute)}}, {Pause: &Pause{}}},
+			ScaleDownDelay: ptr(30 * time.Second),
+		},
 		Checks: []Check{{
 			Name: "tomcat test endpoint", Stage: StageStaged,
 			HTTP: &HTTPCheck{
@@ -170,13 +175,13 @@ func TestLoadUnknownKeys(t *testing.T) {
 }
 
 func TestLoadAllProblemsAtOnce(t *testing.T) {
-	_, err := loadText(t, "apps: a\nstrategy: canary\ntimeout: 0s\n")
+	_, err := loadText(t, "apps: a\nstrategy: linear\ntimeout: 0s\n")
 	want := `cutover.yaml: line 1: unknown key "apps" (did you mean "app"?)`
 	if err == nil || err.Error() != want { // decoding problems first: values are not checked then
 		t.Fatalf("got %v, want %s", err, want)
 	}
-	_, err = loadText(t, "strategy: canary\ntimeout: 0s\n")
-	want = "cutover.yaml: line 1: strategy: want one of rolling, blue-green, got \"canary\"\n" +
+	_, err = loadText(t, "strategy: linear\ntimeout: 0s\n")
+	want = "cutover.yaml: line 1: strategy: want one of rolling, blue-green, canary, got \"linear\"\n" +
 		"cutover.yaml: line 2: timeout: want a duration above zero, got 0s"
 	if err == nil || err.Error() != want {
 		t.Fatalf("got %v, want %s", err, want)
@@ -311,7 +316,7 @@ func collectSet(v reflect.Value, path string, set map[string]bool) {
 			collectSet(v.Elem(), path, set)
 		}
 	case reflect.Struct:
-		set[path] = path != "" && !v.IsZero()
+		set[path] = set[path] || path != "" && !v.IsZero() // another element, or the pointer to it, may have set it
 		for i := range v.NumField() {
 			if name := jsonName(v.Type().Field(i)); name != "" {
 				collectSet(v.Field(i), field(path, name), set)

@@ -36,6 +36,7 @@ func (v *validator) config(c *Config) {
 	v.positive("timeout", c.Timeout)
 	v.positive("rollbackTimeout", c.RollbackTimeout)
 	v.blueGreen("blueGreen", &c.BlueGreen)
+	v.canary("canary", &c.Canary, c.Checks)
 	for i := range c.Checks {
 		v.check(index("checks", i), &c.Checks[i], sampleColor(c.BlueGreen.Colors))
 	}

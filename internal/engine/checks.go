@@ -18,6 +18,9 @@ import (
 // CheckDef is a check not yet bound to a color: one from the command line
 // or the config file.
 type CheckDef struct {
+	// Name is the check's name in the config file, which a canary's
+	// analysis step refers to it by; "" for one from the command line.
+	Name   string
 	Stage  string // config.StageStaged, StageProd or StageBoth
 	Policy verify.Policy
 	Build  func(ctx context.Context, b CheckBinding) (verify.Check, error)
@@ -177,7 +180,7 @@ func JobCheck(path, label string) func(context.Context, CheckBinding) (verify.Ch
 func ConfigChecks(cfg *config.Config) CheckSet {
 	var out CheckSet
 	for _, c := range cfg.Checks {
-		d := CheckDef{Stage: c.Stage, Policy: c.Policy()}
+		d := CheckDef{Name: c.Name, Stage: c.Stage, Policy: c.Policy()}
 		switch {
 		case c.HTTP != nil:
 			d.Build = HTTPCheck(c.HTTP, c.Name)

@@ -12,6 +12,7 @@ import (
 	"github.com/cutover/cutover/internal/manifest"
 	"github.com/cutover/cutover/internal/release"
 	"github.com/cutover/cutover/internal/strategy"
+	"github.com/cutover/cutover/internal/verify"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -19,6 +20,7 @@ import (
 const (
 	Rolling   = "rolling"
 	BlueGreen = "blue-green"
+	Canary    = "canary"
 )
 
 // RenderFunc renders a release's files for one blue/green color.
@@ -27,7 +29,7 @@ type RenderFunc = func(ctx context.Context, color string) ([]manifest.Object, er
 // DeployRequest is one release of an app.
 type DeployRequest struct {
 	Run
-	Strategy string // Rolling or BlueGreen
+	Strategy string // Rolling, BlueGreen or Canary
 	// Objects are the release's objects; for blue/green, rendered for the
 	// first color (the release's digest and images), Render rendering them
 	// for each color.
@@ -35,8 +37,11 @@ type DeployRequest struct {
 	Render  RenderFunc
 	// BlueGreen configures the blue/green strategy.
 	BlueGreen BlueGreenSettings
+	// Canary configures the canary strategy.
+	Canary CanarySettings
 	// Checks run at Verify (rolling), or Verify Staged and Verify Prod for
-	// each color (blue/green).
+	// each color (blue/green); a canary runs each at the analysis step
+	// that names it, the others at Verify, after promotion.
 	Checks CheckPlan
 	// built are Checks, built by Deploy.
 	built stageChecks
@@ -92,6 +97,9 @@ func Deploy(ctx context.Context, req DeployRequest) error {
 		if req.built, err = req.Checks.forColors(ctx, req.Run, req.BlueGreen.Colors[:]...); err == nil {
 			err = deployBlueGreen(ctx, req)
 		}
+	case Canary:
+		req.built = func(string, string) []verify.Spec { return nil } // canaryOptions builds them
+		err = deployCanary(ctx, req)
 	default:
 		err = fmt.Errorf("%w: unknown strategy %q", strategy.ErrRefused, req.Strategy)
 	}

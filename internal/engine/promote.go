@@ -112,7 +112,16 @@ type PromoteRequest struct {
 // the release pending and production untouched, when production no longer
 // selects the color it did or the staged color changed since Verify Staged
 // (a pod lost or not ready, a pod template changed).
+//
+// A canary release in progress, paused at a step, goes on to its next
+// step instead: its run holds the lock and watches its record.
 func Promote(ctx context.Context, req PromoteRequest) error {
+	if store, r, err := runningCanary(ctx, req.Run); err != nil || r != nil {
+		if err == nil {
+			err = promoteCanary(ctx, store, r, req.By, req.Comment)
+		}
+		return err
+	}
 	s, ctx, err := lockApp(ctx, req.Run)
 	if err != nil {
 		return err
@@ -230,7 +239,17 @@ type AbortRequest struct {
 // Abort records the app's pending release as aborted, rejected by
 // req.By. Production is untouched; the staged color stays as it is, the
 // idle color that the next release replaces.
+//
+// A canary release in progress is asked to abort instead: its run puts
+// all traffic back on stable. Abort returns once that run recorded its
+// outcome, with its record.
 func Abort(ctx context.Context, req AbortRequest) (*release.Record, error) {
+	if store, r, err := runningCanary(ctx, req.Run); err != nil || r != nil {
+		if err != nil {
+			return nil, err
+		}
+		return abortCanary(ctx, store, r, req.By, req.Comment)
+	}
 	s, ctx, err := lockApp(ctx, req.Run)
 	if err != nil {
 		return nil, err

@@ -30,6 +30,7 @@ const (
 	Rollback      Type = "rollback"
 	Result        Type = "result"
 	Analysis      Type = "analysis" // one measurement of a metric (package analysis)
+	Traffic       Type = "traffic"  // a canary's share of traffic changed: Weight says how
 )
 
 // Statuses that Event.Status takes, by Type; free text goes in Message.
@@ -41,6 +42,7 @@ const (
 //	approval        waiting, pending, approved, rejected, expired
 //	result          succeeded, failed, rolled back, rollback failed, pending
 //	analysis        successful, failed, inconclusive, error
+//	traffic         set (a step), stable (promoted or aborted: all on stable)
 //	warning         a kind, when it has one: endpoint drift, zero-downtime, autoscaled, take over
 const (
 	Succeeded      = "succeeded"
@@ -63,6 +65,19 @@ func StageID(name string) string {
 	return strings.Join(words, "-")
 }
 
+// Weight is a canary's share of traffic.
+type Weight struct {
+	// Asked is the share the step set, in percent; Share the share the
+	// canary actually carries: where traffic splits by replicas (no
+	// gateway), its ready pods over all ready pods, an approximation.
+	Asked int `json:"asked"`
+	Share int `json:"share"`
+	// CanaryPods and StablePods count the pods behind each, when the
+	// split is by replicas.
+	CanaryPods int `json:"canaryPods,omitempty"`
+	StablePods int `json:"stablePods,omitempty"`
+}
+
 // Counts are a workload's replica counts while it rolls out.
 type Counts struct {
 	Desired   int64 `json:"desired"`
@@ -82,7 +97,8 @@ type Event struct {
 	Status   string        `json:"status,omitempty"` // InProgress, Current, Failed, passed, failed...
 	Message  string        `json:"message,omitempty"`
 	Counts   *Counts       `json:"counts,omitempty"`
-	Duration time.Duration `json:"-"` // JSON output carries durationMs
+	Weight   *Weight       `json:"weight,omitempty"` // Traffic
+	Duration time.Duration `json:"-"`                // JSON output carries durationMs
 	Error    string        `json:"error,omitempty"`
 	// Settings name the release settings (package hint) that the event's
 	// Error, or its Message when it has no Error, hints at: the engine

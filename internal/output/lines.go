@@ -68,6 +68,8 @@ func Describe(e event.Event) string {
 		return "result: " + e.Status + suffix(e.Message)
 	case event.Analysis:
 		return fmt.Sprintf("%s%s %s%s", prefix, e.Object, e.Status, suffix(e.Message))
+	case event.Traffic:
+		return prefix + "traffic " + e.Status + suffix(e.Message)
 	}
 	return prefix + string(e.Type) + suffix(e.Message)
 }

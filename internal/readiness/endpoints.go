@@ -20,6 +20,10 @@ type EndpointsOptions struct {
 	// View is the run's View of the namespace, with EndpointSlices; nil
 	// starts one for this wait.
 	View *View
+	// OthersNotReady lets the slices keep endpoints of pods the selector
+	// does not pick, as long as none is ready: pods leaving (a canary
+	// scaled away), which take no new connections.
+	OthersNotReady bool
 }
 
 // WaitEndpoints watches a Service's EndpointSlices and the selected pods
@@ -40,7 +44,7 @@ func WaitEndpoints(ctx context.Context, c *kube.Clients, o EndpointsOptions) err
 	}
 	for {
 		changed := v.Changed()
-		ok, why := endpointsMatch(v.EndpointSlices(o.Service), v.Pods(o.Selector))
+		ok, why := endpointsMatch(v.EndpointSlices(o.Service), v.Pods(o.Selector), o.OthersNotReady)
 		if ok {
 			return nil
 		}
@@ -57,7 +61,7 @@ func WaitEndpoints(ctx context.Context, c *kube.Clients, o EndpointsOptions) err
 // exactly the selected pods that are ready and not terminating. Counting
 // would not do: a slice that still shows a terminating pod ready and not
 // yet a new one has as many ready endpoints as there are ready pods.
-func endpointsMatch(slices []*discoveryv1.EndpointSlice, pods []*corev1.Pod) (bool, string) {
+func endpointsMatch(slices []*discoveryv1.EndpointSlice, pods []*corev1.Pod, othersNotReady bool) (bool, string) {
 	selected, want := map[string]bool{}, map[string]bool{}
 	for _, p := range pods {
 		selected[p.Name] = true
@@ -71,10 +75,14 @@ func endpointsMatch(slices []*discoveryv1.EndpointSlice, pods []*corev1.Pod) (bo
 	ready := map[string]bool{}
 	for _, s := range slices {
 		for _, e := range s.Endpoints {
+			isReady := e.Conditions.Ready != nil && *e.Conditions.Ready
 			if e.TargetRef == nil || !selected[e.TargetRef.Name] {
+				if othersNotReady && !isReady {
+					continue
+				}
 				return false, "endpoints still include other pods"
 			}
-			if e.Conditions.Ready != nil && *e.Conditions.Ready {
+			if isReady {
 				if !want[e.TargetRef.Name] {
 					return false, "pod " + e.TargetRef.Name + " is a ready endpoint but not a ready pod"
 				}

@@ -36,20 +36,24 @@ func TestEndpointsMatch(t *testing.T) {
 		name   string
 		slices []*discoveryv1.EndpointSlice
 		pods   []*corev1.Pod
+		others bool   // OthersNotReady
 		want   string // "" when they match, else a fragment of why not
 	}{
-		{"the ready pods, exactly", slice(ep("new-a", true), ep("new-b", true)), []*corev1.Pod{newA, newB}, ""},
+		{"the ready pods, exactly", slice(ep("new-a", true), ep("new-b", true)), []*corev1.Pod{newA, newB}, false, ""},
 		{"a terminating pod shown not ready", slice(ep("new-a", true), ep("new-b", true), ep("old", false)),
-			[]*corev1.Pod{newA, newB, oldGoing}, ""},
+			[]*corev1.Pod{newA, newB, oldGoing}, false, ""},
 		{"a stale slice: the terminating pod still ready, a new one missing", slice(ep("new-a", true), ep("old", true)),
-			[]*corev1.Pod{newA, newB, oldGoing}, "old is a ready endpoint but not a ready pod"},
-		{"a new pod not ready yet in the slice", slice(ep("new-a", true), ep("new-b", false)), []*corev1.Pod{newA, newB}, "1 of 2"},
-		{"another pod's endpoint", slice(ep("new-a", true), ep("stranger", true)), []*corev1.Pod{newA}, "other pods"},
-		{"no ready pod", slice(), []*corev1.Pod{pod("new-a", false, false)}, "no ready pod"},
+			[]*corev1.Pod{newA, newB, oldGoing}, false, "old is a ready endpoint but not a ready pod"},
+		{"a new pod not ready yet in the slice", slice(ep("new-a", true), ep("new-b", false)), []*corev1.Pod{newA, newB}, false, "1 of 2"},
+		{"another pod's endpoint", slice(ep("new-a", true), ep("stranger", true)), []*corev1.Pod{newA}, false, "other pods"},
+		{"no ready pod", slice(), []*corev1.Pod{pod("new-a", false, false)}, false, "no ready pod"},
+		{"a leaving canary not ready, others allowed", slice(ep("new-a", true), ep("canary", false)), []*corev1.Pod{newA}, true, ""},
+		{"a leaving canary still ready, others allowed", slice(ep("new-a", true), ep("canary", true)), []*corev1.Pod{newA}, true, "other pods"},
+		{"a leaving canary not ready, others not allowed", slice(ep("new-a", true), ep("canary", false)), []*corev1.Pod{newA}, false, "other pods"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			ok, why := endpointsMatch(c.slices, c.pods)
+			ok, why := endpointsMatch(c.slices, c.pods, c.others)
 			switch {
 			case c.want == "" && !ok:
 				t.Errorf("no match: %s", why)

@@ -91,18 +91,28 @@ func (s *Store) stillPending(ctx context.Context, app string, revision int) (*Re
 	return r, nil
 }
 
-// writeApproval replaces the approval in r's stored JSON, leaving the
-// other fields as they are, known to this version or not.
+// writeApproval replaces the approval in r's stored JSON.
 func (s *Store) writeApproval(ctx context.Context, r *Record, a *Approval) error {
+	if err := s.writeField(ctx, r, "approval", wireApprovalOf(a)); err != nil {
+		return err
+	}
+	r.Approval = a
+	return nil
+}
+
+// writeField replaces one field of r's stored JSON, leaving the other
+// fields as they are, known to this version or not: another process (the
+// run) owns them.
+func (s *Store) writeField(ctx context.Context, r *Record, field string, value any) error {
 	var doc map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(r.cm.Data[recordKey]), &doc); err != nil {
 		return fmt.Errorf("configmap %s: decode record: %w", r.cm.Name, err)
 	}
-	raw, err := json.Marshal(wireApprovalOf(a))
+	raw, err := json.Marshal(value)
 	if err != nil {
-		return fmt.Errorf("encode approval: %w", err)
+		return fmt.Errorf("encode %s: %w", field, err)
 	}
-	doc["approval"] = raw
+	doc[field] = raw
 	data, err := json.Marshal(doc)
 	if err != nil {
 		return fmt.Errorf("encode record: %w", err)
@@ -116,7 +126,7 @@ func (s *Store) writeApproval(ctx context.Context, r *Record, a *Approval) error
 		}
 		return err
 	}
-	r.cm, r.Approval = got, a
+	r.cm = got
 	return nil
 }
 
@@ -126,15 +136,32 @@ func (s *Store) writeApproval(ctx context.Context, r *Record, a *Approval) error
 // wrapping ctx's when ctx ends first. A record without an approval, or a
 // pending one, is waited on.
 func (s *Store) WaitForDecision(ctx context.Context, app string, revision int) (*Approval, error) {
+	r, err := s.waitFor(ctx, app, revision, "approval", func(r *Record) bool { return r.Approval.decided() })
+	if err != nil {
+		return nil, err
+	}
+	return r.Approval, nil
+}
+
+// waitFor watches the record of app's revision until done holds for it,
+// and returns it.
+func (s *Store) waitFor(ctx context.Context, app string, revision int, what string, done func(*Record) bool) (*Record, error) {
 	if err := validateApp(app); err != nil {
-		return nil, fmt.Errorf("wait for approval: %w", err)
+		return nil, fmt.Errorf("wait for %s: %w", what, err)
 	}
 	name := recordName(app, revision)
-	var decided *Approval
+	var got *Record
 	check := func(obj any) (bool, error) {
-		a, err := decision(obj)
-		decided = a
-		return a != nil, err
+		cm, ok := obj.(*corev1.ConfigMap)
+		if !ok {
+			return false, nil
+		}
+		r, err := decodeRecord(cm)
+		if err != nil {
+			return false, err
+		}
+		got = r
+		return done(r), nil
 	}
 	_, err := watchtools.UntilWithSync(ctx, s.watchOne(name), &corev1.ConfigMap{},
 		func(store cache.Store) (bool, error) {
@@ -154,26 +181,12 @@ func (s *Store) WaitForDecision(ctx context.Context, app string, revision int) (
 			return check(e.Object)
 		})
 	if ctx.Err() != nil {
-		return nil, fmt.Errorf("wait for approval of %s: %w", name, ctx.Err())
+		return nil, fmt.Errorf("wait for %s of %s: %w", what, name, ctx.Err())
 	}
 	if err != nil {
-		return nil, fmt.Errorf("wait for approval of %s: %w", name, err)
+		return nil, fmt.Errorf("wait for %s of %s: %w", what, name, err)
 	}
-	return decided, nil
-}
-
-// decision returns the approval of a record's ConfigMap once it is decided,
-// else nil.
-func decision(obj any) (*Approval, error) {
-	cm, ok := obj.(*corev1.ConfigMap)
-	if !ok {
-		return nil, nil
-	}
-	r, err := decodeRecord(cm)
-	if err != nil || !r.Approval.decided() {
-		return nil, err
-	}
-	return r.Approval, nil
+	return got, nil
 }
 
 // watchOne lists and watches the one ConfigMap called name.

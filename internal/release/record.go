@@ -126,6 +126,11 @@ type Record struct {
 	Measurements []Measurement
 	// Staged is set by a run that stopped before Confirm (OutcomePending).
 	Staged *Staged
+	// Canary is a canary run's progress through its steps.
+	Canary *Canary
+	// AbortRequest is set when someone asked the running release to
+	// abort (cutover abort APP); the run watches for it.
+	AbortRequest *Approval
 
 	cm *corev1.ConfigMap // as last read or written; guards Update
 
@@ -173,6 +178,8 @@ type wireRecord struct {
 	Warnings       []wireWarning     `json:"warnings,omitempty"`
 	Measurements   []wireMeasurement `json:"measurements,omitempty"`
 	Staged         *wireStaged       `json:"staged,omitempty"`
+	Canary         *wireCanary       `json:"canary,omitempty"`
+	AbortRequest   *wireApproval     `json:"abortRequest,omitempty"`
 	// DepImages is absent from records written before it was kept:
 	// ColorImages then reads Images.
 	DepImages []string `json:"deploymentImages,omitempty"`
@@ -223,7 +230,7 @@ func encodeRecord(r *Record) (string, error) {
 		Outcome: r.Outcome, Error: r.Error, Approval: wireApprovalOf(r.Approval),
 		Holder: r.Holder, Started: formatTime(r.Started), Finished: formatTime(r.Finished),
 		Objects: wireObjectsOf(r), SkippedSecrets: r.SkippedSecrets, ObjectsOmitted: r.ObjectsOmitted,
-		Staged: wireStagedOf(r.Staged),
+		Staged: wireStagedOf(r.Staged), Canary: wireCanaryOf(r.Canary), AbortRequest: wireApprovalOf(r.AbortRequest),
 	}
 	for _, s := range r.Stages {
 		w.Stages = append(w.Stages, wireStage{
@@ -312,6 +319,8 @@ func (w *wireRecord) record() (*Record, error) {
 	}
 	r.Approval = w.Approval.approval(&t)
 	r.Staged = w.Staged.staged(&t)
+	r.Canary = w.Canary.canary()
+	r.AbortRequest = w.AbortRequest.approval(&t)
 	return r, t.err
 }
 

@@ -225,6 +225,9 @@ func (r *Recorder) write(ctx context.Context) error {
 	if snap.Approval.decided() && !r.rec.Approval.decided() {
 		r.rec.Approval = snap.Approval
 	}
+	if snap.AbortRequest != nil && r.rec.AbortRequest == nil {
+		r.rec.AbortRequest = snap.AbortRequest
+	}
 	r.mu.Unlock()
 	return nil
 }

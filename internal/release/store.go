@@ -218,7 +218,8 @@ func (s *Store) update(ctx context.Context, r *Record) error {
 	return nil
 }
 
-// reread fetches r's ConfigMap, taking a decided approval from it.
+// reread fetches r's ConfigMap, taking a decided approval and an abort
+// request from it: both are written by other processes.
 func (s *Store) reread(ctx context.Context, r *Record) error {
 	if err := validateApp(r.App); err != nil {
 		return err
@@ -233,6 +234,9 @@ func (s *Store) reread(ctx context.Context, r *Record) error {
 	}
 	if stored.Approval.decided() {
 		r.Approval = stored.Approval
+	}
+	if stored.AbortRequest != nil {
+		r.AbortRequest = stored.AbortRequest
 	}
 	r.cm = cm
 	return nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -66,12 +65,8 @@ func (b *BlueGreen) scaleDown(ctx context.Context, color string) error {
 	}
 	event.Stamp(b.sink, event.Event{Type: event.ObjectStatus, Stage: StagePost, Object: "color " + color,
 		Status: "waiting", Message: fmt.Sprintf("scaling down in %s", b.opts.ScaleDownDelay)})
-	t := time.NewTimer(b.opts.ScaleDownDelay)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
+	if err := sleep(ctx, b.opts.ScaleDownDelay); err != nil {
+		return err
 	}
 	for _, o := range objs {
 		if o.GetKind() != "Deployment" || o.GroupVersionKind().Group != "apps" {

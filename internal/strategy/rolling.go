@@ -95,14 +95,15 @@ func (r *Rolling) Run(ctx context.Context, objs []manifest.Object) error {
 	if r.opts.DryRun {
 		return nil
 	}
-	if hook := r.opts.BeforeWrite; hook != nil {
-		if err := hook(ctx); err != nil {
-			if errors.Is(err, ErrRefused) {
-				return err // says so already
-			}
-			return fmt.Errorf("%w: %w", ErrRefused, err)
-		}
+	if err := r.beforeWrite(ctx); err != nil {
+		return err
 	}
+	return r.release(ctx, items)
+}
+
+// release applies the planned items, waits for them and verifies them,
+// rolling back on failure: the rolling update after Validate.
+func (r *Rolling) release(ctx context.Context, items []*apply.Item) error {
 	if err := r.stage(StageApply, func() error { return r.ap.Apply(ctx, items) }); err != nil {
 		return r.fail(ctx, items, err)
 	}
@@ -115,6 +116,19 @@ func (r *Rolling) Run(ctx context.Context, objs []manifest.Object) error {
 		}
 	}
 	return nil
+}
+
+// beforeWrite runs the BeforeWrite hook; its error refuses the release.
+func (r *Rolling) beforeWrite(ctx context.Context) error {
+	hook := r.opts.BeforeWrite
+	if hook == nil {
+		return nil
+	}
+	err := hook(ctx)
+	if err == nil || errors.Is(err, ErrRefused) {
+		return err // a refusal says so already
+	}
+	return fmt.Errorf("%w: %w", ErrRefused, err)
 }
 
 // fail rolls back, unless told not to, and describes the outcome.

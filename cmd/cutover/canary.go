@@ -1,0 +1,50 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/pflag"
+
+	"github.com/cutover/cutover/internal/config"
+	"github.com/cutover/cutover/internal/engine"
+)
+
+// canaryFlags configure --strategy canary.
+type canaryFlags struct {
+	steps  string              // --steps, compact
+	config []config.CanaryStep // the config file's, under --steps
+	parsed []config.CanaryStep // what runs: set by validate
+}
+
+func (f *canaryFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.steps, "steps", "", "canary: the steps, comma-separated: a weight in percent (10), pause=DURATION, pause (until `cutover promote APP`), analysis=CHECK (a config file check's name); default "+config.DefaultCanarySteps)
+}
+
+func (f *canaryFlags) applyConfig(c config.Canary, bg *blueGreenFlags, set func(string) bool) {
+	f.config = c.Steps
+	config.Use(&bg.scaleDownDelay, c.ScaleDownDelay, set("scale-down-delay"))
+}
+
+// validate reads the steps: --steps, else the config file's, else the
+// default ones.
+func (f *canaryFlags) validate() error {
+	f.parsed = f.config
+	text := f.steps
+	if text == "" && len(f.parsed) == 0 {
+		text = config.DefaultCanarySteps
+	}
+	if text == "" {
+		return nil
+	}
+	steps, err := config.ParseSteps(text)
+	if err != nil {
+		return usageError{fmt.Errorf("--steps: %w", err)}
+	}
+	f.parsed = steps
+	return nil
+}
+
+// settings are the engine's canary settings.
+func (f *canaryFlags) settings(bg *blueGreenFlags) engine.CanarySettings {
+	return engine.CanarySettings{Steps: engine.ConfigSteps(f.parsed), ScaleDownDelay: bg.scaleDownDelay, Commands: promoteCommands}
+}

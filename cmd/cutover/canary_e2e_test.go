@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/cutover/cutover/internal/release"
+)
+
+// canaryDeploy runs a canary release of plainApp at version, with extra
+// flags.
+func canaryDeploy(t *testing.T, ns, file, version string, extra ...string) result {
+	t.Helper()
+	args := append([]string{"deploy", "--strategy", "canary", "-f", file, "--var", "TOMCAT_VERSION=" + version,
+		"--scale-down-delay", "1s"}, extra...)
+	return cutover(t, ns, "", args...)
+}
+
+// firstCanaryRelease deploys version 7 of plainApp: a first release, with
+// nothing stable to compare with, rolls out in full.
+func firstCanaryRelease(t *testing.T, ns string) string {
+	t.Helper()
+	file := writeFile(t, "app.yaml", plainApp)
+	r := canaryDeploy(t, ns, file, "7")
+	if r.code != exitOK || !strings.Contains(r.stdout, "nothing stable to compare with") {
+		t.Fatalf("first canary release: exit %d, want 0 saying it rolled out in full", r.code)
+	}
+	if _, err := cluster.Client.AppsV1().Deployments(ns).Get(context.Background(), "web-canary", metav1.GetOptions{}); err == nil {
+		t.Error("a first release created web-canary")
+	}
+	return file
+}
+
+// assertOnStable checks that web runs image on its two pods, that the
+// canary has no pod left, and that the Service's ready endpoints are web's
+// pods only.
+func assertOnStable(t *testing.T, ns, image string) {
+	t.Helper()
+	d := getDeployment(t, ns, "web")
+	if got := d.Spec.Template.Spec.Containers[0].Image; got != image {
+		t.Errorf("web runs %s, want %s", got, image)
+	}
+	if c := getDeployment(t, ns, "web-canary"); c.Spec.Replicas == nil || *c.Spec.Replicas != 0 {
+		t.Errorf("web-canary asks for %v replicas, want 0", c.Spec.Replicas)
+	}
+	waitReadyPods(t, ns, "app=web,cutover.dev/track=canary", 0)
+	stable := readyPods(t, ns, "app=web,cutover.dev/track!=canary")
+	if got := serviceEndpoints(t, ns, "web"); len(stable) != 2 || !slices.Equal(got, stable) {
+		t.Errorf("service web routes to %v, want web's two ready pods %v", got, stable)
+	}
+}
+
+func latestOf(t *testing.T, ns, app string) *release.Record {
+	t.Helper()
+	r, err := release.NewStore(cluster.Client, ns).Latest(context.Background(), app)
+	if err != nil || r == nil {
+		t.Fatalf("latest record of %s: %v, %v", app, r, err)
+	}
+	return r
+}
+
+// TestCanaryWalksItsSteps: a canary of version 8 goes 25% then 50%, each
+// weight confirmed by ready canary pods in the Service's endpoints, then
+// stable takes version 8 and the canary goes; the record says so.
+func TestCanaryWalksItsSteps(t *testing.T) {
+	t.Parallel()
+	ns := cluster.Namespace(t)
+	file := firstCanaryRelease(t, ns)
+	r := canaryDeploy(t, ns, file, "8", "--steps", "25,pause=1s,50%", "-o", "json")
+	if r.code != exitOK {
+		t.Fatalf("canary of 8: exit %d", r.code)
+	}
+	var weights []string
+	for _, ev := range jsonEvents(t, r.stdout) {
+		if ev["type"] != "traffic" {
+			continue
+		}
+		w, _ := ev["weight"].(map[string]any)
+		weights = append(weights, fmt.Sprintf("%v %v/%v/%v", ev["status"], w["asked"], w["canaryPods"], w["stablePods"]))
+	}
+	// 25% of 2 stable pods is 1 canary pod; so is 50%: a third of the traffic.
+	if want := []string{"set 25/1/2", "set 50/1/2", "stable 0/<nil>/2"}; !slices.Equal(weights, want) {
+		t.Errorf("traffic events %q, want %q", weights, want)
+	}
+	assertOnStable(t, ns, "tomcat:8")
+	rec := latestOf(t, ns, "web")
+	if rec.Strategy != "canary" || rec.Outcome != release.OutcomeSucceeded || rec.Canary == nil || rec.Canary.Step != 3 || rec.Canary.Steps != 3 {
+		t.Errorf("record: strategy %s, outcome %s, canary %+v; want canary, succeeded, 3 of 3 steps", rec.Strategy, rec.Outcome, rec.Canary)
+	}
+	var stages []string
+	for _, s := range rec.Stages {
+		stages = append(stages, s.Name)
+	}
+	want := []string{"Validate", "Apply", "Step 1/3: weight 25%", "Step 2/3: pause 1s", "Step 3/3: weight 50%", "Promote", "Scale Down"}
+	if !slices.Equal(stages, want) {
+		t.Errorf("recorded stages %q, want %q", stages, want)
+	}
+}
+
+// pausedCanary starts a canary of version 8 that pauses at 50% until
+// promoted, and returns its result once it ends, after waiting until it
+// paused: the canary's pod is then a ready endpoint beside stable's.
+func pausedCanary(t *testing.T, ns string) <-chan result {
+	t.Helper()
+	file := firstCanaryRelease(t, ns)
+	done := make(chan result, 1)
+	go func() { done <- canaryDeploy(t, ns, file, "8", "--steps", "50,pause") }()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		r, err := release.NewStore(cluster.Client, ns).Latest(context.Background(), "web")
+		if err == nil && r != nil && r.Approval != nil && r.Approval.State == release.ApprovalPending {
+			break
+		}
+		select {
+		case res := <-done:
+			t.Fatalf("the canary ended before it paused: exit %d", res.code)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the canary did not pause within a minute")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	canary := readyPods(t, ns, "app=web,cutover.dev/track=canary")
+	all := append(readyPods(t, ns, "app=web,cutover.dev/track!=canary"), canary...)
+	slices.Sort(all)
+	if got := serviceEndpoints(t, ns, "web"); len(canary) != 1 || !slices.Equal(got, all) {
+		t.Errorf("paused at 50%%: service web routes to %v, want stable's two pods and the canary's one, %v", got, all)
+	}
+	if d := getDeployment(t, ns, "web"); d.Spec.Template.Spec.Containers[0].Image != "tomcat:7" {
+		t.Errorf("paused: stable runs %s, want tomcat:7 until promotion", d.Spec.Template.Spec.Containers[0].Image)
+	}
+	return done
+}
+
+// TestCanaryPauseIsPromoted: `cutover promote` lets a paused canary go on.
+func TestCanaryPauseIsPromoted(t *testing.T) {
+	t.Parallel()
+	ns := cluster.Namespace(t)
+	done := pausedCanary(t, ns)
+	if r := cutover(t, ns, "", "promote", "web", "--by", "qa"); r.code != exitOK {
+		t.Fatalf("promote: exit %d", r.code)
+	}
+	if r := <-done; r.code != exitOK {
+		t.Fatalf("the promoted canary: exit %d", r.code)
+	}
+	assertOnStable(t, ns, "tomcat:8")
+	if rec := latestOf(t, ns, "web"); rec.Approval == nil || rec.Approval.By != "qa" || rec.Approval.State != release.ApprovalApproved {
+		t.Errorf("record's approval %+v, want approved by qa", rec.Approval)
+	}
+	if r := cutover(t, ns, "", "promote", "web"); r.code != exitBadInput {
+		t.Errorf("promote with nothing running or pending: exit %d, want 3", r.code)
+	}
+}
+
+// TestCanaryAbortMidStep: `cutover abort` ends a canary in progress: all
+// traffic back on stable, the deploy exits 4, the record says rolled back.
+func TestCanaryAbortMidStep(t *testing.T) {
+	t.Parallel()
+	ns := cluster.Namespace(t)
+	done := pausedCanary(t, ns)
+	a := cutover(t, ns, "", "abort", "web", "--by", "oncall", "--comment", "errors up")
+	if a.code != exitOK || !strings.Contains(a.stdout, "all traffic is back on stable") {
+		t.Fatalf("abort: exit %d, want 0 saying traffic is back on stable", a.code)
+	}
+	if r := <-done; r.code != exitRolledBack || !strings.Contains(r.stderr, "abort requested by oncall: errors up") {
+		t.Fatalf("the aborted canary: exit %d, want 4 naming who aborted", r.code)
+	}
+	assertOnStable(t, ns, "tomcat:7")
+	if rec := latestOf(t, ns, "web"); rec.Outcome != release.OutcomeRolledBack {
+		t.Errorf("record outcome %s, want rolled-back", rec.Outcome)
+	}
+}
+
+// TestCanaryFailedAnalysisAborts: a failing analysis step aborts; stable
+// never changed.
+func TestCanaryFailedAnalysisAborts(t *testing.T) {
+	t.Parallel()
+	ns := cluster.Namespace(t)
+	file := firstCanaryRelease(t, ns)
+	cfg := writeFile(t, "cutover.yaml", `strategy: canary
+checks:
+  - name: smoke
+    command: {run: "echo canary failing; exit 1"}
+    attempts: 1
+canary:
+  steps:
+    - setWeight: 50
+    - analysis: smoke
+    - setWeight: 100
+  scaleDownDelay: 1s
+`)
+	r := cutover(t, ns, "", "deploy", "-c", cfg, "-f", file, "--var", "TOMCAT_VERSION=8")
+	if r.code != exitRolledBack || !strings.Contains(r.stderr, "Step 2/3: analysis smoke") && !strings.Contains(r.stdout, "Step 2/3: analysis smoke") {
+		t.Fatalf("canary with a failing analysis: exit %d, want 4", r.code)
+	}
+	assertOnStable(t, ns, "tomcat:7")
+	if rec := latestOf(t, ns, "web"); rec.Canary == nil || rec.Canary.Step != 1 {
+		t.Errorf("record's canary progress %+v, want 1 step done", rec.Canary)
+	}
+}
+
+// TestCanaryBadInputChangesNothing: steps, files and checks a canary
+// cannot run are refused before any write.
+func TestCanaryBadInputChangesNothing(t *testing.T) {
+	t.Parallel()
+	ns := cluster.Namespace(t)
+	file := firstCanaryRelease(t, ns)
+	two := writeFile(t, "two.yaml", plainApp+"---\n"+strings.ReplaceAll(strings.SplitN(plainApp, "---", 2)[0], "name: web\n", "name: web2\n"))
+	noService := writeFile(t, "nosvc.yaml", strings.SplitN(plainApp, "---", 2)[0])
+	before := snapshot(t, ns)
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"weight over 100", []string{"-f", file, "--steps", "10,120"}, exitUsage, `step 2 ("120"): weight 120 is out of 0 to 100`},
+		{"analysis of no check", []string{"-f", file, "--steps", "10,analysis=errors"}, exitBadInput, `step 2 runs the analysis "errors", and no check has that name`},
+		{"two Deployments", []string{"-f", two, "--steps", "10"}, exitBadInput, "the files hold 2 Deployments; a canary release takes exactly one"},
+		{"no Service", []string{"-f", noService, "--steps", "10"}, exitBadInput, "no Service in the files selects the pods of Deployment web"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"deploy", "--strategy", "canary", "--var", "TOMCAT_VERSION=8"}, tc.args...)
+			r := cutover(t, ns, "", args...)
+			if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("exit %d, want %d with %q", r.code, tc.code, tc.want)
+			}
+		})
+	}
+	if after := snapshot(t, ns); !slices.Equal(before, after) {
+		t.Errorf("bad input changed the namespace:\nbefore %v\nafter  %v", before, after)
+	}
+}

@@ -1,0 +1,102 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Canary configures the canary strategy: its steps, in order.
+type Canary struct {
+	Steps          []CanaryStep   `json:"steps,omitempty"`
+	ScaleDownDelay *time.Duration `json:"scaleDownDelay,omitempty"`
+}
+
+// CanaryStep is one step: exactly one of SetWeight, Pause and Analysis.
+type CanaryStep struct {
+	// SetWeight is the canary's share of traffic, 0 to 100.
+	SetWeight *int `json:"setWeight,omitempty"`
+	// Pause waits for its duration, or, without one, until cutover
+	// promote APP.
+	Pause *Pause `json:"pause,omitempty"`
+	// Analysis names a check (checks[].name) to run at this step.
+	Analysis string `json:"analysis,omitempty"`
+}
+
+// Pause is a pause step.
+type Pause struct {
+	Duration *time.Duration `json:"duration,omitempty"`
+}
+
+// DefaultCanarySteps are the steps of --strategy canary with none given:
+// a tenth of the traffic, then half, each for a minute.
+const DefaultCanarySteps = "10,pause=1m,50,pause=1m"
+
+// ParseSteps reads the compact form of steps, as --steps takes it: items
+// separated by commas, each a weight (10 or 10%), "pause" (until
+// promoted), "pause=DURATION" or "analysis=CHECK".
+func ParseSteps(s string) ([]CanaryStep, error) {
+	var out []CanaryStep
+	for i, item := range strings.Split(s, ",") {
+		step, err := parseStep(strings.TrimSpace(item))
+		if err != nil {
+			return nil, fmt.Errorf("step %d (%q): %w", i+1, item, err)
+		}
+		out = append(out, step)
+	}
+	return out, nil
+}
+
+func parseStep(item string) (CanaryStep, error) {
+	key, value, hasValue := strings.Cut(item, "=")
+	switch key {
+	case "pause":
+		if !hasValue {
+			return CanaryStep{Pause: &Pause{}}, nil
+		}
+		d, err := time.ParseDuration(value)
+		if err != nil || d <= 0 {
+			return CanaryStep{}, fmt.Errorf("want a duration above zero, such as pause=30s")
+		}
+		return CanaryStep{Pause: &Pause{Duration: &d}}, nil
+	case "analysis":
+		if value == "" {
+			return CanaryStep{}, fmt.Errorf("want the name of a check, such as analysis=error-rate")
+		}
+		return CanaryStep{Analysis: value}, nil
+	}
+	w, err := strconv.Atoi(strings.TrimSuffix(item, "%"))
+	if err != nil {
+		return CanaryStep{}, fmt.Errorf("want a weight (0 to 100), pause, pause=DURATION or analysis=CHECK")
+	}
+	if w < 0 || w > 100 {
+		return CanaryStep{}, fmt.Errorf("weight %d is out of 0 to 100", w)
+	}
+	return CanaryStep{SetWeight: &w}, nil
+}
+
+// canary validates the canary section; checks are the config's checks,
+// which analysis steps name.
+func (v *validator) canary(path string, c *Canary, checks []Check) {
+	names := map[string]bool{}
+	for _, ch := range checks {
+		names[ch.Name] = ch.Name != ""
+	}
+	for i, s := range c.Steps {
+		p := index(field(path, "steps"), i)
+		if n := count(s.SetWeight != nil, s.Pause != nil, s.Analysis != ""); n != 1 {
+			v.failf(p, "want exactly one of setWeight, pause and analysis, got %d", n)
+			continue
+		}
+		switch {
+		case s.SetWeight != nil && (*s.SetWeight < 0 || *s.SetWeight > 100):
+			v.failf(field(p, "setWeight"), "want a weight from 0 to 100, got %d", *s.SetWeight)
+		case s.Pause != nil:
+			v.positive(field(p, "pause.duration"), s.Pause.Duration)
+		case s.Analysis != "" && !names[s.Analysis]:
+			v.failf(field(p, "analysis"), "no check is named %q (checks[].name)", s.Analysis)
+		}
+	}
+	v.positive(field(path, "scaleDownDelay"), c.ScaleDownDelay)
+}

@@ -1,0 +1,285 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cutover/cutover/internal/config"
+	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/internal/manifest"
+	"github.com/cutover/cutover/internal/release"
+	"github.com/cutover/cutover/internal/strategy"
+)
+
+// ErrAbortRequested is the cause of a canary run's end when someone asked
+// it to abort (cutover abort APP).
+var ErrAbortRequested = errors.New("abort requested")
+
+// CanarySettings configure a canary release (strategy.CanaryOptions).
+type CanarySettings struct {
+	// Steps in order; an analysis step's Analysis names a check of the
+	// request's Checks, which runs there and nowhere else.
+	Steps          []strategy.CanaryStep
+	ScaleDownDelay time.Duration
+	// Commands word, for people, how to promote and abort app in namespace
+	// ns at a pause: the CLI's commands, a dashboard's URL.
+	Commands func(app, ns string) (promote, abort string)
+}
+
+// deployCanary runs a canary release under the app's lock, keeping its
+// record, which says how many steps are done (a rerun of the same release
+// resumes after them) and carries the promotes and abort requests of
+// other processes. The lock is taken, and the record started, at the
+// first write.
+func deployCanary(ctx context.Context, req DeployRequest) error {
+	opts, err := req.canaryOptions(ctx)
+	if err != nil || req.DryRun {
+		if err == nil {
+			err = strategy.NewCanary(req.Clients, opts).Run(ctx, req.Objects)
+		}
+		return err
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	store := release.NewStore(req.Clients.Typed, req.Clients.Namespace)
+	rec := release.NewRecorder(store, &release.Record{App: req.App, Strategy: Canary,
+		Digest: manifest.Digest(req.Objects), Started: time.Now().UTC()}, req.sinkLog())
+	c := &canaryRun{req: req, rec: rec, steps: len(opts.Steps)}
+	opts.Needs = RecordNeeds(req.Clients.Namespace)
+	opts.Sink = req.recorded(rec)
+	opts.BeforeWrite = func(bctx context.Context) error { return c.start(ctx, bctx, cancel) }
+	opts.Resume = func() int { return c.resume }
+	opts.OnStep = c.stepDone(ctx)
+	opts.AwaitPromote = c.awaitPromote
+	err = strategy.NewCanary(req.Clients, opts).Run(ctx, req.Objects)
+	if c.s == nil {
+		return err // refused before the first write: no lock, no record
+	}
+	defer c.s.unlock()
+	return c.s.finish(ctx, rec, err)
+}
+
+// canaryOptions builds the strategy's options: the analysis steps'
+// checks, and the other checks at Verify.
+func (req DeployRequest) canaryOptions(ctx context.Context) (strategy.CanaryOptions, error) {
+	steps := append([]strategy.CanaryStep(nil), req.Canary.Steps...)
+	b := req.Checks.binding(req.Run)
+	named := map[string]bool{}
+	for i, s := range steps {
+		if s.Kind != strategy.StepAnalysis {
+			continue
+		}
+		named[s.Analysis] = true
+		specs, err := req.Checks.Defs.named(s.Analysis).specs(ctx, b.at(config.StageStaged))
+		if err != nil {
+			return strategy.CanaryOptions{}, fmt.Errorf("%w: step %d: %w", strategy.ErrRefused, i+1, err)
+		}
+		if len(specs) == 0 {
+			return strategy.CanaryOptions{}, fmt.Errorf("%w: step %d runs the analysis %q, and no check has that name", strategy.ErrRefused, i+1, s.Analysis)
+		}
+		steps[i].Checks = specs
+	}
+	rest, err := req.Checks.Defs.unnamed(named)
+	if err != nil {
+		return strategy.CanaryOptions{}, fmt.Errorf("%w: %w", strategy.ErrRefused, err)
+	}
+	verifyChecks, err := rest.specs(ctx, b.at(config.StageProd))
+	if err != nil {
+		return strategy.CanaryOptions{}, fmt.Errorf("%w: %w", strategy.ErrRefused, err)
+	}
+	opts := strategy.CanaryOptions{RollingOptions: req.rollingOptions(), Steps: steps, ScaleDownDelay: req.Canary.ScaleDownDelay}
+	opts.Checks = verifyChecks
+	return opts, nil
+}
+
+func (b CheckBinding) at(stage string) CheckBinding {
+	b.Stage = stage
+	return b
+}
+
+// named are the checks called name.
+func (s CheckSet) named(name string) CheckSet {
+	var out CheckSet
+	for _, d := range s {
+		if d.Name == name {
+			d.Stage = config.StageBoth
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// unnamed are the checks no step runs: they run at Verify, after
+// promotion. A check only for blue/green's staged color is refused: a
+// canary has none, and a step must name it.
+func (s CheckSet) unnamed(steps map[string]bool) (CheckSet, error) {
+	var out CheckSet
+	for _, d := range s {
+		if d.Name != "" && steps[d.Name] {
+			continue
+		}
+		if d.Stage == config.StageStaged {
+			return nil, fmt.Errorf("check %s runs at stage staged, which a canary does not have: name it in an analysis step", orUnnamed(d.Name))
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+func orUnnamed(name string) string {
+	if name == "" {
+		return "(unnamed)"
+	}
+	return fmt.Sprintf("%q", name)
+}
+
+// canaryRun is what one canary run keeps besides its request.
+type canaryRun struct {
+	req    DeployRequest
+	rec    *release.Recorder
+	s      *session // set at the first write
+	steps  int
+	resume int // steps an interrupted run of the same release had done
+}
+
+// start takes the lock, closes an interrupted record (resuming after its
+// steps if it released the same objects), starts this run's record, and
+// watches it for an abort request, which cancels ctx.
+func (c *canaryRun) start(ctx, bctx context.Context, cancel context.CancelCauseFunc) error {
+	s, err := acquire(ctx, c.req.Run, cancel)
+	if err != nil {
+		return err
+	}
+	c.s = s
+	prev, err := s.closeInterrupted(bctx, c.rec.Record().Digest)
+	if err != nil {
+		return err
+	}
+	if prev != nil && prev.Canary != nil && prev.AbortRequest == nil {
+		c.resume = prev.Canary.Step
+		warn(c.req.Sink, fmt.Sprintf("revision %d released the same objects and did %d of %d steps: this run resumes after them", prev.Revision, c.resume, c.steps))
+	}
+	_ = c.rec.Change(bctx, func(x *release.Record) {
+		x.Holder = s.lock.Holder()
+		x.Canary = &release.Canary{Step: c.resume, Steps: c.steps}
+		setImages(x, c.req.Objects, c.req.Secrets)
+	})
+	keep := &keeper{rec: c.rec, secrets: c.req.Secrets, sink: c.req.Sink}
+	keep.set(bctx, c.req.Objects, false)
+	if err := keep.start(bctx); err != nil {
+		return err
+	}
+	go c.watchAbort(ctx, cancel)
+	return nil
+}
+
+// watchAbort cancels ctx when someone asks the run to abort.
+func (c *canaryRun) watchAbort(ctx context.Context, cancel context.CancelCauseFunc) {
+	r := c.rec.Record()
+	a, err := c.s.store.WaitForAbortRequest(ctx, r.App, r.Revision)
+	if err != nil {
+		return // the run ended
+	}
+	event.Stamp(c.req.Sink, event.Event{Type: event.Approval, Object: "abort", Status: "rejected",
+		Message: "abort requested by " + a.By + suffixComment(a.Comment)})
+	cancel(fmt.Errorf("%w by %s%s", ErrAbortRequested, a.By, suffixComment(a.Comment)))
+}
+
+// stepDone records each step done and the weight it left.
+func (c *canaryRun) stepDone(ctx context.Context) func(int, event.Weight) {
+	return func(done int, w event.Weight) {
+		_ = c.rec.Change(ctx, func(x *release.Record) {
+			x.Canary = &release.Canary{Step: done, Steps: c.steps, Weight: w.Asked, Share: w.Share}
+		})
+	}
+}
+
+// awaitPromote marks the record pending and waits for a promote (an
+// approval) or an abort (a rejection, or an abort request, which ends
+// ctx).
+func (c *canaryRun) awaitPromote(ctx context.Context) error {
+	err := c.rec.Change(ctx, func(r *release.Record) {
+		r.Approval = &release.Approval{State: release.ApprovalPending, At: time.Now().UTC()}
+	})
+	if err != nil {
+		return fmt.Errorf("wait for a promote: %w", err)
+	}
+	r := c.rec.Record()
+	msg := fmt.Sprintf("paused: revision %d of %s waits for a promote or an abort", r.Revision, r.App)
+	if cmds := c.req.Canary.Commands; cmds != nil {
+		promote, abort := cmds(r.App, r.Namespace)
+		msg += fmt.Sprintf(": run %q or %q", promote, abort)
+	}
+	event.Stamp(c.req.Sink, event.Event{Type: event.Approval, Object: "promote", Status: "waiting", Message: msg})
+	d, err := c.s.store.WaitForDecision(ctx, r.App, r.Revision)
+	if err != nil {
+		return err
+	}
+	_ = c.rec.Change(ctx, func(x *release.Record) { x.Approval = d })
+	if d.State != release.ApprovalApproved {
+		return fmt.Errorf("%w by %s%s", ErrRejected, d.By, suffixComment(d.Comment))
+	}
+	event.Stamp(c.req.Sink, event.Event{Type: event.Approval, Object: "promote", Status: "approved", Message: "by " + d.By + suffixComment(d.Comment)})
+	return nil
+}
+
+// runningCanary returns the app's canary release whose run is in
+// progress, or nil.
+func runningCanary(ctx context.Context, r Run) (*release.Store, *release.Record, error) {
+	store := release.NewStore(r.Clients.Typed, r.Clients.Namespace)
+	rec, err := store.Latest(ctx, r.App)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: read the records of %s: %w", strategy.ErrRefused, r.App, refusedIfDenied(err))
+	}
+	if rec == nil || rec.Strategy != Canary || rec.Outcome != release.OutcomeRunning {
+		return store, nil, nil
+	}
+	return store, rec, nil
+}
+
+// promoteCanary goes on from the pause the app's running canary waits at.
+func promoteCanary(ctx context.Context, store *release.Store, r *release.Record, by, comment string) error {
+	if _, err := store.Decide(ctx, r.App, true, by, comment); err != nil {
+		if errors.Is(err, release.ErrNoPendingApproval) {
+			return fmt.Errorf("%w: revision %d of %s is a canary in progress that is not paused: there is nothing to promote", strategy.ErrRefused, r.Revision, r.App)
+		}
+		return refusedIfDenied(err)
+	}
+	return nil
+}
+
+// abortCanary asks the app's running canary to abort and waits until its
+// run recorded the outcome.
+func abortCanary(ctx context.Context, store *release.Store, r *release.Record, by, comment string) (*release.Record, error) {
+	if _, err := store.RequestAbort(ctx, r.App, by, comment); err != nil {
+		return nil, refusedIfDenied(err)
+	}
+	end, err := store.WaitForEnd(ctx, r.App, r.Revision)
+	if err != nil {
+		return nil, fmt.Errorf("the abort was asked for; %w", err)
+	}
+	return end, nil
+}
+
+// ConfigSteps turns the config file's (or --steps') canary steps into the
+// strategy's.
+func ConfigSteps(steps []config.CanaryStep) []strategy.CanaryStep {
+	out := make([]strategy.CanaryStep, 0, len(steps))
+	for _, s := range steps {
+		switch {
+		case s.SetWeight != nil:
+			out = append(out, strategy.CanaryStep{Kind: strategy.StepWeight, Weight: *s.SetWeight})
+		case s.Pause != nil:
+			st := strategy.CanaryStep{Kind: strategy.StepPause}
+			if s.Pause.Duration != nil {
+				st.Pause = *s.Pause.Duration
+			}
+			out = append(out, st)
+		default:
+			out = append(out, strategy.CanaryStep{Kind: strategy.StepAnalysis, Analysis: s.Analysis})
+		}
+	}
+	return out
+}

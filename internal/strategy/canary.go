@@ -1,0 +1,425 @@
+package strategy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/cutover/cutover/internal/apply"
+	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/internal/hazard"
+	"github.com/cutover/cutover/internal/kube"
+	"github.com/cutover/cutover/internal/manifest"
+	"github.com/cutover/cutover/internal/readiness"
+)
+
+// Stage names of a canary release besides the rolling update's Validate,
+// Apply and Verify, and one per step (see stepStage).
+const (
+	StageResume    = "Resume"
+	StagePromote   = "Promote"
+	StageScaleDown = "Scale Down"
+	StageAbort     = "Abort"
+)
+
+// CanaryOptions configure a canary release in replica mode: the files'
+// Deployment stays the stable one, a NAME-canary Deployment of the new
+// pod template runs beside it behind the same Services, and its replica
+// count sets its share of traffic.
+type CanaryOptions struct {
+	// RollingOptions hold what a canary shares with a rolling update:
+	// Checks run at Verify, after promotion; NoRollback leaves a failed
+	// canary as it is; RollbackTimeout bounds an abort.
+	RollingOptions
+	Steps []CanaryStep
+	// ScaleDownDelay is how long after promotion the canary keeps its pods
+	// (default 30s), so that every node learns the change before they go.
+	ScaleDownDelay time.Duration
+	// Resume, if set, returns the number of steps an interrupted run of
+	// the same release had done (from its record): this run starts after
+	// them, at the weight they set. It is asked after BeforeWrite.
+	Resume func() int
+	// AwaitPromote waits at a pause without a duration until someone
+	// promotes (nil) or aborts (an error).
+	AwaitPromote func(ctx context.Context) error
+	// OnStep learns each step done: how many, and the traffic split.
+	OnStep func(done int, w event.Weight)
+}
+
+// Canary runs a canary release: Validate, Apply (everything but the
+// stable Deployment, and the canary at the weight it starts with), the
+// steps, Promote (stable takes the new pod template and rolls out fully),
+// Verify, and Scale Down (the canary, after a delay). A failure before
+// Promote aborts: the canary is scaled to zero in one write, and the
+// Services are watched until no canary pod is a ready endpoint.
+type Canary struct {
+	*Rolling
+	opts   CanaryOptions
+	resume int // steps done by an interrupted run (opts.Resume)
+}
+
+// NewCanary returns a canary strategy.
+func NewCanary(c *kube.Clients, opts CanaryOptions) *Canary {
+	if opts.ScaleDownDelay < 0 {
+		opts.ScaleDownDelay = 0
+	} else if opts.ScaleDownDelay == 0 {
+		opts.ScaleDownDelay = 30 * time.Second
+	}
+	return &Canary{Rolling: NewRolling(c, opts.RollingOptions), opts: opts}
+}
+
+// canaryPlan is what Validate found.
+type canaryPlan struct {
+	others []*apply.Item // every object of the files but the stable Deployment
+	canary *apply.Item   // the canary Deployment; Object at its current count
+	stable *apply.Item   // the stable Deployment, as the files have it
+	// services route to stable's pods, and so to the canary's.
+	services []routed
+	// stableReplicas is what stable runs now; 0 on a first release.
+	stableReplicas int
+}
+
+// routing are the items waitRollout watches the Services of.
+func (p *canaryPlan) routing() []*apply.Item {
+	out := make([]*apply.Item, 0, len(p.services)+2)
+	for _, s := range p.services {
+		out = append(out, s.item)
+	}
+	return append(out, p.stable, p.canary)
+}
+
+// Run releases objs. Errors: bad input wraps ErrRefused (nothing was
+// written); a failed or aborted release is a *Failure.
+func (c *Canary) Run(ctx context.Context, objs []manifest.Object) error {
+	var p *canaryPlan
+	if err := c.stage(StageValidate, func() (err error) { p, err = c.validate(ctx, objs); return err }); err != nil {
+		return fmt.Errorf("%w: %w", ErrRefused, err)
+	}
+	c.reportPlan(StageValidate, append(p.others, p.stable))
+	if c.opts.DryRun {
+		return nil
+	}
+	if err := c.beforeWrite(ctx); err != nil {
+		return err
+	}
+	if why := p.noCanary(); why != "" {
+		event.Stamp(c.sink, event.Event{Type: event.Warning, Stage: StageApply, Object: p.stable.Ref(), Message: why + ": no canary, it rolls out in full"})
+		return c.release(ctx, append(p.others, p.stable))
+	}
+	c.startAt(p)
+	if err := c.stage(StageApply, func() error { return c.ap.Apply(ctx, append(p.others, p.canary)) }); err != nil {
+		return c.abort(ctx, p, err)
+	}
+	if err := c.steps(ctx, p); err != nil {
+		return c.abort(ctx, p, err)
+	}
+	if err := c.promote(ctx, p); err != nil {
+		return c.abort(ctx, p, err)
+	}
+	return c.stage(StageScaleDown, func() error { return c.scaleDown(ctx, p) })
+}
+
+// startAt learns where an interrupted run stopped, and applies the
+// canary at the weight it had set: its pods are not scaled away to come
+// back a moment later.
+func (c *Canary) startAt(p *canaryPlan) {
+	if c.opts.Resume == nil {
+		return
+	}
+	c.resume = min(max(c.opts.Resume(), 0), len(c.opts.Steps))
+	if w, _ := weightBefore(c.opts.Steps, c.resume); w > 0 {
+		n, _ := canaryReplicas(w, p.stableReplicas)
+		p.canary.Object = withReplicas(p.canary.Object, n)
+	}
+}
+
+// noCanary says why the release has nothing to compare, or "".
+func (p *canaryPlan) noCanary() string {
+	before := p.stable.Before
+	if before == nil {
+		return "first release of " + p.stable.Ref() + ": nothing stable to compare with"
+	}
+	was, _, _ := unstructured.NestedMap(before.Object, "spec", "template")
+	will, _, _ := unstructured.NestedMap(p.stable.Planned.Object, "spec", "template")
+	if reflect.DeepEqual(was, will) {
+		return p.stable.Ref() + " keeps its pod template"
+	}
+	return ""
+}
+
+// validate plans every object with a server-side dry run, derives the
+// canary and checks the run's permissions and the zero-downtime hazards.
+func (c *Canary) validate(ctx context.Context, objs []manifest.Object) (*canaryPlan, error) {
+	stable, others, err := splitStable(objs)
+	if err != nil {
+		return nil, err
+	}
+	canaryObj, err := canaryDeployment(stable)
+	if err != nil {
+		return nil, err
+	}
+	p := &canaryPlan{}
+	if p.stable, err = c.planOne(ctx, stable); err != nil {
+		return nil, err
+	}
+	p.stableReplicas = liveReplicas(p.stable.Before)
+	items, err := c.ap.Plan(ctx, append(others, canaryObj))
+	if err != nil {
+		return nil, err
+	}
+	p.others, p.canary = items[:0:0], nil
+	for _, it := range items {
+		if it.Kind() == "Deployment" && it.Name() == canaryObj.GetName() {
+			p.canary = it
+			continue
+		}
+		p.others = append(p.others, it)
+	}
+	if p.services = routedServices(append(servicesAmong(p.others), p.stable)); len(p.services) == 0 {
+		return nil, fmt.Errorf("canary: %s: no Service in the files selects the pods of Deployment %s: a canary without a gateway splits a Service's traffic between the stable and the canary pods",
+			stable.Source, stable.GetName())
+	}
+	return p, c.checkCanary(ctx, p)
+}
+
+// checkCanary checks the run's permissions and the hazards of the stable
+// Deployment (the canary copies its pod template).
+func (c *Canary) checkCanary(ctx context.Context, p *canaryPlan) error {
+	all := append(append([]*apply.Item{}, p.others...), p.stable, p.canary)
+	needs := append(waitNeeds(all), append(endpointNeeds(all), hazardNeeds(all)...)...)
+	if !c.opts.EndpointGuard.Off {
+		needs = append(needs, guardNeeds(c.c.Namespace, targetNames(rollingTargets(p.routing())), true)...)
+	}
+	if err := c.checkAccess(ctx, append(needs, c.opts.Needs...)); err != nil {
+		return err
+	}
+	checked := append(append([]*apply.Item{}, p.others...), p.stable)
+	live, err := c.liveServices(ctx, checked)
+	if err != nil {
+		return err
+	}
+	return c.checkHazards(StageValidate, checked, append(releaseServices(checked), live...), hazard.Options{Rolling: true}, c.opts.StrictHazards)
+}
+
+// planOne plans a single object.
+func (c *Canary) planOne(ctx context.Context, o manifest.Object) (*apply.Item, error) {
+	items, err := c.ap.Plan(ctx, []manifest.Object{o})
+	if err != nil {
+		return nil, err
+	}
+	return items[0], nil
+}
+
+// splitStable finds the one Deployment of a canary release.
+func splitStable(objs []manifest.Object) (stable manifest.Object, others []manifest.Object, err error) {
+	var found []manifest.Object
+	for _, o := range objs {
+		if isDeployment(o) {
+			found = append(found, o)
+			continue
+		}
+		others = append(others, o)
+	}
+	if len(found) != 1 {
+		return stable, nil, fmt.Errorf("canary: the files hold %d Deployments; a canary release takes exactly one (the stable one, from which cutover derives NAME%s)", len(found), CanarySuffix)
+	}
+	return found[0], others, nil
+}
+
+func liveReplicas(live *unstructured.Unstructured) int {
+	if live == nil {
+		return 0
+	}
+	n, found, _ := unstructured.NestedInt64(live.Object, "spec", "replicas")
+	if !found {
+		return 1
+	}
+	return int(n)
+}
+
+// steps runs the steps from opts.Resume, first restoring the weight the
+// steps before it set.
+func (c *Canary) steps(ctx context.Context, p *canaryPlan) error {
+	n := len(c.opts.Steps)
+	if w, ok := weightBefore(c.opts.Steps, c.resume); ok && c.resume > 0 {
+		err := c.stage(StageResume, func() error { return c.setWeight(ctx, StageResume, p, w) })
+		if err != nil {
+			return err
+		}
+	}
+	for i := c.resume; i < n; i++ {
+		s, name := c.opts.Steps[i], stepStage(i, n, c.opts.Steps[i])
+		if err := c.stage(name, func() error { return c.step(ctx, name, p, s) }); err != nil {
+			return withCause(ctx, err)
+		}
+		if c.opts.OnStep != nil {
+			w, _ := weightBefore(c.opts.Steps, i+1)
+			_, share := canaryReplicas(w, p.stableReplicas)
+			c.opts.OnStep(i+1, event.Weight{Asked: w, Share: share})
+		}
+	}
+	return nil
+}
+
+// withCause adds why ctx ended to err: an abort someone asked for, a lost
+// lock.
+func withCause(ctx context.Context, err error) error {
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(err, cause) {
+		return fmt.Errorf("%w (%w)", err, cause)
+	}
+	return err
+}
+
+func (c *Canary) step(ctx context.Context, stage string, p *canaryPlan, s CanaryStep) error {
+	switch s.Kind {
+	case StepWeight:
+		return c.setWeight(ctx, stage, p, s.Weight)
+	case StepPause:
+		if s.Pause == 0 {
+			if c.opts.AwaitPromote == nil {
+				return errors.New("a pause until promoted needs a record to wait on")
+			}
+			return c.opts.AwaitPromote(ctx)
+		}
+		return sleep(ctx, s.Pause)
+	case StepAnalysis:
+		return c.verify(ctx, stage, s.Checks)
+	}
+	return fmt.Errorf("unknown step %q", s.Kind)
+}
+
+// setWeight scales the canary to the count that approximates weight and
+// waits until its pods are ready and the Services route to every ready
+// pod.
+func (c *Canary) setWeight(ctx context.Context, stage string, p *canaryPlan, weight int) error {
+	n, share := canaryReplicas(weight, p.stableReplicas)
+	if err := c.scale(ctx, stage, p, n); err != nil {
+		return err
+	}
+	if err := c.waitRollout(ctx, stage, []*apply.Item{p.canary}, p.routing()); err != nil {
+		return err
+	}
+	event.Stamp(c.sink, event.Event{Type: event.Traffic, Stage: stage, Object: p.canary.Ref(), Status: "set",
+		Weight: &event.Weight{Asked: weight, Share: share, CanaryPods: n, StablePods: p.stableReplicas},
+		Message: fmt.Sprintf("weight %d%%: %d canary and %d stable pods ready, so about %d%% of requests reach the canary (split by replicas, an approximation)",
+			weight, n, p.stableReplicas, share)})
+	return nil
+}
+
+// scale sets the canary's replicas in one write, as the field manager
+// that applied it.
+func (c *Canary) scale(ctx context.Context, stage string, p *canaryPlan, n int) error {
+	obj := withReplicas(p.canary.Object, n)
+	body, err := obj.MarshalJSON()
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", p.canary.Ref(), err)
+	}
+	force := true
+	_, err = c.c.Dynamic.Resource(p.canary.Mapping.Resource).Namespace(p.canary.Namespace).Patch(ctx, obj.GetName(),
+		types.ApplyPatchType, body, metav1.PatchOptions{FieldManager: c.ap.FieldManager(), Force: &force})
+	if err != nil {
+		return fmt.Errorf("scale %s to %d: %w", p.canary.Ref(), n, err)
+	}
+	p.canary.Object = obj
+	event.Stamp(c.sink, event.Event{Type: event.ObjectApplied, Stage: stage, Object: p.canary.Ref(), Action: fmt.Sprintf("scaled to %d", n)})
+	return nil
+}
+
+// promote gives stable the new pod template, waits until it is fully
+// rolled out and routed to, and runs the Verify checks.
+func (c *Canary) promote(ctx context.Context, p *canaryPlan) error {
+	err := c.stage(StagePromote, func() error {
+		if err := c.ap.Apply(ctx, []*apply.Item{p.stable}); err != nil {
+			return err
+		}
+		return c.waitRollout(ctx, StagePromote, []*apply.Item{p.stable}, p.routing())
+	})
+	if err != nil || len(c.opts.Checks) == 0 {
+		return err
+	}
+	return c.stage(StageVerify, func() error { return c.verify(ctx, StageVerify, c.opts.Checks) })
+}
+
+// scaleDown waits ScaleDownDelay, then takes the canary's pods away.
+func (c *Canary) scaleDown(ctx context.Context, p *canaryPlan) error {
+	event.Stamp(c.sink, event.Event{Type: event.ObjectStatus, Stage: StageScaleDown, Object: p.canary.Ref(),
+		Status: "waiting", Message: fmt.Sprintf("scaling down in %s", c.opts.ScaleDownDelay)})
+	if err := sleep(ctx, c.opts.ScaleDownDelay); err != nil {
+		return err
+	}
+	return c.toStable(ctx, StageScaleDown, p)
+}
+
+// sleep waits for d, or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// abort puts all traffic back on stable: it restores stable if Promote
+// changed it, and scales the canary to zero, confirmed by the Services'
+// endpoints. It runs even when the run's ctx has ended, bounded by
+// RollbackTimeout.
+func (c *Canary) abort(ctx context.Context, p *canaryPlan, cause error) error {
+	f := &Failure{Cause: cause}
+	if c.opts.NoRollback {
+		return f
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.RollbackTimeout)
+	defer cancel()
+	_ = c.stage(StageAbort, func() error {
+		var errs []error
+		if p.stable.Applied != nil {
+			restored, err := c.rollback(ctx, []*apply.Item{p.stable})
+			f.Restored = append(f.Restored, restored...)
+			errs = append(errs, err)
+		}
+		if err := c.toStable(ctx, StageAbort, p); err != nil {
+			errs = append(errs, err)
+		} else {
+			f.Restored = append(f.Restored, p.canary.Ref()+" (scaled to 0)")
+		}
+		f.RollbackErr = errors.Join(errs...)
+		return f.RollbackErr
+	})
+	f.RolledBack = f.RollbackErr == nil
+	return f
+}
+
+// toStable scales the canary to zero in one write and waits until every
+// Service's ready endpoints are stable's ready pods and no canary pod is
+// one: from then on, no new request reaches the canary.
+func (c *Canary) toStable(ctx context.Context, stage string, p *canaryPlan) error {
+	if err := c.scale(ctx, stage, p, 0); err != nil {
+		return err
+	}
+	notCanary, err := labels.NewRequirement(TrackLabel, selection.NotEquals, []string{TrackCanary})
+	if err != nil {
+		return err
+	}
+	for _, s := range p.services {
+		err := readiness.WaitEndpoints(ctx, c.c, readiness.EndpointsOptions{Namespace: s.item.Namespace, Service: s.item.Name(),
+			Selector: s.selector.Add(*notCanary), OthersNotReady: true})
+		if err != nil {
+			return fmt.Errorf("confirm %s routes to stable only: %w", s.item.Ref(), err)
+		}
+	}
+	event.Stamp(c.sink, event.Event{Type: event.Traffic, Stage: stage, Object: p.canary.Ref(), Status: "stable",
+		Weight:  &event.Weight{StablePods: p.stableReplicas},
+		Message: "all traffic on stable: confirmed, no canary pod is a ready endpoint"})
+	return nil
+}
