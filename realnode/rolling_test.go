@@ -37,6 +37,10 @@ type app struct {
 	PreStopExec int
 	Grace       int    // terminationGracePeriodSeconds; 0: the default (30)
 	Major       string // the Tomcat major the image answers
+	// Fail makes every request to / answer 500 while /healthz, the
+	// readiness probe's path then, passes: a bad release that only its
+	// users' requests show.
+	Fail bool
 	// Kwok runs the pods on the fake nodes, served by the test bed's data
 	// plane (readiness by annotation, every pod serving through its grace
 	// period) instead of the real node: the side-by-side.
@@ -78,9 +82,10 @@ spec:
         - {name: ON_SIGTERM, value: "{{.OnSigterm}}"}
         - {name: DRAIN_AFTER, value: "{{.DrainAfter}}"}
         - {name: START_DELAY, value: "{{.StartDelay}}"}
+        - {name: FAIL, value: "{{if .Fail}}1{{end}}"}
 {{- if not .NoReadiness}}
         readinessProbe:
-          httpGet: {path: /, port: 8080}
+          httpGet: {path: {{if .Fail}}/healthz{{else}}/{{end}}, port: 8080}
           periodSeconds: 1
 {{- end}}
 {{- if .PreStopSleep}}

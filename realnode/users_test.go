@@ -30,8 +30,10 @@ type userOptions struct {
 	URL string
 	// Dial opens the connections; nil: from this host.
 	Dial func(context.Context, string, string) (net.Conn, error)
-	// Record, if set, gets every request's outcome.
+	// Record, if set, gets every request's outcome; ByKind gets it with
+	// the kind of users that sent it.
 	Record func(dataplane.Outcome)
+	ByKind func(kind string, x dataplane.Outcome)
 	// HTTP2 adds the HTTP/2 users.
 	HTTP2 bool
 	// NodePortURL, if set, adds users through the Service's NodePort.
@@ -51,6 +53,9 @@ func startUsers(ctx context.Context, o userOptions) *users {
 	u := &users{stop: stop, results: map[string]chan *dataplane.LoadResult{}}
 	start := func(kind string, lo dataplane.LoadOptions) {
 		lo.Dial, lo.Record = o.Dial, o.Record
+		if o.ByKind != nil {
+			lo.Record = func(x dataplane.Outcome) { o.ByKind(kind, x) }
+		}
 		ch := make(chan *dataplane.LoadResult, 1)
 		u.kinds, u.results[kind] = append(u.kinds, kind), ch
 		go func() { ch <- dataplane.Load(ctx, lo) }()
