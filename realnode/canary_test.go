@@ -231,4 +231,3 @@ func trafficTimes(events []event.Event) (set, stable time.Time) {
 	}
 	return set, stable
 }
-
