@@ -111,11 +111,28 @@ func pausedCanary(t *testing.T, ns string) <-chan result {
 	file := firstCanaryRelease(t, ns)
 	done := make(chan result, 1)
 	go func() { done <- canaryDeploy(t, ns, file, "8", "--steps", "50,pause") }()
+	waitPaused(t, ns, 2, done)
+	canary := readyPods(t, ns, "app=web,cutover.dev/track=canary")
+	all := append(readyPods(t, ns, "app=web,cutover.dev/track!=canary"), canary...)
+	slices.Sort(all)
+	if got := serviceEndpoints(t, ns, "web"); len(canary) != 1 || !slices.Equal(got, all) {
+		t.Errorf("paused at 50%%: service web routes to %v, want stable's two pods and the canary's one, %v", got, all)
+	}
+	if d := getDeployment(t, ns, "web"); d.Spec.Template.Spec.Containers[0].Image != "tomcat:7" {
+		t.Errorf("paused: stable runs %s, want tomcat:7 until promotion", d.Spec.Template.Spec.Containers[0].Image)
+	}
+	return done
+}
+
+// waitPaused waits until revision rev of the app waits for a promote;
+// done is the run's result, which must not come first.
+func waitPaused(t *testing.T, ns string, rev int, done <-chan result) {
+	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
 		r, err := release.NewStore(cluster.Client, ns).Latest(context.Background(), "web")
-		if err == nil && r != nil && r.Approval != nil && r.Approval.State == release.ApprovalPending {
-			break
+		if err == nil && r != nil && r.Revision == rev && r.Approval != nil && r.Approval.State == release.ApprovalPending {
+			return
 		}
 		select {
 		case res := <-done:
@@ -127,16 +144,6 @@ func pausedCanary(t *testing.T, ns string) <-chan result {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	canary := readyPods(t, ns, "app=web,cutover.dev/track=canary")
-	all := append(readyPods(t, ns, "app=web,cutover.dev/track!=canary"), canary...)
-	slices.Sort(all)
-	if got := serviceEndpoints(t, ns, "web"); len(canary) != 1 || !slices.Equal(got, all) {
-		t.Errorf("paused at 50%%: service web routes to %v, want stable's two pods and the canary's one, %v", got, all)
-	}
-	if d := getDeployment(t, ns, "web"); d.Spec.Template.Spec.Containers[0].Image != "tomcat:7" {
-		t.Errorf("paused: stable runs %s, want tomcat:7 until promotion", d.Spec.Template.Spec.Containers[0].Image)
-	}
-	return done
 }
 
 // TestCanaryPauseIsPromoted: `cutover promote` lets a paused canary go on.
@@ -173,6 +180,13 @@ func TestCanaryAbortMidStep(t *testing.T) {
 		t.Fatalf("the aborted canary: exit %d, want 4 naming who aborted", r.code)
 	}
 	assertOnStable(t, ns, "tomcat:7")
+	st := cutover(t, ns, "", "status", "web")
+	for _, want := range []string{"outcome:   rolled-back", "switch:    canary, 1 of 2 steps done, weight 50% (about 33% of requests by replicas)",
+		"abort:     asked by oncall at ", ": errors up"} {
+		if !strings.Contains(st.stdout, want) {
+			t.Errorf("status does not say %q:\n%s", want, st.stdout)
+		}
+	}
 	if rec := latestOf(t, ns, "web"); rec.Outcome != release.OutcomeRolledBack {
 		t.Errorf("record outcome %s, want rolled-back", rec.Outcome)
 	}
@@ -236,5 +250,55 @@ func TestCanaryBadInputChangesNothing(t *testing.T) {
 	}
 	if after := snapshot(t, ns); !slices.Equal(before, after) {
 		t.Errorf("bad input changed the namespace:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+// TestCanaryKilledMidStepResumes: a canary killed with SIGKILL while it
+// waits at a pause leaves the canary at its weight; the rerun of the same
+// release resumes at that pause, without taking the canary's pods away
+// first, and is promoted.
+func TestCanaryKilledMidStepResumes(t *testing.T) {
+	t.Parallel()
+	ns := cluster.Namespace(t)
+	file := firstCanaryRelease(t, ns)
+	steps := "50,pause,100"
+	args := []string{"deploy", "--strategy", "canary", "-f", file, "--var", "TOMCAT_VERSION=8", "--steps", steps,
+		"-o", "json", "--kubeconfig", cluster.Kubeconfig, "-n", ns}
+	killAt(t, "Step 2/3: pause until promoted", args...)
+	waitReadyPods(t, ns, "app=web,cutover.dev/track=canary", 1)
+
+	done := make(chan result, 1)
+	go func() { done <- canaryDeploy(t, ns, file, "8", "--steps", steps, "-o", "json") }()
+	waitPaused(t, ns, 3, done) // not the killed run's revision 2, paused too
+	if p := cutover(t, ns, "", "promote", "web"); p.code != exitOK {
+		t.Fatalf("promote: exit %d", p.code)
+	}
+	r := <-done
+	if r.code != exitOK {
+		t.Fatalf("rerun: exit %d", r.code)
+	}
+	var stages []string
+	canaryApplied := ""
+	for _, ev := range jsonEvents(t, r.stdout) {
+		switch {
+		case ev["type"] == "stage.started":
+			stages = append(stages, fmt.Sprint(ev["stage"]))
+		case ev["type"] == "object.applied" && ev["stage"] == "Apply" && strings.Contains(fmt.Sprint(ev["object"]), "web-canary"):
+			canaryApplied = fmt.Sprint(ev["action"])
+		}
+	}
+	// The killed run did step 1 (50%): the rerun confirms it and waits at
+	// step 2 again.
+	want := []string{"Validate", "Apply", "Resume", "Step 2/3: pause until promoted", "Step 3/3: weight 100%", "Promote", "Scale Down"}
+	if !slices.Equal(stages, want) {
+		t.Errorf("rerun's stages %q, want %q", stages, want)
+	}
+	if canaryApplied != "unchanged" {
+		t.Errorf("the rerun applied web-canary %q, want unchanged: its pods must stay", canaryApplied)
+	}
+	assertOnStable(t, ns, "tomcat:8")
+	killed, err := release.NewStore(cluster.Client, ns).Get(context.Background(), "web", 2)
+	if err != nil || killed.Outcome != release.OutcomeAborted || !strings.Contains(killed.Error, "interrupted") {
+		t.Errorf("the killed run's record: %v; want it closed as interrupted", err)
 	}
 }

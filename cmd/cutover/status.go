@@ -97,6 +97,9 @@ func writeStatus(w io.Writer, r *release.Record) {
 	fmt.Fprintf(w, "started:   %s by %s\n", r.Started.Format(time.RFC3339), r.Holder)
 	fmt.Fprintf(w, "took:      %s\n", took(r))
 	fmt.Fprintf(w, "approval:  %s\n", approvalText(r.Approval))
+	if a := r.AbortRequest; a != nil {
+		fmt.Fprintf(w, "abort:     asked by %s at %s%s\n", a.By, a.At.Format(time.RFC3339), commentText(a.Comment))
+	}
 	if t := objectsText(r); t != "" {
 		fmt.Fprintf(w, "objects:   %s\n", t)
 	}
@@ -146,10 +149,33 @@ func writeAnalysis(w io.Writer, ms []release.Measurement) {
 }
 
 func switchText(r *release.Record) string {
+	if c := r.Canary; c != nil {
+		return canaryText(c)
+	}
 	if r.ToColor == "" {
 		return "-"
 	}
 	return orNone(r.FromColor) + " -> " + r.ToColor
+}
+
+// canaryText says how far a canary got: its steps, and its weight with
+// the share its pods carry when the split is by replicas.
+func canaryText(c *release.Canary) string {
+	s := fmt.Sprintf("canary, %d of %d steps done", c.Step, c.Steps)
+	if c.Weight > 0 {
+		s += fmt.Sprintf(", weight %d%%", c.Weight)
+		if c.Share != c.Weight {
+			s += fmt.Sprintf(" (about %d%% of requests by replicas)", c.Share)
+		}
+	}
+	return s
+}
+
+func commentText(c string) string {
+	if c == "" {
+		return ""
+	}
+	return ": " + c
 }
 
 func took(r *release.Record) string {

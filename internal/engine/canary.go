@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/cutover/cutover/internal/config"
@@ -46,7 +47,7 @@ func deployCanary(ctx context.Context, req DeployRequest) error {
 	store := release.NewStore(req.Clients.Typed, req.Clients.Namespace)
 	rec := release.NewRecorder(store, &release.Record{App: req.App, Strategy: Canary,
 		Digest: manifest.Digest(req.Objects), Started: time.Now().UTC()}, req.sinkLog())
-	c := &canaryRun{req: req, rec: rec, steps: len(opts.Steps)}
+	c := &canaryRun{req: req, rec: rec, steps: len(opts.Steps), plan: plan(opts.Steps)}
 	opts.Needs = RecordNeeds(req.Clients.Namespace)
 	opts.Sink = req.recorded(rec)
 	opts.BeforeWrite = func(bctx context.Context) error { return c.start(ctx, bctx, cancel) }
@@ -141,7 +142,8 @@ type canaryRun struct {
 	rec    *release.Recorder
 	s      *session // set at the first write
 	steps  int
-	resume int // steps an interrupted run of the same release had done
+	plan   string // the steps, described
+	resume int    // steps an interrupted run of the same release had done
 }
 
 // start takes the lock, closes an interrupted record (resuming after its
@@ -157,13 +159,13 @@ func (c *canaryRun) start(ctx, bctx context.Context, cancel context.CancelCauseF
 	if err != nil {
 		return err
 	}
-	if prev != nil && prev.Canary != nil && prev.AbortRequest == nil {
+	if prev != nil && prev.Canary != nil && prev.Canary.Plan == c.plan && prev.AbortRequest == nil && prev.Canary.Step > 0 {
 		c.resume = prev.Canary.Step
-		warn(c.req.Sink, fmt.Sprintf("revision %d released the same objects and did %d of %d steps: this run resumes after them", prev.Revision, c.resume, c.steps))
+		warn(c.req.Sink, fmt.Sprintf("revision %d released the same objects with the same steps and did %d of %d: this run resumes after them", prev.Revision, c.resume, c.steps))
 	}
 	_ = c.rec.Change(bctx, func(x *release.Record) {
 		x.Holder = s.lock.Holder()
-		x.Canary = &release.Canary{Step: c.resume, Steps: c.steps}
+		x.Canary = &release.Canary{Step: c.resume, Steps: c.steps, Plan: c.plan}
 		setImages(x, c.req.Objects, c.req.Secrets)
 	})
 	keep := &keeper{rec: c.rec, secrets: c.req.Secrets, sink: c.req.Sink}
@@ -191,7 +193,7 @@ func (c *canaryRun) watchAbort(ctx context.Context, cancel context.CancelCauseFu
 func (c *canaryRun) stepDone(ctx context.Context) func(int, event.Weight) {
 	return func(done int, w event.Weight) {
 		_ = c.rec.Change(ctx, func(x *release.Record) {
-			x.Canary = &release.Canary{Step: done, Steps: c.steps, Weight: w.Asked, Share: w.Share}
+			x.Canary = &release.Canary{Step: done, Steps: c.steps, Plan: c.plan, Weight: w.Asked, Share: w.Share}
 		})
 	}
 }
@@ -223,6 +225,15 @@ func (c *canaryRun) awaitPromote(ctx context.Context) error {
 	}
 	event.Stamp(c.req.Sink, event.Event{Type: event.Approval, Object: "promote", Status: "approved", Message: "by " + d.By + suffixComment(d.Comment)})
 	return nil
+}
+
+// plan describes steps, for a rerun to compare.
+func plan(steps []strategy.CanaryStep) string {
+	out := make([]string, len(steps))
+	for i, s := range steps {
+		out[i] = s.String()
+	}
+	return strings.Join(out, ", ")
 }
 
 // runningCanary returns the app's canary release whose run is in

@@ -18,6 +18,9 @@ var ErrNotRunning = errors.New("no release is running")
 type Canary struct {
 	// Step is the number of steps done; Steps how many there are.
 	Step, Steps int
+	// Plan describes the steps, in order: a rerun resumes only a run of
+	// the same steps.
+	Plan string
 	// Weight is the canary's share of traffic the last weight step set, in
 	// percent; Share is the share its ready pods actually carry, where the
 	// split is by replicas (an approximation), else equal to Weight.
@@ -25,24 +28,25 @@ type Canary struct {
 }
 
 type wireCanary struct {
-	Step   int `json:"step"`
-	Steps  int `json:"steps"`
-	Weight int `json:"weight"`
-	Share  int `json:"share"`
+	Step   int    `json:"step"`
+	Steps  int    `json:"steps"`
+	Plan   string `json:"plan,omitempty"`
+	Weight int    `json:"weight"`
+	Share  int    `json:"share"`
 }
 
 func wireCanaryOf(c *Canary) *wireCanary {
 	if c == nil {
 		return nil
 	}
-	return &wireCanary{Step: c.Step, Steps: c.Steps, Weight: c.Weight, Share: c.Share}
+	return &wireCanary{Step: c.Step, Steps: c.Steps, Plan: c.Plan, Weight: c.Weight, Share: c.Share}
 }
 
 func (w *wireCanary) canary() *Canary {
 	if w == nil {
 		return nil
 	}
-	return &Canary{Step: w.Step, Steps: w.Steps, Weight: w.Weight, Share: w.Share}
+	return &Canary{Step: w.Step, Steps: w.Steps, Plan: w.Plan, Weight: w.Weight, Share: w.Share}
 }
 
 // RequestAbort asks the running release of app to abort, as by

@@ -114,8 +114,12 @@ func (c *Canary) Run(ctx context.Context, objs []manifest.Object) error {
 		event.Stamp(c.sink, event.Event{Type: event.Warning, Stage: StageApply, Object: p.stable.Ref(), Message: why + ": no canary, it rolls out in full"})
 		return c.release(ctx, append(p.others, p.stable))
 	}
-	c.startAt(p)
-	if err := c.stage(StageApply, func() error { return c.ap.Apply(ctx, append(p.others, p.canary)) }); err != nil {
+	if err := c.stage(StageApply, func() error {
+		if err := c.startAt(ctx, p); err != nil {
+			return err
+		}
+		return c.ap.Apply(ctx, append(p.others, p.canary))
+	}); err != nil {
 		return c.abort(ctx, p, err)
 	}
 	if err := c.steps(ctx, p); err != nil {
@@ -127,18 +131,25 @@ func (c *Canary) Run(ctx context.Context, objs []manifest.Object) error {
 	return c.stage(StageScaleDown, func() error { return c.scaleDown(ctx, p) })
 }
 
-// startAt learns where an interrupted run stopped, and applies the
-// canary at the weight it had set: its pods are not scaled away to come
-// back a moment later.
-func (c *Canary) startAt(p *canaryPlan) {
+// startAt learns where an interrupted run stopped, and plans the canary
+// at the weight it had set: its pods are not scaled away to come back a
+// moment later.
+func (c *Canary) startAt(ctx context.Context, p *canaryPlan) error {
 	if c.opts.Resume == nil {
-		return
+		return nil
 	}
 	c.resume = min(max(c.opts.Resume(), 0), len(c.opts.Steps))
-	if w, _ := weightBefore(c.opts.Steps, c.resume); w > 0 {
-		n, _ := canaryReplicas(w, p.stableReplicas)
-		p.canary.Object = withReplicas(p.canary.Object, n)
+	w, _ := weightBefore(c.opts.Steps, c.resume)
+	if w == 0 {
+		return nil
 	}
+	n, _ := canaryReplicas(w, p.stableReplicas)
+	it, err := c.planOne(ctx, withReplicas(p.canary.Object, n))
+	if err != nil {
+		return err
+	}
+	p.canary = it
+	return nil
 }
 
 // noCanary says why the release has nothing to compare, or "".
@@ -420,6 +431,6 @@ func (c *Canary) toStable(ctx context.Context, stage string, p *canaryPlan) erro
 	}
 	event.Stamp(c.sink, event.Event{Type: event.Traffic, Stage: stage, Object: p.canary.Ref(), Status: "stable",
 		Weight:  &event.Weight{StablePods: p.stableReplicas},
-		Message: "all traffic on stable: confirmed, no canary pod is a ready endpoint"})
+		Message: "all traffic on stable: confirmed in the EndpointSlices, no canary pod is a ready endpoint; each node's kube-proxy applies them within its sync period (1s by default)"})
 	return nil
 }
