@@ -82,6 +82,16 @@ and sees the release through.
      changed goes back to its previous pod template, and cutover waits until
      that revision is fully available again and its Services route to it.
 
+Canary (--strategy canary): the files' one Deployment stays the stable
+one; cutover runs NAME-canary (the new pod template, label
+cutover.dev/track=canary) behind the same Services, and --steps give it
+traffic: a weight (its replicas are that share of stable's, so the split is
+by pods: an approximation, reported as such), pause=DURATION, pause (until
+cutover promote APP), analysis=CHECK (a config file check, run there only).
+Then stable takes the new template and rolls out fully before the canary is
+scaled away. A failed step, cutover abort APP or --timeout aborts: the
+canary goes to zero in one write, confirmed in the EndpointSlices; exit 4.
+
 Variables: $VAR and ${VAR} are replaced inside parsed YAML values and keys,
 never in raw text, so a value cannot add keys or objects. $$ is a literal $.
 Undefined variables stay as written (warned), or fail with --strict-vars.
@@ -89,6 +99,7 @@ Sources, later winning: the environment, --var-file, --var.
 
 ` + exitCodesHelp,
 		Example: `  cutover deploy -f deploy/ --var TOMCAT_VERSION=8
+  cutover deploy -f deploy/ --strategy canary --steps 10,pause=2m,50,analysis=error-rate,pause
   helm template app ./chart | cutover deploy -f - -n prod --timeout 5m
   cutover deploy -f 'k8s/**/*.yaml' --verify-url http://app.example.com/ --verify-contains "Apache Tomcat/8"`,
 		Args: usageArgs(cobra.NoArgs),

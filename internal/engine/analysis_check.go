@@ -31,7 +31,9 @@ func AnalysisCheck(a *config.AnalysisCheck, label string) func(context.Context, 
 			label = "analysis of " + strings.Join(names, ", ")
 		}
 		return &analysisCheck{an: an, label: label, opts: analysis.Options{Sink: b.Sink, Stage: b.strategyStage(),
-			Args: analysis.Args{App: b.App, Namespace: b.Clients.Namespace, Color: b.Color}}}, nil
+			Args: analysis.Args{App: b.App, Namespace: b.Clients.Namespace, Color: b.Color,
+				CanaryDeployment: b.Canary.Deployment, StableDeployment: b.Canary.StableDeployment,
+				CanaryService: b.Canary.Service, StableService: b.Canary.StableService}}}, nil
 	}
 }
 

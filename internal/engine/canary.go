@@ -67,6 +67,7 @@ func deployCanary(ctx context.Context, req DeployRequest) error {
 func (req DeployRequest) canaryOptions(ctx context.Context) (strategy.CanaryOptions, error) {
 	steps := append([]strategy.CanaryStep(nil), req.Canary.Steps...)
 	b := req.Checks.binding(req.Run)
+	b.Canary = canaryNames(req.Objects)
 	named := map[string]bool{}
 	for i, s := range steps {
 		if s.Kind != strategy.StepAnalysis {
@@ -93,6 +94,21 @@ func (req DeployRequest) canaryOptions(ctx context.Context) (strategy.CanaryOpti
 	opts := strategy.CanaryOptions{RollingOptions: req.rollingOptions(), Steps: steps, ScaleDownDelay: req.Canary.ScaleDownDelay}
 	opts.Checks = verifyChecks
 	return opts, nil
+}
+
+// canaryNames names the release's canary workloads: its one Deployment
+// and the canary derived from it, and its first Service.
+func canaryNames(objs []manifest.Object) CanaryNames {
+	var n CanaryNames
+	for _, o := range objs {
+		switch {
+		case o.GetKind() == "Deployment" && n.StableDeployment == "":
+			n.StableDeployment, n.Deployment = o.GetName(), o.GetName()+strategy.CanarySuffix
+		case o.GetKind() == "Service" && n.Service == "":
+			n.Service, n.StableService = o.GetName(), o.GetName()
+		}
+	}
+	return n
 }
 
 func (b CheckBinding) at(stage string) CheckBinding {

@@ -38,6 +38,15 @@ type CheckBinding struct {
 	RoleVar string // the manifests' variable that names the color
 	Vars    func() (*manifest.Vars, error)
 	Sink    event.Sink
+	// Canary names a canary release's workloads, for analysis templates.
+	Canary CanaryNames
+}
+
+// CanaryNames are a canary release's Deployments and Services; in
+// replica mode both tracks share the Services.
+type CanaryNames struct {
+	Deployment, StableDeployment string
+	Service, StableService       string
 }
 
 // CheckSet holds a run's checks.
