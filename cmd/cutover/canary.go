@@ -44,7 +44,9 @@ func (f *canaryFlags) validate() error {
 	return nil
 }
 
-// settings are the engine's canary settings.
-func (f *canaryFlags) settings(bg *blueGreenFlags) engine.CanarySettings {
-	return engine.CanarySettings{Steps: engine.ConfigSteps(f.parsed), ScaleDownDelay: bg.scaleDownDelay, Commands: promoteCommands}
+// settings are the engine's canary settings; the approval flags'
+// notifications tell people when it waits for them.
+func (f *canaryFlags) settings(bg *blueGreenFlags, a *approvalFlags) engine.CanarySettings {
+	return engine.CanarySettings{Steps: engine.ConfigSteps(f.parsed), ScaleDownDelay: bg.scaleDownDelay, Commands: promoteCommands,
+		Notifiers: a.notifiers(), RunURL: ciRunURL()}
 }

@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -301,4 +304,68 @@ func TestCanaryKilledMidStepResumes(t *testing.T) {
 	if err != nil || killed.Outcome != release.OutcomeAborted || !strings.Contains(killed.Error, "interrupted") {
 		t.Errorf("the killed run's record: %v; want it closed as interrupted", err)
 	}
+}
+
+// TestCanaryInconclusiveAnalysisWaitsForAPerson: an analysis whose
+// provider cannot be reached is inconclusive: the canary never promotes on
+// it, but pauses, tells people (the webhook names promote and abort), and
+// goes on when someone promotes.
+func TestCanaryInconclusiveAnalysisWaitsForAPerson(t *testing.T) {
+	t.Parallel()
+	ns := cluster.Namespace(t)
+	file := firstCanaryRelease(t, ns)
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close() // a metrics server that is gone: connection refused
+	told := make(chan map[string]any, 1)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&m)
+		select {
+		case told <- m:
+		default:
+		}
+	}))
+	defer hook.Close()
+	cfg := writeFile(t, "cutover.yaml", `strategy: canary
+checks:
+  - name: errors
+    analysis:
+      metrics:
+        - name: error-rate
+          web: {url: `+down.URL+`, jsonPath: '{.errors}'}
+          interval: 100ms
+          count: 3
+          consecutiveErrorLimit: 2
+          successCondition: result < 0.05
+canary:
+  steps:
+    - setWeight: 50
+    - analysis: errors
+`)
+	done := make(chan result, 1)
+	go func() {
+		done <- cutover(t, ns, "", "deploy", "-c", cfg, "-f", file, "--var", "TOMCAT_VERSION=8", "--scale-down-delay", "1s",
+			"--notify-webhook", hook.URL)
+	}()
+	waitPaused(t, ns, 2, done)
+	select {
+	case m := <-told:
+		if m["canary"] != "step 2 of 2, weight 50%" || !strings.Contains(fmt.Sprint(m["approve_command"]), "cutover promote web") ||
+			!strings.Contains(fmt.Sprint(m["reject_command"]), "cutover abort web") {
+			t.Errorf("webhook got %v, want the paused canary with promote and abort", m)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("nobody was told that the canary waits")
+	}
+	if d := getDeployment(t, ns, "web"); d.Spec.Template.Spec.Containers[0].Image != "tomcat:7" {
+		t.Errorf("an inconclusive analysis promoted: stable runs %s", d.Spec.Template.Spec.Containers[0].Image)
+	}
+	if r := cutover(t, ns, "", "promote", "web", "--by", "qa"); r.code != exitOK {
+		t.Fatalf("promote: exit %d", r.code)
+	}
+	r := <-done
+	if r.code != exitOK || !strings.Contains(r.stdout, "inconclusive") {
+		t.Fatalf("the promoted canary: exit %d, want 0 after saying the analysis was inconclusive", r.code)
+	}
+	assertOnStable(t, ns, "tomcat:8")
 }

@@ -176,7 +176,7 @@ func (o *deployOptions) run(cmd *cobra.Command) error {
 	defer cancel()
 	req := engine.DeployRequest{
 		Run:      engine.Run{Clients: clients, App: o.appName(blueGreen, set.Objects), Holder: holderID(), Sink: sink, Secrets: secrets},
-		Strategy: strat, Objects: set.Objects, Canary: o.canary.settings(&o.bg),
+		Strategy: strat, Objects: set.Objects, Canary: o.canary.settings(&o.bg, &o.approval),
 		Apply:         apply.Options{Force: o.force, TakeOver: o.takeOver, TakeOwnership: o.takeOwn},
 		EndpointGuard: o.guard.settings(), StrictHazards: o.strict, DryRun: o.dryRun,
 		NoRollback: o.noRollback, RollbackTimeout: o.rollbackTO,
@@ -258,7 +258,10 @@ func (o *deployOptions) checkStrategy() (string, error) {
 		}
 		return engine.BlueGreen, o.approval.validate()
 	case "canary":
-		return engine.Canary, o.canary.validate()
+		if err := o.canary.validate(); err != nil {
+			return "", err
+		}
+		return engine.Canary, o.approval.validate() // its notifications
 	}
 	return "", usageError{fmt.Errorf("--strategy %q: want rolling, blue-green or canary", o.strategy)}
 }

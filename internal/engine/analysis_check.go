@@ -45,7 +45,8 @@ type analysisCheck struct {
 
 func (c *analysisCheck) Name() string { return c.label }
 
-// Probe runs the analysis; failed and inconclusive fail the check. Its
+// Probe runs the analysis; failed and inconclusive fail the check (an
+// inconclusive one says so: a canary then waits for a person). Its
 // measurements go to the stage's sink when ctx carries one (the run's
 // record then keeps them), else to the binding's.
 func (c *analysisCheck) Probe(ctx context.Context) verify.Result {
@@ -58,7 +59,7 @@ func (c *analysisCheck) Probe(ctx context.Context) verify.Result {
 	if msg := res.Message(); msg != "" {
 		detail += ": " + msg
 	}
-	return verify.Result{OK: res.Phase == analysis.Successful, Detail: detail}
+	return verify.Result{OK: res.Phase == analysis.Successful, Detail: detail, Inconclusive: res.Phase == analysis.Inconclusive}
 }
 
 // strategyStage names the stage the binding's checks run in.

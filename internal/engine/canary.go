@@ -10,6 +10,7 @@ import (
 	"github.com/cutover/cutover/internal/config"
 	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/internal/manifest"
+	"github.com/cutover/cutover/internal/notify"
 	"github.com/cutover/cutover/internal/release"
 	"github.com/cutover/cutover/internal/strategy"
 )
@@ -27,6 +28,10 @@ type CanarySettings struct {
 	// Commands word, for people, how to promote and abort app in namespace
 	// ns at a pause: the CLI's commands, a dashboard's URL.
 	Commands func(app, ns string) (promote, abort string)
+	// Notifiers are told when the canary waits for a person: at a pause
+	// until promoted, and when an analysis could not judge.
+	Notifiers []notify.Notifier
+	RunURL    string
 }
 
 // deployCanary runs a canary release under the app's lock, keeping its
@@ -225,12 +230,15 @@ func (c *canaryRun) awaitPromote(ctx context.Context) error {
 		return fmt.Errorf("wait for a promote: %w", err)
 	}
 	r := c.rec.Record()
+	n := c.message(ctx, &r)
 	msg := fmt.Sprintf("paused: revision %d of %s waits for a promote or an abort", r.Revision, r.App)
-	if cmds := c.req.Canary.Commands; cmds != nil {
-		promote, abort := cmds(r.App, r.Namespace)
-		msg += fmt.Sprintf(": run %q or %q", promote, abort)
+	if n.ApproveCommand != "" {
+		msg += fmt.Sprintf(": run %q or %q", n.ApproveCommand, n.RejectCommand)
 	}
 	event.Stamp(c.req.Sink, event.Event{Type: event.Approval, Object: "promote", Status: "waiting", Message: msg})
+	if err := notify.All(ctx, n, c.req.Canary.Notifiers...); err != nil {
+		warn(c.req.Sink, "notification failed: "+err.Error())
+	}
 	d, err := c.s.store.WaitForDecision(ctx, r.App, r.Revision)
 	if err != nil {
 		return err
@@ -250,6 +258,22 @@ func plan(steps []strategy.CanaryStep) string {
 		out[i] = s.String()
 	}
 	return strings.Join(out, ", ")
+}
+
+// message tells people where the paused canary stands.
+func (c *canaryRun) message(ctx context.Context, r *release.Record) notify.Message {
+	m := notify.Message{App: r.App, Namespace: r.Namespace, Strategy: Canary, ToImages: r.Images,
+		RunID: fmt.Sprintf("%s revision %d", r.App, r.Revision), RunURL: c.req.Canary.RunURL, WaitingSince: time.Now().UTC()}
+	if p := r.Canary; p != nil {
+		m.Canary = fmt.Sprintf("step %d of %d, weight %d%%", p.Step+1, p.Steps, p.Weight)
+	}
+	if d, ok := ctx.Deadline(); ok {
+		m.Deadline = d.UTC()
+	}
+	if cmds := c.req.Canary.Commands; cmds != nil {
+		m.ApproveCommand, m.RejectCommand = cmds(r.App, r.Namespace)
+	}
+	return m
 }
 
 // runningCanary returns the app's canary release whose run is in

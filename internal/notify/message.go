@@ -29,6 +29,11 @@ type Message struct {
 	// RejectCommand to "cutover reject APP -n NAMESPACE".
 	ApproveCommand string
 	RejectCommand  string
+	// Canary, for a canary paused for a person, says where it stands,
+	// e.g. "step 2 of 4, weight 50% (analysis inconclusive)"; FromImages
+	// are then stable's, ToImages the canary's, ApproveCommand promotes
+	// and RejectCommand aborts.
+	Canary string
 }
 
 // timeLayout shows times in UTC, to the second.
@@ -39,9 +44,12 @@ const timeLayout = "2006-01-02 15:04:05 UTC"
 func (m Message) Subject() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "[cutover] Ready to go? %s", m.where())
-	if m.FromColor == "" {
+	switch {
+	case m.Canary != "":
+		fmt.Fprintf(&b, ": canary paused at %s", m.Canary)
+	case m.FromColor == "":
 		fmt.Fprintf(&b, ": first deploy, %s", m.ToColor)
-	} else {
+	default:
 		fmt.Fprintf(&b, ": %s → %s", m.FromColor, m.ToColor)
 	}
 	if !m.Deadline.IsZero() {
@@ -71,6 +79,14 @@ func (m Message) writeIntro(b *strings.Builder) {
 }
 
 func (m Message) writeSides(b *strings.Builder) {
+	if m.Canary != "" {
+		row(b, "Stable", "serves the rest of the traffic")
+		images(b, m.FromImages)
+		row(b, "Canary", m.Canary)
+		images(b, m.ToImages)
+		b.WriteString("\n")
+		return
+	}
 	if m.FromColor == "" {
 		row(b, "Production now", "nothing yet (first deploy)")
 	} else {
@@ -98,6 +114,11 @@ func (m Message) writeRun(b *strings.Builder) {
 }
 
 func (m Message) writeCommands(b *strings.Builder) {
+	if m.Canary != "" {
+		fmt.Fprintf(b, "To promote, going on with the next step:\n  %s\n", m.approveCommand())
+		fmt.Fprintf(b, "To abort, putting all traffic back on stable:\n  %s\n", m.rejectCommand())
+		return
+	}
 	fmt.Fprintf(b, "To approve, switching production to %s:\n  %s\n", m.ToColor, m.approveCommand())
 	keep := "keeping " + m.FromColor + " in production"
 	if m.FromColor == "" {
@@ -108,6 +129,10 @@ func (m Message) writeCommands(b *strings.Builder) {
 
 func (m Message) writeDeadline(b *strings.Builder) {
 	if m.Deadline.IsZero() {
+		return
+	}
+	if m.Canary != "" {
+		b.WriteString("\nIf nobody decides by then, the run aborts: all traffic goes back on stable.\n")
 		return
 	}
 	b.WriteString("\nIf nobody decides by then, the run stops and production stays as it is.\n")

@@ -46,6 +46,8 @@ func TestMessageSubject(t *testing.T) {
 			"[cutover] Ready to go? web: blue → green"},
 		{"deadline in another zone", func(m *notify.Message) { m.Deadline = m.Deadline.In(time.FixedZone("X", 2*3600)) },
 			"[cutover] Ready to go? web in prod: blue → green, decide by 2025-05-01 10:30:00 UTC"},
+		{"canary", func(m *notify.Message) { m.Canary = "step 2 of 4, weight 10%" },
+			"[cutover] Ready to go? web in prod: canary paused at step 2 of 4, weight 10%, decide by 2025-05-01 10:30:00 UTC"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,6 +84,11 @@ func TestMessageTextVariants(t *testing.T) {
 			[]string{"(1h30m after the wait began)"}, nil},
 		{"no run, no start", func(m *notify.Message) { m.RunID, m.RunURL, m.WaitingSince = "", "", time.Time{} },
 			[]string{"Decide by:      2025-05-01 10:30:00 UTC\n"}, []string{"Run:", "Waiting since:", "after the wait"}},
+		{"canary", func(m *notify.Message) {
+			m.Canary, m.ApproveCommand, m.RejectCommand = "step 2 of 4, weight 10%", "cutover promote web -n prod", "cutover abort web -n prod"
+		}, []string{"Canary:         step 2 of 4, weight 10%", "To promote, going on with the next step:\n  cutover promote web -n prod\n",
+			"To abort, putting all traffic back on stable:\n  cutover abort web -n prod\n", "the run aborts: all traffic goes back on stable"},
+			[]string{"Switch to", "production stays as it is"}},
 		{"several images", func(m *notify.Message) { m.ToImages = []string{"web:1.5", "sidecar:2"} },
 			[]string{"green (deployed, no production traffic yet)\n                web:1.5\n                sidecar:2\n"}, nil},
 	}

@@ -56,6 +56,7 @@ type payload struct {
 	Deadline       string   `json:"deadline,omitempty"`
 	ApproveCommand string   `json:"approve_command"`
 	RejectCommand  string   `json:"reject_command"`
+	Canary         string   `json:"canary,omitempty"`
 }
 
 func newPayload(m Message) payload {
@@ -75,6 +76,7 @@ func newPayload(m Message) payload {
 		Deadline:       rfc3339(m.Deadline),
 		ApproveCommand: m.approveCommand(),
 		RejectCommand:  m.rejectCommand(),
+		Canary:         m.Canary,
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/cutover/cutover/internal/kube"
 	"github.com/cutover/cutover/internal/manifest"
 	"github.com/cutover/cutover/internal/readiness"
+	"github.com/cutover/cutover/internal/verify"
 )
 
 // Stage names of a canary release besides the rolling update's Validate,
@@ -302,9 +303,21 @@ func (c *Canary) step(ctx context.Context, stage string, p *canaryPlan, s Canary
 		}
 		return sleep(ctx, s.Pause)
 	case StepAnalysis:
-		return c.verify(ctx, stage, s.Checks)
+		return c.analyse(ctx, stage, s.Checks)
 	}
 	return fmt.Errorf("unknown step %q", s.Kind)
+}
+
+// analyse runs an analysis step. One that could not judge (inconclusive:
+// no data, a provider down) never promotes: it waits for a person, as a
+// pause until promoted does, who promotes or aborts.
+func (c *Canary) analyse(ctx context.Context, stage string, checks []verify.Spec) error {
+	err := c.verify(ctx, stage, checks)
+	if !errors.Is(err, verify.ErrInconclusive) || c.opts.AwaitPromote == nil {
+		return err
+	}
+	event.Stamp(c.sink, event.Event{Type: event.Warning, Stage: stage, Message: err.Error() + ": waiting for a person to promote or abort"})
+	return c.opts.AwaitPromote(ctx)
 }
 
 // setWeight scales the canary to the count that approximates weight and

@@ -17,6 +17,10 @@ import (
 // ErrCheckFailed is wrapped by Run when a check used up its attempts.
 var ErrCheckFailed = errors.New("check failed")
 
+// ErrInconclusive is wrapped, with ErrCheckFailed, when the last attempt
+// could not judge (Result.Inconclusive): a person may decide instead.
+var ErrInconclusive = errors.New("inconclusive")
+
 // Check is one verification: an HTTP probe today; a Job or a command later.
 type Check interface {
 	// Name describes the check for people; it never holds credentials.
@@ -33,6 +37,10 @@ type Result struct {
 	Detail string
 	// Duration of the attempt; Run measures it when Probe leaves it zero.
 	Duration time.Duration
+	// Inconclusive marks a result that is not OK because the check could
+	// not judge (a metric analysis without enough data), not because what
+	// it checks is bad.
+	Inconclusive bool
 }
 
 // Policy says how to repeat a check until it passes. Zero fields take the
@@ -129,6 +137,9 @@ func Run(ctx context.Context, c Check, p Policy, report func(Attempt)) error {
 		if streak >= p.SuccessesInRow {
 			return nil
 		}
+	}
+	if last.Inconclusive {
+		return fmt.Errorf("%s: %w, %w after %d attempts: %s", name, ErrCheckFailed, ErrInconclusive, p.Attempts, last.Detail)
 	}
 	return fmt.Errorf("%s: %w after %d attempts: %s", name, ErrCheckFailed, p.Attempts, last.Detail)
 }
