@@ -167,6 +167,12 @@ func TestCanaryPauseIsPromoted(t *testing.T) {
 	if r := cutover(t, ns, "", "promote", "web"); r.code != exitBadInput {
 		t.Errorf("promote with nothing running or pending: exit %d, want 3", r.code)
 	}
+	// A canary app rolls back as a rolling one does: at once, to the
+	// release before.
+	if r := cutover(t, ns, "", "rollback", "web"); r.code != exitOK {
+		t.Fatalf("rollback: exit %d", r.code)
+	}
+	assertOnStable(t, ns, "tomcat:7")
 }
 
 // TestCanaryAbortMidStep: `cutover abort` ends a canary in progress: all

@@ -65,9 +65,12 @@ func FindRollback(ctx context.Context, store *release.Store, app string) (ar App
 		strategy.ErrRefused, app, orNone(ar.Current.FromColor))
 }
 
-// isRolling reports a record of a rolling update, or of a rollback of one.
+// isRolling reports a record of a rolling update or a canary, or of a
+// rollback of one: they go back by redeploying an earlier release's
+// objects, in a rolling update (a canary's go back at once, without steps:
+// the earlier release ran in production already).
 func isRolling(r *release.Record) bool {
-	return r.Strategy == Rolling || (r.Strategy == StrategyRollback && r.Service == "")
+	return r.Strategy == Rolling || r.Strategy == Canary || (r.Strategy == StrategyRollback && r.Service == "")
 }
 
 // rollingRollback finds, among a rolling app's records (newest first), the
