@@ -39,6 +39,8 @@ type bed struct {
 	prod      *dataplane.Router
 	test      map[string]*dataplane.Router // blue/green test Services by color
 	check     *checkServer
+	// config is a canary's config file: the check its analysis step runs.
+	config string
 	// log carries the data plane's log into the auditor's timeline once
 	// the scenario's auditor runs.
 	log *notes
@@ -80,6 +82,11 @@ func newBed(ctx context.Context, t *testing.T, s Scenario) (*bed, error) {
 	}
 	b.check = newCheckServer(b)
 	t.Cleanup(b.check.srv.Close)
+	if s.Strategy == Canary {
+		if b.config, err = writeCanaryConfig(dir, b.check.srv.URL); err != nil {
+			return nil, err
+		}
+	}
 	return b, nil
 }
 
@@ -91,19 +98,22 @@ func (b *bed) kube() []string {
 // deployArgs is the deploy command of a release.
 // appName is the scenario's app: it names the lock and the records.
 func (s Scenario) appName() string {
-	if s.Strategy == Rolling {
-		return rollingApp
+	if s.Strategy == BlueGreen {
+		return app
 	}
-	return app
+	return rollingApp // a canary's too: its stable Deployment's name
 }
 
 func (b *bed) deployArgs(release string) []string {
 	s := b.s
 	args := append([]string{"deploy", "-f", b.manifests[release], "-o", "json", "--timeout", "3m",
 		"--var", "TOMCAT_VERSION=" + release}, b.kube()...)
-	if s.Strategy == BlueGreen {
+	switch s.Strategy {
+	case BlueGreen:
 		args = append(args, "--strategy", "blue-green", "--service", prodService,
 			"--idle-policy", s.IdlePolicy, "--scale-down-delay", "1s")
+	case Canary: // release 7 is a first release: it rolls out in full
+		args = append(args, "--strategy", "canary", "--steps", s.Steps, "-c", b.config, "--scale-down-delay", "1s")
 	}
 	if s.Verify {
 		attempts := 25
@@ -132,9 +142,10 @@ const (
 )
 
 // checkServer is what --verify-url reaches: /{color} for blue/green, the
-// color's test Service; /prod for rolling, production. It passes requests
-// through to the data plane router of that Service, or fails them as the
-// scenario's check fault asks.
+// color's test Service; /prod for rolling and canary, production. It passes
+// requests through to the data plane router of that Service, or fails them
+// as the scenario's check fault asks. /errors is a canary's analysis: the
+// users' failed share (failedShare).
 type checkServer struct {
 	b    *bed
 	srv  *httptest.Server
@@ -143,7 +154,10 @@ type checkServer struct {
 
 func newCheckServer(b *bed) *checkServer {
 	c := &checkServer{b: b}
-	c.srv = httptest.NewServer(http.HandlerFunc(c.serve))
+	mux := http.NewServeMux()
+	mux.HandleFunc("/errors", c.failedShare)
+	mux.HandleFunc("/", c.serve)
+	c.srv = httptest.NewServer(mux)
 	return c
 }
 

@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -51,39 +52,53 @@ func seeds() []uint64 {
 	for i := range *flagN {
 		out = append(out, *flagSeed+uint64(i))
 	}
-	if *flagSeed == 1 && *flagFault == "" {
+	if ciSet() {
 		out = append(out, regressionSeeds...)
 	}
 	return out
 }
 
+// ciSet reports whether the flags ask for the CI set: the default seeds,
+// no fault or strategy forced.
+func ciSet() bool { return *flagSeed == 1 && *flagFault == "" && !*flagCanary }
+
 // scenarios are the seeds' scenarios, and with the CI set the freeze
-// regression scenarios and the rolling lock scenarios.
+// regression scenarios, the rolling lock scenarios and the canary
+// scenarios.
 func scenarios() []Scenario {
 	var out []Scenario
 	for _, seed := range seeds() {
 		out = append(out, scenario(seed))
 	}
-	if *flagSeed == 1 && *flagFault == "" {
+	if ciSet() {
 		for _, seed := range freezeSeeds {
 			out = append(out, generateFault(seed, ControllerFreeze))
 		}
 		for _, l := range lockSeeds {
 			out = append(out, generateFault(l.seed, l.fault))
 		}
+		for _, c := range canarySeeds {
+			out = append(out, generateCase(c.seed, faultCase{Canary, c.fault}))
+		}
 	}
 	return out
 }
 
-// scenario is the scenario of a seed, with -chaos.fault and
-// -chaos.restart-at applied.
+// scenario is the scenario of a seed, with -chaos.canary, -chaos.fault,
+// -chaos.restart-at and -chaos.kill-at applied.
 func scenario(seed uint64) Scenario {
 	s := generate(seed)
-	if *flagFault != "" {
+	switch {
+	case *flagCanary:
+		s = generateCanary(seed, Fault(*flagFault))
+	case *flagFault != "":
 		s = generateFault(seed, Fault(*flagFault))
 	}
 	if s.Fault == APIServerRestart {
 		s.RestartAt = *flagRestartAt
+	}
+	if s.Fault == Kill && *flagKillAt != "" {
+		s.KillAt = *flagKillAt
 	}
 	return s
 }
@@ -152,9 +167,11 @@ func runScenario(t *testing.T, s Scenario, add func(row)) {
 	if serialFault(s.Fault) {
 		defer awaitRecovery(context.Background(), t, b.ns) // before the next scenario starts
 	}
+	canary := newCanaryJudge(ctx, t, b)
 	a, err := audit.Start(ctx, audit.Options{Client: cluster.Client, Namespace: b.ns, Service: prodService,
 		PodSelector: labels.SelectorFromSet(labels.Set{"app": "tomcat"}), Router: b.prod,
-		ColorKey: colorKey(s), MinReady: s.minReady(), FailedRequestsCounted: s.outlivesGrace()})
+		ColorKey: colorKey(s), MinReady: s.minReady(), FailedRequestsCounted: s.outlivesGrace(),
+		CountedPods: s.countedPods()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +180,7 @@ func runScenario(t *testing.T, s Scenario, add func(row)) {
 	stopLoad := startLoad(t, b.prod.URL())
 	time.Sleep(300 * time.Millisecond)
 
-	runs, in := deployFaulted(ctx, t, b, a)
+	runs, in := deployFaulted(ctx, t, b, a, func(e event.Event) { canary.onEvent(ctx, e) })
 	if err := in.wait(); err != nil {
 		t.Errorf("fault %s: %v", s.Fault, err)
 	}
@@ -183,6 +200,9 @@ func runScenario(t *testing.T, s Scenario, add func(row)) {
 	res := stopLoad()
 	rep := a.Stop()
 	prod := rep.CheckProduction(want)
+	canaryViolations, canaryNote := canary.violations(t, rep, final)
+	prod = append(prod, canaryViolations...)
+	rw.note = joinNotes(rw.note, canaryNote)
 	rw.requests, rw.failed, rw.violations = res.Total, res.Failures, len(rep.Violations())+len(prod)
 	for _, l := range rep.EndpointLags() {
 		rw.lags = append(rw.lags, l.Took)
@@ -190,6 +210,7 @@ func runScenario(t *testing.T, s Scenario, add func(row)) {
 	rw.gone = rep.GoneEndpointTime()
 	assertNonePaused(ctx, t, b.ns)
 	assertRecorded(ctx, t, b, final)
+	canary.check(ctx, t, runs, in, rw.want)
 	judge(t, s, runs, res)
 	report(t, rep, prod, runs)
 }
@@ -245,8 +266,9 @@ func report(t *testing.T, rep *audit.Report, prod []audit.Violation, runs []*run
 }
 
 // deployFaulted deploys 8 with the scenario's fault, and reruns the same
-// command after a kill. It returns the runs, the last one deciding.
-func deployFaulted(ctx context.Context, t *testing.T, b *bed, a *audit.Auditor) ([]*run, *injector) {
+// command after a kill; observe sees every run's events as they come. It
+// returns the runs, the last one deciding.
+func deployFaulted(ctx context.Context, t *testing.T, b *bed, a *audit.Auditor, observe func(event.Event)) ([]*run, *injector) {
 	t.Helper()
 	in := &injector{b: b, mark: a.Mark}
 	if err := in.before(ctx); err != nil {
@@ -255,6 +277,7 @@ func deployFaulted(ctx context.Context, t *testing.T, b *bed, a *audit.Auditor) 
 	onEvent := func(p *proc, e event.Event) {
 		a.Mark(e.Time, "cutover: "+describe(e))
 		in.onEvent(ctx, p, e)
+		observe(e)
 	}
 	args := b.deployArgs("8")
 	r, err := runCutover(ctx, args, onEvent)
@@ -264,7 +287,10 @@ func deployFaulted(ctx context.Context, t *testing.T, b *bed, a *audit.Auditor) 
 	runs := []*run{r}
 	if b.s.Fault == Kill {
 		a.Mark(time.Now(), "rerun of the same command")
-		r, err = runCutover(ctx, args, func(_ *proc, e event.Event) { a.Mark(e.Time, "cutover (rerun): "+describe(e)) })
+		r, err = runCutover(ctx, args, func(_ *proc, e event.Event) {
+			a.Mark(e.Time, "cutover (rerun): "+describe(e))
+			observe(e)
+		})
 		if err != nil {
 			t.Fatalf("rerun of deploy 8: %v", err)
 		}
@@ -286,6 +312,10 @@ func judge(t *testing.T, s Scenario, runs []*run, res *dataplane.LoadResult) {
 		t.Errorf("only %d requests were sent in %s: the load fell short of a fifth of its rate", res.Total, res.Ended.Sub(res.Started))
 	}
 	switch {
+	case res.Failures > 0 && s.Fault == BadCanary:
+		// Users meet a bad canary's 500s until the abort: the auditor
+		// counts those and fails the scenario on any other failure.
+		t.Logf("%d of %d requests failed, the bad canary's answers among them: %q", res.Failures, res.Total, res.FailureDetails)
 	case res.Failures > 0 && s.outlivesGrace():
 		t.Logf("%d of %d requests failed: the controller stayed frozen past the old pods' grace period: %q",
 			res.Failures, res.Total, res.FailureDetails)
@@ -355,7 +385,21 @@ func recovery(r *run) (bool, time.Duration) {
 	if done, ok := r.stageFinished("Rollback", "succeeded"); ok && r.restored() {
 		return true, done.Time.Sub(failed.Time)
 	}
+	if done, ok := r.stageFinished("Abort", "succeeded"); ok { // a canary: all traffic back on stable
+		return true, done.Time.Sub(failed.Time)
+	}
 	return false, 0
+}
+
+// joinNotes joins the non-empty notes of a summary row.
+func joinNotes(notes ...string) string {
+	var out []string
+	for _, n := range notes {
+		if n != "" {
+			out = append(out, n)
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 // restartOutcome says how cutover took an API server restart.

@@ -9,11 +9,12 @@
 //
 //	CUTOVER_TESTBED_BIN=$(upstream/build.sh) go test -race ./chaos/                       # CI: 14 seeded scenarios and the fixed ones
 //	CUTOVER_TESTBED_BIN=$(upstream/build.sh) go test -race ./chaos/ -chaos.n=50 -chaos.seed=7
+//	CUTOVER_TESTBED_BIN=$(upstream/build.sh) go test -race ./chaos/ -run 'TestChaos/seed-500'  # the canary scenarios only
 //
 // A scenario is a pure function of its seed (chaos_test.go: generate), so a
 // failing seed reruns alone with -chaos.n=1 -chaos.seed=<seed>.
 //
-// Scenarios mix the strategy (rolling or blue-green), 1 to 10 replicas,
+// Scenarios mix the strategy (rolling or blue-green; canary, below), 1 to 10 replicas,
 // readiness delays with jitter, termination delays, and for rolling updates
 // maxSurge and maxUnavailable. maxUnavailable is kept to what zero
 // downtime allows: it resolves (rounded down, as the Deployment controller
@@ -24,14 +25,16 @@
 //
 // The faults, and what cutover must do:
 //
-//	never-ready        new pods never Ready: rolling rolls back (exit 4); blue/green leaves production untouched (exit 1)
+//	never-ready        new pods never Ready: rolling rolls back (exit 4); blue/green leaves production untouched (exit 1);
+//	                   a canary's first weight step fails and it aborts (exit 4), stable untouched
 //	crash-loop         new pods crash-loop: the same, at once instead of at the progress deadline
 //	check-staged       the check fails before production changes: rolling's Verify (rolls back, exit 4);
 //	                   blue/green's Verify Staged (exit 1), through a failing check server or a new
 //	                   release that answers 500 (testbed.cutover.dev/http-status)
 //	check-prod         blue/green's Verify Prod fails after the switch: switched back (exit 4)
 //	reject             blue/green with --approval manual, `cutover reject` while it waits (exit 1)
-//	kill               cutover SIGKILLed at a stage, then rerun with the same command: v8 (exit 0)
+//	kill               cutover SIGKILLed at a stage, then rerun with the same command: v8 (exit 0); a canary
+//	                   is killed at the start of one of its steps, and the rerun resumes after the steps done
 //	apiserver-restart  kube-apiserver killed and restarted while cutover waits for the rollout:
 //	                   cutover rides it out (exit 0), or fails cleanly and rolls back (exit 4)
 //	                   when Verify meets the old pods still routed by a lagging EndpointSlice
@@ -44,6 +47,9 @@
 //	                   -chaos.fault=controller-freeze, and two regression scenarios in the CI set
 //	lock-dead-holder   the app's Lease held by a dead process of this host: taken over (exit 0)
 //	lock-other-host    the Lease held by another host: refused, nothing changed (exit 3)
+//	none               canary only: a good canary goes through every step, promotion and scale-down (exit 0)
+//	bad-canary         canary only: the new release answers 500 (its pods Ready); the analysis step, the
+//	                   users' failed share, fails and the canary aborts (exit 4), stable untouched
 //
 // After every scenario the app's lock and release records are checked,
 // rolling and blue/green alike: no lock left behind, no record left
@@ -60,6 +66,37 @@
 // the start of a stage, or to right after an object of a kind was applied;
 // cutover must then ride it out (exit 0), refuse before any change (3) or
 // roll back (4).
+//
+// Canary releases (--strategy canary, replica mode) are not among the
+// seeded cases, whose seeds the README's figures name: the CI set adds
+// canarySeeds, 5000 to 5005, with the faults none, bad-canary,
+// crash-loop, never-ready, kill and apiserver-restart (while the first
+// weight step waits), and -chaos.canary makes every seed a canary
+// (-chaos.kill-at moves a kill to another stage, e.g. Promote). The steps
+// are a first weight of 10, 25 or 50%, the analysis error-rate, a 1 s
+// pause and a second weight of 50 or 100%. The analysis is a config file
+// check (cutover.yaml in the scenario's directory): a web metric of the
+// users' failed share over the last second, from the data plane router's
+// record, which the check server serves at /errors; the router sends round
+// robin, so a canary answering 500 fails a share of several percent.
+// Besides the checks every scenario gets (production ends on the release
+// the exit code calls for, with its replicas; no lock, no record left
+// running), each canary scenario checks that the canary Deployment asks
+// for no pod, that stable runs the new release after a success and is
+// untouched (template and replicas) when the canary aborted before
+// Promote, that the fault failed the stage it must, and the canary
+// invariants of the auditor: the Service never routed to a pod that never
+// became Ready; when cutover confirmed all traffic on stable (its traffic
+// event with status stable, after the abort or the scale-down) the API's
+// EndpointSlices, read at once, had no canary pod as a ready endpoint; and
+// once the router had left the canary no request reached it. The router
+// follows the slices through its own watch, which delivers the revision
+// cutover confirmed a millisecond or so before or after cutover's (up to
+// a quarter of a second after, seen with the race detector on a loaded
+// machine): requests in between are logged as the data plane's lag, with
+// the failed requests while the canary ran (a bad canary's users
+// see its 500s until the abort: the auditor counts those, and fails the
+// scenario on any other failure).
 //
 // Rolling updates have no approval or Verify Prod, so the reject and
 // check-prod faults are blue/green only; the seeded cases hold blue/green's

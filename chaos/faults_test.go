@@ -137,10 +137,14 @@ func restartNow(s Scenario, e event.Event) bool {
 	return e.Type == event.ObjectStatus && e.Stage == waitStage(s) && strings.HasPrefix(e.Object, "Deployment/")
 }
 
-// waitStage is the stage in which cutover waits for the new pods.
+// waitStage is the stage in which cutover waits for the new pods: a
+// canary's first weight step.
 func waitStage(s Scenario) string {
-	if s.Strategy == BlueGreen {
+	switch s.Strategy {
+	case BlueGreen:
 		return "Deploy"
+	case Canary:
+		return s.stepStages()[0]
 	}
 	return "Wait"
 }
@@ -200,6 +204,13 @@ func (in *injector) reject(ctx context.Context) {
 		in.mu.Unlock()
 		in.note("rejected with `cutover reject`")
 	}
+}
+
+// restarted reports whether the API server was restarted.
+func (in *injector) restarted() bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.restart != nil
 }
 
 // summary joins the notes of what was injected.

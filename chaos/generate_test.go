@@ -1,7 +1,10 @@
 package chaos
 
 import (
+	"slices"
 	"testing"
+
+	"github.com/cutover/cutover/internal/config"
 )
 
 // TestCISetCoversEveryFault checks that the default scenarios inject every
@@ -81,11 +84,56 @@ func TestOutcomes(t *testing.T) {
 		{Scenario{Strategy: Rolling, Fault: APIServerRestart}, 3, Outcome{0, "8"}, false},
 		{Scenario{Strategy: Rolling, Fault: APIServerRestart, RestartAt: "Validate"}, 3, Outcome{3, "7"}, true},
 		{Scenario{Strategy: BlueGreen, Fault: APIServerRestart, RestartAt: "Switch"}, 6, Outcome{0, "8"}, false},
+		{Scenario{Strategy: Canary, Fault: None}, 0, Outcome{0, "8"}, true},
+		{Scenario{Strategy: Canary, Fault: BadCanary}, 4, Outcome{4, "7"}, true},
+		{Scenario{Strategy: Canary, Fault: BadCanary}, 0, Outcome{4, "7"}, false},
+		{Scenario{Strategy: Canary, Fault: CrashLoop}, 4, Outcome{4, "7"}, true},
+		{Scenario{Strategy: Canary, Fault: NeverReady}, 1, Outcome{4, "7"}, false},
+		{Scenario{Strategy: Canary, Fault: Kill}, 0, Outcome{0, "8"}, true},
+		{Scenario{Strategy: Canary, Fault: APIServerRestart}, 4, Outcome{4, "7"}, true},
 	}
 	for _, c := range cases {
 		got, ok := c.s.outcome(c.exit)
 		if got != c.want || ok != c.ok {
 			t.Errorf("%s on %s (at %q), exit %d: got %v %t, want %v %t", c.s.Fault, c.s.Strategy, c.s.RestartAt, c.exit, got, ok, c.want, c.ok)
 		}
+	}
+}
+
+// TestCanaryScenarios checks the canary scenarios: the CI set's seeds,
+// fixed in order from 5000, cover every canary fault, and any canary
+// scenario is reproducible, keeps zero downtime possible at promotion,
+// has steps cutover takes, and is killed at the start of one of them.
+func TestCanaryScenarios(t *testing.T) {
+	seen := map[Fault]bool{}
+	for i, c := range canarySeeds {
+		if c.seed != 5000+uint64(i) {
+			t.Errorf("canary seed %d is %d: the seeds run in order from 5000", i, c.seed)
+		}
+		seen[c.fault] = true
+	}
+	for _, f := range canaryFaults {
+		if !seen[f] {
+			t.Errorf("the CI set misses %s on canary", f)
+		}
+	}
+	for seed := range uint64(2000) {
+		s := generateCanary(seed, "")
+		if s != generateCanary(seed, "") || s.Strategy != Canary {
+			t.Fatalf("seed %d gives two scenarios, or not a canary: %s", seed, s)
+		}
+		if _, err := config.ParseSteps(s.Steps); err != nil {
+			t.Errorf("%s: steps: %v", s, err)
+		}
+		if unavailable := resolve(s.MaxUnavailable, s.Replicas, false); unavailable >= s.Replicas ||
+			unavailable == 0 && resolve(s.MaxSurge, s.Replicas, true) == 0 {
+			t.Errorf("%s: stable's rollout at promotion cannot keep zero downtime", s)
+		}
+		if s.Fault == Kill && !slices.Contains(s.stepStages(), s.KillAt) {
+			t.Errorf("%s: killed at %q, not one of its steps %q", s, s.KillAt, s.stepStages())
+		}
+	}
+	if got := generateCanary(5001, BadCanary).faultStage(); got != "Step 2/4: analysis error-rate" {
+		t.Errorf("a bad canary fails at %q, want its analysis step", got)
 	}
 }

@@ -23,10 +23,16 @@ var (
 	// flagRestartAt explores API server restarts at other moments than the
 	// wait for the rollout; the outcome is then free among riding it out,
 	// refusing before any change and rolling back.
-	flagFault = flag.String("chaos.fault", "", "give every scenario this fault (e.g. apiserver-restart, controller-freeze), on rolling for even seeds and blue-green for odd ones, instead of the seed's own; no regression seeds are added")
+	flagFault = flag.String("chaos.fault", "", "give every scenario this fault (e.g. apiserver-restart, controller-freeze), on rolling for even seeds and blue-green for odd ones (none and bad-canary: canary), instead of the seed's own; no regression seeds are added")
 	// flagGuard turns cutover's endpoint drift guard off, to measure what
 	// it does.
-	flagGuard     = flag.Bool("chaos.guard", true, "run cutover with its endpoint drift guard (--endpoint-guard)")
+	flagGuard = flag.Bool("chaos.guard", true, "run cutover with its endpoint drift guard (--endpoint-guard)")
+	// flagCanary runs canary releases on the seeds instead of the seeds'
+	// own cases, which never are (see canarySeeds).
+	flagCanary = flag.Bool("chaos.canary", false, "make every scenario a canary release, its fault -chaos.fault or, without it, one of "+faultList(canaryFaults)+" by seed; no regression seeds are added")
+	// flagKillAt explores kills at other stages than the seed's; a canary
+	// is killed at its steps unless told.
+	flagKillAt    = flag.String("chaos.kill-at", "", "with the kill fault, SIGKILL cutover when this stage starts (e.g. Promote) instead of the seed's stage")
 	flagRestartAt = flag.String("chaos.restart-at", "", "restart kube-apiserver when this stage starts (e.g. Switch), or once an object of a kind is applied (e.g. applied:Service), instead of while cutover waits for the rollout")
 )
 

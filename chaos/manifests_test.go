@@ -141,7 +141,8 @@ type manifest struct {
 }
 
 // writeManifests writes the files of release (7: clean, 8: with the
-// scenario's pod fault) into a new directory under dir and returns it.
+// scenario's pod fault) into a new directory under dir and returns it. A
+// canary's are a rolling update's: cutover derives the canary from them.
 func (s Scenario) writeManifests(dir, release string) (string, error) {
 	m := manifest{Replicas: s.Replicas, Deadline: 120, MaxSurge: s.MaxSurge, MaxUnavailable: s.MaxUnavailable,
 		Annotations: s.annotations(release), Grace: s.Grace}
@@ -177,7 +178,7 @@ func (s Scenario) annotations(release string) map[string]string {
 			b.Behavior = testbed.NeverReady
 		case s.Fault == CrashLoop:
 			b.Behavior, b.CrashEvery = testbed.CrashLoop, 300*time.Millisecond
-		case s.Fault == CheckStaged && s.CheckViaApp:
+		case s.Fault == CheckStaged && s.CheckViaApp, s.Fault == BadCanary:
 			extra[dataplane.AnnotationHTTPStatus] = "500"
 		}
 	}

@@ -15,6 +15,11 @@ type Strategy string
 const (
 	Rolling   Strategy = "rolling"
 	BlueGreen Strategy = "blue-green"
+	// Canary is a canary release in replica mode (NAME-canary beside the
+	// stable Deployment, behind the same Service). It is not among the
+	// seeded cases (adding one would change every seed's scenario): its
+	// scenarios are canarySeeds, and -chaos.canary.
+	Canary Strategy = "canary"
 )
 
 // Fault is the one thing that goes wrong in a scenario (see the package
@@ -37,6 +42,11 @@ const (
 	// seeded cases (adding one would change every seed's scenario): it runs
 	// with -chaos.fault=controller-freeze.
 	ControllerFreeze Fault = "controller-freeze"
+	// None injects nothing: a good canary, which must go all the way.
+	None Fault = "none"
+	// BadCanary is a canary whose new release answers 500 (the pods are
+	// Ready): the analysis step, the users' failed share, fails.
+	BadCanary Fault = "bad-canary"
 )
 
 // serialFault reports whether a fault stops a part of the control plane
@@ -86,6 +96,8 @@ type Scenario struct {
 	// CheckViaApp makes check-staged on blue/green fail through the new
 	// release answering 500, instead of a failing check server.
 	CheckViaApp bool
+	// Steps are a canary's --steps, e.g. "10,analysis=error-rate,50".
+	Steps string
 	// KillAt is the stage whose start triggers the kill, KillDelay later.
 	KillAt    string
 	KillDelay time.Duration
@@ -113,15 +125,20 @@ func (s Scenario) String() string {
 		fmt.Fprintf(&b, "-%s", s.ReadyAfterMax)
 	}
 	fmt.Fprintf(&b, ", terminating %s, grace %ds", s.TerminateAfter, s.Grace)
-	if s.Strategy == Rolling {
-		fmt.Fprintf(&b, ", maxSurge %s maxUnavailable %s (min ready %d)", s.MaxSurge, s.MaxUnavailable, s.minReady())
-	} else {
+	if s.Strategy == BlueGreen {
 		fmt.Fprintf(&b, ", idle policy %s", s.IdlePolicy)
+	} else {
+		fmt.Fprintf(&b, ", maxSurge %s maxUnavailable %s (min ready %d)", s.MaxSurge, s.MaxUnavailable, s.minReady())
+	}
+	if s.Strategy == Canary {
+		fmt.Fprintf(&b, ", steps %s", s.Steps)
 	}
 	if s.Verify {
 		b.WriteString(", verify")
 	}
 	switch s.Fault {
+	case BadCanary:
+		b.WriteString(" (the app answers 500)")
 	case CheckStaged:
 		if s.CheckViaApp {
 			b.WriteString(" (the app answers 500)")
@@ -143,13 +160,26 @@ func (s Scenario) String() string {
 func generate(seed uint64) Scenario { return generateCase(seed, cases[seed%uint64(len(cases))]) }
 
 // generateFault makes the scenario of a seed with the given fault, on
-// rolling for even seeds and blue/green for odd ones (-chaos.fault).
+// rolling for even seeds and blue/green for odd ones (-chaos.fault); a
+// fault only a canary has makes a canary.
 func generateFault(seed uint64, f Fault) Scenario {
 	c := faultCase{strategy: Rolling, fault: f}
-	if seed%2 == 1 {
+	switch {
+	case f == None || f == BadCanary:
+		c.strategy = Canary
+	case seed%2 == 1:
 		c.strategy = BlueGreen
 	}
 	return generateCase(seed, c)
+}
+
+// generateCanary makes a canary scenario of a seed with the given fault,
+// or without one the seed's among canaryFaults (-chaos.canary).
+func generateCanary(seed uint64, f Fault) Scenario {
+	if f == "" {
+		f = canaryFaults[seed%uint64(len(canaryFaults))]
+	}
+	return generateCase(seed, faultCase{Canary, f})
 }
 
 func generateCase(seed uint64, c faultCase) Scenario {
@@ -177,17 +207,20 @@ func generateCase(seed uint64, c faultCase) Scenario {
 	if s.Fault == APIServerRestart {
 		s.Grace = restartGrace
 	}
-	if s.Strategy == Rolling {
-		s.MaxSurge, s.MaxUnavailable = rollout(r, s.Replicas)
-	} else {
+	if s.Strategy == BlueGreen {
 		s.IdlePolicy = []string{"keep", "scale-down", "update"}[r.IntN(3)]
+	} else { // rolling, and a canary's promotion: stable rolls out
+		s.MaxSurge, s.MaxUnavailable = rollout(r, s.Replicas)
 	}
 	s.Verify = r.IntN(2) == 0 || s.Fault == CheckStaged || s.Fault == CheckProd
+	if s.Strategy == Canary {
+		s.Steps = canarySteps(r)
+	}
 	switch s.Fault {
 	case CheckStaged:
 		s.CheckViaApp = s.Strategy == BlueGreen && r.IntN(2) == 0
 	case Kill:
-		stages := killStages[s.Strategy]
+		stages := s.killStages()
 		s.KillAt = stages[r.IntN(len(stages))]
 		s.KillDelay = ms(r.IntN(300))
 	}
@@ -195,10 +228,21 @@ func generateCase(seed uint64, c faultCase) Scenario {
 }
 
 // killStages are the stages a kill may hit: every stage but the last, so
-// that the kill lands while cutover runs.
+// that the kill lands while cutover runs. A canary's are its steps
+// (Scenario.killStages).
 var killStages = map[Strategy][]string{
 	Rolling:   {"Validate", "Apply", "Wait"},
 	BlueGreen: {"Check Env", "Deploy", "Verify Staged", "Confirm", "Switch", "Verify Prod"},
+}
+
+// killStages are the stages the scenario's kill may hit: a canary is
+// killed at the start of one of its steps, mid-release, which a rerun
+// must resume.
+func (s Scenario) killStages() []string {
+	if s.Strategy == Canary {
+		return s.stepStages()
+	}
+	return killStages[s.Strategy]
 }
 
 // Grace periods. A deleted pod's endpoint leaves the EndpointSlice only
@@ -269,6 +313,8 @@ func (s Scenario) minReady() int {
 	case s.Strategy == BlueGreen:
 		return s.Replicas
 	}
+	// Rolling, and a canary: its pods only add to stable's, which keeps
+	// its count until promotion rolls it out.
 	return s.Replicas - resolve(s.MaxUnavailable, s.Replicas, false)
 }
 
@@ -321,14 +367,14 @@ func (s Scenario) outlivesGrace() bool {
 // want is the outcome the fault calls for.
 func (s Scenario) want() Outcome {
 	switch s.Fault {
-	case Kill, APIServerRestart, LockDeadHolder, ControllerFreeze:
+	case Kill, APIServerRestart, LockDeadHolder, ControllerFreeze, None:
 		return Outcome{Exit: exitOK, Version: "8"}
 	case LockOtherHost:
 		return Outcome{Exit: exitRefused, Version: "7"}
 	case CheckProd:
 		return Outcome{Exit: exitRolledBack, Version: "7"}
 	}
-	if s.Strategy == Rolling {
+	if s.Strategy != BlueGreen { // rolling rolls back; a canary aborts
 		return Outcome{Exit: exitRolledBack, Version: "7"}
 	}
 	return Outcome{Exit: exitFailed, Version: "7"} // blue/green: production untouched

@@ -375,3 +375,35 @@ canary:
 	}
 	assertOnStable(t, ns, "tomcat:8")
 }
+
+// TestCanaryKilledInPromotionIsFinished: a canary killed once stable has
+// the release (in Promote or Scale Down) leaves the canary's pods behind;
+// the rerun finds stable on the release, nothing to compare, and takes
+// them away.
+func TestCanaryKilledInPromotionIsFinished(t *testing.T) {
+	t.Parallel()
+	for _, stage := range []string{"Promote", "Scale Down"} {
+		t.Run(stage, func(t *testing.T) {
+			t.Parallel()
+			ns := cluster.Namespace(t)
+			file := firstCanaryRelease(t, ns)
+			args := []string{"deploy", "--strategy", "canary", "-f", file, "--var", "TOMCAT_VERSION=8", "--steps", "50",
+				"--scale-down-delay", "1m", "-o", "json", "--kubeconfig", cluster.Kubeconfig, "-n", ns}
+			killAt(t, stage, args...)
+			if c := getDeployment(t, ns, "web-canary"); c.Spec.Replicas == nil || *c.Spec.Replicas == 0 {
+				t.Fatalf("killed at %s: the canary has no pods left to take away", stage)
+			}
+			r := canaryDeploy(t, ns, file, "8", "--steps", "50")
+			if r.code != exitOK {
+				t.Fatalf("rerun: exit %d", r.code)
+			}
+			// Killed in Scale Down, stable runs 8 already: the rerun only
+			// takes the canary away. Killed as Promote starts, stable may
+			// not have taken 8 yet: the rerun then resumes and promotes.
+			if stage == "Scale Down" && !strings.Contains(r.stdout, "the canary still has pods from an earlier run") {
+				t.Errorf("rerun after a kill in Scale Down did not say it takes the canary's pods away")
+			}
+			assertOnStable(t, ns, "tomcat:8")
+		})
+	}
+}

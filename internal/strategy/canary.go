@@ -113,7 +113,10 @@ func (c *Canary) Run(ctx context.Context, objs []manifest.Object) error {
 	}
 	if why := p.noCanary(); why != "" {
 		event.Stamp(c.sink, event.Event{Type: event.Warning, Stage: StageApply, Object: p.stable.Ref(), Message: why + ": no canary, it rolls out in full"})
-		return c.release(ctx, append(p.others, p.stable))
+		if err := c.release(ctx, append(p.others, p.stable)); err != nil {
+			return err
+		}
+		return c.finishPromotion(ctx, p)
 	}
 	if err := c.stage(StageApply, func() error {
 		if err := c.startAt(ctx, p); err != nil {
@@ -141,10 +144,15 @@ func (c *Canary) startAt(ctx context.Context, p *canaryPlan) error {
 	}
 	c.resume = min(max(c.opts.Resume(), 0), len(c.opts.Steps))
 	w, _ := weightBefore(c.opts.Steps, c.resume)
-	if w == 0 {
+	n, _ := canaryReplicas(w, p.stableReplicas)
+	if sameTemplate(p.canary.Before, p.canary.Planned) {
+		// A run of this release scaled it, maybe past its last recorded
+		// step: the steps from here set its count, not Apply.
+		n = max(n, liveReplicas(p.canary.Before))
+	}
+	if n == 0 {
 		return nil
 	}
-	n, _ := canaryReplicas(w, p.stableReplicas)
 	it, err := c.planOne(ctx, withReplicas(p.canary.Object, n))
 	if err != nil {
 		return err
@@ -153,18 +161,39 @@ func (c *Canary) startAt(ctx context.Context, p *canaryPlan) error {
 	return nil
 }
 
+// finishPromotion scales away a canary that still has pods when stable
+// already runs the release: a run killed in Promote or Scale Down left
+// it, and its rerun finds nothing to compare.
+func (c *Canary) finishPromotion(ctx context.Context, p *canaryPlan) error {
+	if p.canary.Before == nil || liveReplicas(p.canary.Before) == 0 {
+		return nil
+	}
+	event.Stamp(c.sink, event.Event{Type: event.Warning, Stage: StageScaleDown, Object: p.canary.Ref(),
+		Message: "the canary still has pods from an earlier run of this release: they go now"})
+	return c.stage(StageScaleDown, func() error { return c.scaleDown(ctx, p) })
+}
+
 // noCanary says why the release has nothing to compare, or "".
 func (p *canaryPlan) noCanary() string {
 	before := p.stable.Before
 	if before == nil {
 		return "first release of " + p.stable.Ref() + ": nothing stable to compare with"
 	}
-	was, _, _ := unstructured.NestedMap(before.Object, "spec", "template")
-	will, _, _ := unstructured.NestedMap(p.stable.Planned.Object, "spec", "template")
-	if reflect.DeepEqual(was, will) {
+	if sameTemplate(before, p.stable.Planned) {
 		return p.stable.Ref() + " keeps its pod template"
 	}
 	return ""
+}
+
+// sameTemplate reports two Deployments with the same pod template; false
+// when either is missing.
+func sameTemplate(a, b *unstructured.Unstructured) bool {
+	if a == nil || b == nil {
+		return false
+	}
+	x, _, _ := unstructured.NestedMap(a.Object, "spec", "template")
+	y, _, _ := unstructured.NestedMap(b.Object, "spec", "template")
+	return reflect.DeepEqual(x, y)
 }
 
 // validate plans every object with a server-side dry run, derives the

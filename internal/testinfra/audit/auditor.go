@@ -47,6 +47,10 @@ type Options struct {
 	// deploy tool can protect against, such as an EndpointSlice controller
 	// frozen past the old pods' grace period.
 	FailedRequestsCounted bool
+	// CountedPods, if set, makes the failed answers of the pods it selects
+	// a count, not a violation (invariant 4): a canary released to fail,
+	// whose users see its errors until the abort. See Report.Exposure.
+	CountedPods labels.Selector
 }
 
 // Auditor records production's timeline until Stop.
@@ -341,7 +345,7 @@ func (a *Auditor) Stop() *Report {
 	entries := append(slices.Clone(a.entries), a.routerEntries()...)
 	sortEntries(entries)
 	a.report = &Report{Namespace: a.opts.Namespace, Service: a.opts.Service, ColorKey: a.opts.ColorKey,
-		MinReady: a.opts.MinReady, FailedRequestsCounted: a.opts.FailedRequestsCounted,
+		MinReady: a.opts.MinReady, FailedRequestsCounted: a.opts.FailedRequestsCounted, CountedPods: a.opts.CountedPods,
 		Started: a.started, Stopped: stopped, Entries: entries}
 	return a.report
 }

@@ -28,7 +28,27 @@
 //     Auditor.WaitProduction waits for that state (EndpointSlices lag pods by
 //     milliseconds) before the check.
 //  4. NoFailedRequests: no request through the router failed (a router
-//     error or a status other than 2xx).
+//     error or a status other than 2xx). With Options.CountedPods, the
+//     failed answers of those pods (a canary released to fail) are
+//     counted instead (Report.Exposure); any other failure still breaks
+//     it.
+//
+// Two more are asked for explicitly, for a release that exposes some pods
+// apart from the others (a canary):
+//
+//  5. Drained (Report.CheckDrained): once the deploy confirmed that a set
+//     of pods takes no more traffic (a canary's abort), the router leaves
+//     them, and no request reaches them from then on. The router follows
+//     the EndpointSlices with no sync period, but through a watch of its
+//     own, which delivers the revision the deploy confirmed about a
+//     millisecond before or after the deploy's (more on a loaded machine):
+//     requests in that moment are the data plane's lag (Drain.Lagged),
+//     counted, not judged.
+//     Whether the slices had really left the pods when the deploy said so
+//     is the caller's to check against the API.
+//  6. RoutedReady (Report.CheckRoutedReady): every pod behind a ready
+//     endpoint became Ready: the Service never routes to a pod that
+//     crash-loops or never gets ready.
 //
 // On a violation, Report.Save writes the timeline to a file and Assert logs
 // where, with the violations and the timeline around the first of them.

@@ -42,7 +42,7 @@ func (r *Report) Violations() []Violation {
 	out = append(out, checkReadyEndpoints(r)...)
 	out = append(out, checkReadyColor(r)...)
 	if !r.FailedRequestsCounted {
-		out = append(out, checkRequests(r.Entries)...)
+		out = append(out, checkRequests(r.judgedRequests())...)
 	}
 	slices.SortStableFunc(out, compareViolations)
 	return out

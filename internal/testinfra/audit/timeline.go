@@ -91,6 +91,7 @@ type Report struct {
 	MinReady           int
 	// FailedRequestsCounted: see Options.
 	FailedRequestsCounted bool
+	CountedPods           labels.Selector // see Options
 	Started, Stopped      time.Time
 	// Entries are ordered by Time.
 	Entries []Entry
