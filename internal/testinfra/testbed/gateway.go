@@ -55,10 +55,7 @@ type Gateway struct {
 	// addresses, and test traffic goes nowhere else.
 	BackendIP string
 	link      string
-	dir       string
-	proc      *process
-	stopped   bool
-	lastLog   string
+	sidecar
 }
 
 // StartGateway installs the Gateway API CRDs and the GatewayClass (once
@@ -81,7 +78,7 @@ func (c *Cluster) StartGateway(ctx context.Context, ns string) (*Gateway, error)
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{Namespace: ns, Name: "gateway", dir: dir}
+	g := &Gateway{Namespace: ns, Name: "gateway", sidecar: sidecar{dir: dir}}
 	if err := g.addBackendIP(ctx); err != nil {
 		return nil, errors.Join(err, g.Stop())
 	}
@@ -259,30 +256,14 @@ func (g *Gateway) addBackendIP(ctx context.Context) error {
 // Stop stops Traefik, removes its interface and its directory; the
 // Gateway object goes with its namespace.
 func (g *Gateway) Stop() error {
-	if g.stopped {
-		return nil
-	}
-	g.stopped = true
-	var errs []error
-	if g.proc != nil {
-		errs = append(errs, g.proc.stop(5*time.Second))
-		g.lastLog = g.proc.tail(60)
-	}
-	if g.link != "" {
-		if out, err := exec.Command("ip", "link", "del", g.link).CombinedOutput(); err != nil {
-			errs = append(errs, fmt.Errorf("ip link del %s: %w: %s", g.link, err, out))
+	stopped := g.stopped
+	err := g.stop()
+	if g.link != "" && !stopped {
+		if out, lerr := exec.Command("ip", "link", "del", g.link).CombinedOutput(); lerr != nil {
+			err = errors.Join(err, fmt.Errorf("ip link del %s: %w: %s", g.link, lerr, out))
 		}
 	}
-	return errors.Join(append(errs, os.RemoveAll(g.dir))...)
-}
-
-// Logs are the tail of Traefik's log.
-func (g *Gateway) Logs(n int) string {
-	if g.stopped || g.proc == nil {
-		lines := strings.Split(g.lastLog, "\n")
-		return strings.Join(lines[max(0, len(lines)-n):], "\n")
-	}
-	return g.proc.tail(n)
+	return err
 }
 
 // RequireGateway starts a Gateway for the test's namespace ns, stopped

@@ -26,11 +26,8 @@ type PrometheusOptions struct {
 // directory of its own.
 type Prometheus struct {
 	// URL is its API's address: http://127.0.0.1:PORT.
-	URL     string
-	dir     string
-	proc    *process
-	stopped bool
-	lastLog string
+	URL string
+	sidecar
 }
 
 // StartPrometheus starts a Prometheus that scrapes o.Targets, and returns
@@ -44,7 +41,7 @@ func StartPrometheus(ctx context.Context, o PrometheusOptions) (*Prometheus, err
 	if err != nil {
 		return nil, err
 	}
-	p := &Prometheus{dir: dir}
+	p := &Prometheus{sidecar: sidecar{dir: dir}}
 	if err := p.start(ctx, bin, o); err != nil {
 		return nil, errors.Join(err, p.Stop())
 	}
@@ -97,27 +94,7 @@ scrape_configs:
 
 // Stop stops Prometheus and removes its data; its log's tail stays for
 // Logs. A second Stop does nothing.
-func (p *Prometheus) Stop() error {
-	if p.stopped {
-		return nil
-	}
-	p.stopped = true
-	var err error
-	if p.proc != nil {
-		err = p.proc.stop(5 * time.Second)
-		p.lastLog = p.proc.tail(50)
-	}
-	return errors.Join(err, os.RemoveAll(p.dir))
-}
-
-// Logs are the tail of Prometheus's log.
-func (p *Prometheus) Logs(n int) string {
-	if p.stopped {
-		lines := strings.Split(p.lastLog, "\n")
-		return strings.Join(lines[max(0, len(lines)-n):], "\n")
-	}
-	return p.proc.tail(n)
-}
+func (p *Prometheus) Stop() error { return p.stop() }
 
 // RequirePrometheus starts a Prometheus for t, stopped when t ends. It
 // skips with -short, and fails, naming the script to run, where Prometheus
