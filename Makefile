@@ -29,7 +29,7 @@ test: test-bed real-node-deps prometheus-deps lint
 # route through them. Not in make test yet: see upstream/gateway.sh.
 test-gateway: test-bed
 	CUTOVER_TESTBED_BIN=$$(upstream/build.sh) CUTOVER_GATEWAY_BIN=$$(upstream/gateway.sh) \
-		$(GO) test -race -count=1 -timeout 20m -run Gateway ./internal/testinfra/testbed/
+		$(GO) test -race -count=1 -timeout 20m -run Gateway ./internal/testinfra/testbed/ ./cmd/cutover/
 
 # The pure tests only: no control plane is started (go test -short), and
 # the tests that need one skip. Seconds, for the edit-test loop.

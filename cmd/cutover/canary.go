@@ -14,15 +14,20 @@ type canaryFlags struct {
 	steps  string              // --steps, compact
 	config []config.CanaryStep // the config file's, under --steps
 	parsed []config.CanaryStep // what runs: set by validate
+	route  string              // --route
 }
 
 func (f *canaryFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.route, "route", "", "canary: gateway mode: an HTTPRoute of the files that sends to the app's Service S; cutover derives S-stable and S-canary and sets the route's weights at each step, confirmed by its status (exact shares); without it, the split is by pod counts, an approximation")
 	fs.StringVar(&f.steps, "steps", "", "canary: the steps, comma-separated: a weight in percent (10), pause=DURATION, pause (until `cutover promote APP`), analysis=CHECK (a config file check's name); default "+config.DefaultCanarySteps)
 }
 
 func (f *canaryFlags) applyConfig(c config.Canary, bg *blueGreenFlags, set func(string) bool) {
 	f.config = c.Steps
 	config.Use(&bg.scaleDownDelay, c.ScaleDownDelay, set("scale-down-delay"))
+	if !set("route") && c.HTTPRoute != "" {
+		f.route = c.HTTPRoute
+	}
 }
 
 // validate reads the steps: --steps, else the config file's, else the
@@ -48,5 +53,5 @@ func (f *canaryFlags) validate() error {
 // notifications tell people when it waits for them.
 func (f *canaryFlags) settings(bg *blueGreenFlags, a *approvalFlags) engine.CanarySettings {
 	return engine.CanarySettings{Steps: engine.ConfigSteps(f.parsed), ScaleDownDelay: bg.scaleDownDelay, Commands: promoteCommands,
-		Notifiers: a.notifiers(), RunURL: ciRunURL()}
+		Notifiers: a.notifiers(), RunURL: ciRunURL(), Route: f.route}
 }

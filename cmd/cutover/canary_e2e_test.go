@@ -237,6 +237,7 @@ func TestCanaryBadInputChangesNothing(t *testing.T) {
 	file := firstCanaryRelease(t, ns)
 	two := writeFile(t, "two.yaml", plainApp+"---\n"+strings.ReplaceAll(strings.SplitN(plainApp, "---", 2)[0], "name: web\n", "name: web2\n"))
 	noService := writeFile(t, "nosvc.yaml", strings.SplitN(plainApp, "---", 2)[0])
+	elsewhere := writeFile(t, "elsewhere.yaml", strings.ReplaceAll(gatewayApp("gw"), "[{name: web, port: 80}]", "[{name: api, port: 80}]"))
 	before := snapshot(t, ns)
 	for _, tc := range []struct {
 		name string
@@ -248,6 +249,10 @@ func TestCanaryBadInputChangesNothing(t *testing.T) {
 		{"analysis of no check", []string{"-f", file, "--steps", "10,analysis=errors"}, exitBadInput, `step 2 runs the analysis "errors", and no check has that name`},
 		{"two Deployments", []string{"-f", two, "--steps", "10"}, exitBadInput, "the files hold 2 Deployments; a canary release takes exactly one"},
 		{"no Service", []string{"-f", noService, "--steps", "10"}, exitBadInput, "no Service in the files selects the pods of Deployment web"},
+		{"--route of no route in the files", []string{"-f", file, "--steps", "10", "--route", "web"}, exitBadInput,
+			"--route web: the files hold no HTTPRoute web"},
+		{"a route that does not send to the app", []string{"-f", elsewhere, "--steps", "10", "--route", "web"}, exitBadInput,
+			"HTTPRoute web: no rule's backendRefs name the app's Service ([web]), which selects the pods of Deployment web"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"deploy", "--strategy", "canary", "--var", "TOMCAT_VERSION=8"}, tc.args...)

@@ -91,6 +91,10 @@ cutover promote APP), analysis=CHECK (a config file check, run there only).
 Then stable takes the new template and rolls out fully before the canary is
 scaled away. A failed step, cutover abort APP or --timeout aborts: the
 canary goes to zero in one write, confirmed in the EndpointSlices; exit 4.
+With --route NAME (an HTTPRoute of the files sending to the app's Service
+S), the split is exact: cutover derives S-stable and S-canary and sets the
+route's weights at each step, confirmed by the route's status; an abort is
+one route write to 100/0.
 
 Variables: $VAR and ${VAR} are replaced inside parsed YAML values and keys,
 never in raw text, so a value cannot add keys or objects. $$ is a literal $.
@@ -100,6 +104,7 @@ Sources, later winning: the environment, --var-file, --var.
 ` + exitCodesHelp,
 		Example: `  cutover deploy -f deploy/ --var TOMCAT_VERSION=8
   cutover deploy -f deploy/ --strategy canary --steps 10,pause=2m,50,analysis=error-rate,pause
+  cutover deploy -f deploy/ --strategy canary --route web --steps 5,pause=5m,25,50,pause
   helm template app ./chart | cutover deploy -f - -n prod --timeout 5m
   cutover deploy -f 'k8s/**/*.yaml' --verify-url http://app.example.com/ --verify-contains "Apache Tomcat/8"`,
 		Args: usageArgs(cobra.NoArgs),

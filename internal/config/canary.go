@@ -11,6 +11,9 @@ import (
 type Canary struct {
 	Steps          []CanaryStep   `json:"steps,omitempty"`
 	ScaleDownDelay *time.Duration `json:"scaleDownDelay,omitempty"`
+	// HTTPRoute names a Gateway API HTTPRoute of the files: its weights
+	// split the traffic (gateway mode), instead of the pods' counts.
+	HTTPRoute string `json:"httpRoute,omitempty"`
 }
 
 // CanaryStep is one step: exactly one of SetWeight, Pause and Analysis.

@@ -49,6 +49,7 @@ func fullConfig() *Config {
 			Steps: []CanaryStep{{SetWeight: ptr(10)}, {Analysis: "error rate"}, {SetWeight: ptr(50)},
 				{Pause: &Pause{Duration: ptr(time.Minute)}}, {Pause: &Pause{}}},
 			ScaleDownDelay: ptr(30 * time.Second),
+			HTTPRoute:      "web",
 		},
 		Checks: []Check{{
 			Name: "tomcat test endpoint", Stage: StageStaged,

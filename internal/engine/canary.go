@@ -32,6 +32,9 @@ type CanarySettings struct {
 	// until promoted, and when an analysis could not judge.
 	Notifiers []notify.Notifier
 	RunURL    string
+	// Route names an HTTPRoute of the files: gateway mode (see
+	// strategy.CanaryOptions.Route).
+	Route string
 }
 
 // deployCanary runs a canary release under the app's lock, keeping its
@@ -52,7 +55,7 @@ func deployCanary(ctx context.Context, req DeployRequest) error {
 	store := release.NewStore(req.Clients.Typed, req.Clients.Namespace)
 	rec := release.NewRecorder(store, &release.Record{App: req.App, Strategy: Canary,
 		Digest: manifest.Digest(req.Objects), Started: time.Now().UTC()}, req.sinkLog())
-	c := &canaryRun{req: req, rec: rec, steps: len(opts.Steps), plan: plan(opts.Steps)}
+	c := &canaryRun{req: req, rec: rec, steps: len(opts.Steps), plan: plan(opts.Steps, opts.Route)}
 	opts.Needs = RecordNeeds(req.Clients.Namespace)
 	opts.Sink = req.recorded(rec)
 	opts.BeforeWrite = func(bctx context.Context) error { return c.start(ctx, bctx, cancel) }
@@ -72,7 +75,7 @@ func deployCanary(ctx context.Context, req DeployRequest) error {
 func (req DeployRequest) canaryOptions(ctx context.Context) (strategy.CanaryOptions, error) {
 	steps := append([]strategy.CanaryStep(nil), req.Canary.Steps...)
 	b := req.Checks.binding(req.Run)
-	b.Canary = canaryNames(req.Objects)
+	b.Canary = canaryNames(req.Objects, req.Canary.Route != "")
 	named := map[string]bool{}
 	for i, s := range steps {
 		if s.Kind != strategy.StepAnalysis {
@@ -96,19 +99,23 @@ func (req DeployRequest) canaryOptions(ctx context.Context) (strategy.CanaryOpti
 	if err != nil {
 		return strategy.CanaryOptions{}, fmt.Errorf("%w: %w", strategy.ErrRefused, err)
 	}
-	opts := strategy.CanaryOptions{RollingOptions: req.rollingOptions(), Steps: steps, ScaleDownDelay: req.Canary.ScaleDownDelay}
+	opts := strategy.CanaryOptions{RollingOptions: req.rollingOptions(), Steps: steps, ScaleDownDelay: req.Canary.ScaleDownDelay,
+		Route: req.Canary.Route}
 	opts.Checks = verifyChecks
 	return opts, nil
 }
 
 // canaryNames names the release's canary workloads: its one Deployment
-// and the canary derived from it, and its first Service.
-func canaryNames(objs []manifest.Object) CanaryNames {
+// and the canary derived from it, and its first Service, or through a
+// gateway the pair derived from it.
+func canaryNames(objs []manifest.Object, gateway bool) CanaryNames {
 	var n CanaryNames
 	for _, o := range objs {
 		switch {
 		case o.GetKind() == "Deployment" && n.StableDeployment == "":
 			n.StableDeployment, n.Deployment = o.GetName(), o.GetName()+strategy.CanarySuffix
+		case o.GetKind() == "Service" && n.Service == "" && gateway:
+			n.Service, n.StableService = o.GetName()+strategy.CanarySuffix, o.GetName()+strategy.StableSuffix
 		case o.GetKind() == "Service" && n.Service == "":
 			n.Service, n.StableService = o.GetName(), o.GetName()
 		}
@@ -251,11 +258,15 @@ func (c *canaryRun) awaitPromote(ctx context.Context) error {
 	return nil
 }
 
-// plan describes steps, for a rerun to compare.
-func plan(steps []strategy.CanaryStep) string {
+// plan describes the steps and the route that splits traffic, if any,
+// for a rerun to compare and status to show.
+func plan(steps []strategy.CanaryStep, route string) string {
 	out := make([]string, len(steps))
 	for i, s := range steps {
 		out[i] = s.String()
+	}
+	if route != "" {
+		return strings.Join(out, ", ") + " through HTTPRoute " + route
 	}
 	return strings.Join(out, ", ")
 }

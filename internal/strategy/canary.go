@@ -53,6 +53,10 @@ type CanaryOptions struct {
 	AwaitPromote func(ctx context.Context) error
 	// OnStep learns each step done: how many, and the traffic split.
 	OnStep func(done int, w event.Weight)
+	// Route names an HTTPRoute of the files: gateway mode, where the
+	// route's weights split the traffic (see canary_gateway.go). Empty:
+	// replica mode.
+	Route string
 }
 
 // Canary runs a canary release: Validate, Apply (everything but the
@@ -86,6 +90,7 @@ type canaryPlan struct {
 	services []routed
 	// stableReplicas is what stable runs now; 0 on a first release.
 	stableReplicas int
+	gw             *gatewayPlan // nil in replica mode
 }
 
 // routing are the items waitRollout watches the Services of.
@@ -116,14 +121,12 @@ func (c *Canary) Run(ctx context.Context, objs []manifest.Object) error {
 		if err := c.release(ctx, append(p.others, p.stable)); err != nil {
 			return err
 		}
-		return c.finishPromotion(ctx, p)
-	}
-	if err := c.stage(StageApply, func() error {
-		if err := c.startAt(ctx, p); err != nil {
+		if err := c.routeToStable(ctx, p); err != nil {
 			return err
 		}
-		return c.ap.Apply(ctx, append(p.others, p.canary))
-	}); err != nil {
+		return c.finishPromotion(ctx, p)
+	}
+	if err := c.stage(StageApply, func() error { return c.applyCanary(ctx, p) }); err != nil {
 		return c.abort(ctx, p, err)
 	}
 	if err := c.steps(ctx, p); err != nil {
@@ -135,6 +138,39 @@ func (c *Canary) Run(ctx context.Context, objs []manifest.Object) error {
 	return c.stage(StageScaleDown, func() error { return c.scaleDown(ctx, p) })
 }
 
+// applyCanary writes everything but stable, the canary at the weight the
+// run starts at; in gateway mode it adopts stable's pods and then writes
+// the route at that weight, once the canary's pods are ready.
+func (c *Canary) applyCanary(ctx context.Context, p *canaryPlan) error {
+	if err := c.startAt(ctx, p); err != nil {
+		return err
+	}
+	if err := c.ap.Apply(ctx, append(p.others, p.canary)); err != nil {
+		return err
+	}
+	if p.gw == nil {
+		return nil
+	}
+	if err := c.adoptStable(ctx, p); err != nil {
+		return err
+	}
+	if liveCount(p.canary) > 0 {
+		if err := c.waitRollout(ctx, StageApply, []*apply.Item{p.canary}, p.routing()); err != nil {
+			return err
+		}
+	}
+	return c.writeRoute(ctx, StageApply, p.gw, p.gw.weight)
+}
+
+// routeToStable, in gateway mode, sends every request to stable once its
+// rollout is done.
+func (c *Canary) routeToStable(ctx context.Context, p *canaryPlan) error {
+	if p.gw == nil {
+		return nil
+	}
+	return c.stage(StagePromote, func() error { return c.gatewayRouteStable(ctx, StagePromote, p) })
+}
+
 // startAt learns where an interrupted run stopped, and plans the canary
 // at the weight it had set: its pods are not scaled away to come back a
 // moment later.
@@ -144,6 +180,9 @@ func (c *Canary) startAt(ctx context.Context, p *canaryPlan) error {
 	}
 	c.resume = min(max(c.opts.Resume(), 0), len(c.opts.Steps))
 	w, _ := weightBefore(c.opts.Steps, c.resume)
+	if p.gw != nil {
+		p.gw.weight = w
+	}
 	n, _ := canaryReplicas(w, p.stableReplicas)
 	if sameTemplate(p.canary.Before, p.canary.Planned) {
 		// A run of this release scaled it, maybe past its last recorded
@@ -179,7 +218,7 @@ func (p *canaryPlan) noCanary() string {
 	if before == nil {
 		return "first release of " + p.stable.Ref() + ": nothing stable to compare with"
 	}
-	if sameTemplate(before, p.stable.Planned) {
+	if sameTemplate(withoutTrack(before), withoutTrack(p.stable.Planned)) {
 		return p.stable.Ref() + " keeps its pod template"
 	}
 	return ""
@@ -208,6 +247,14 @@ func (c *Canary) validate(ctx context.Context, objs []manifest.Object) (*canaryP
 		return nil, err
 	}
 	p := &canaryPlan{}
+	if c.opts.Route != "" {
+		if stable, others, p.gw, err = c.planGateway(stable, others); err != nil {
+			return nil, err
+		}
+		if err := c.routeAt(ctx, p.gw, 0); err != nil {
+			return nil, err
+		}
+	}
 	if p.stable, err = c.planOne(ctx, stable); err != nil {
 		return nil, err
 	}
@@ -224,7 +271,10 @@ func (c *Canary) validate(ctx context.Context, objs []manifest.Object) (*canaryP
 		}
 		p.others = append(p.others, it)
 	}
-	if p.services = routedServices(append(servicesAmong(p.others), p.stable)); len(p.services) == 0 {
+	if p.services = routedServices(append(servicesAmong(p.others), p.stable)); p.gw != nil {
+		p.services = append(p.services, p.gw.canaryService(p.others)...)
+	}
+	if len(p.services) == 0 {
 		return nil, fmt.Errorf("canary: %s: no Service in the files selects the pods of Deployment %s: a canary without a gateway splits a Service's traffic between the stable and the canary pods",
 			stable.Source, stable.GetName())
 	}
@@ -235,6 +285,9 @@ func (c *Canary) validate(ctx context.Context, objs []manifest.Object) (*canaryP
 // Deployment (the canary copies its pod template).
 func (c *Canary) checkCanary(ctx context.Context, p *canaryPlan) error {
 	all := append(append([]*apply.Item{}, p.others...), p.stable, p.canary)
+	if p.gw != nil {
+		all = append(all, p.gw.route)
+	}
 	needs := append(waitNeeds(all), append(endpointNeeds(all), hazardNeeds(all)...)...)
 	if !c.opts.EndpointGuard.Off {
 		needs = append(needs, guardNeeds(c.c.Namespace, targetNames(rollingTargets(p.routing())), true)...)
@@ -304,6 +357,9 @@ func (c *Canary) steps(ctx context.Context, p *canaryPlan) error {
 		if c.opts.OnStep != nil {
 			w, _ := weightBefore(c.opts.Steps, i+1)
 			_, share := canaryReplicas(w, p.stableReplicas)
+			if p.gw != nil {
+				share = w
+			}
 			c.opts.OnStep(i+1, event.Weight{Asked: w, Share: share})
 		}
 	}
@@ -353,6 +409,9 @@ func (c *Canary) analyse(ctx context.Context, stage string, checks []verify.Spec
 // waits until its pods are ready and the Services route to every ready
 // pod.
 func (c *Canary) setWeight(ctx context.Context, stage string, p *canaryPlan, weight int) error {
+	if p.gw != nil {
+		return c.gatewayWeight(ctx, stage, p, weight)
+	}
 	n, share := canaryReplicas(weight, p.stableReplicas)
 	if err := c.scale(ctx, stage, p, n); err != nil {
 		return err
@@ -393,7 +452,13 @@ func (c *Canary) promote(ctx context.Context, p *canaryPlan) error {
 		if err := c.ap.Apply(ctx, []*apply.Item{p.stable}); err != nil {
 			return err
 		}
-		return c.waitRollout(ctx, StagePromote, []*apply.Item{p.stable}, p.routing())
+		if err := c.waitRollout(ctx, StagePromote, []*apply.Item{p.stable}, p.routing()); err != nil {
+			return err
+		}
+		if p.gw == nil {
+			return nil
+		}
+		return c.gatewayRouteStable(ctx, StagePromote, p)
 	})
 	if err != nil || len(c.opts.Checks) == 0 {
 		return err
@@ -457,6 +522,12 @@ func (c *Canary) abort(ctx context.Context, p *canaryPlan, cause error) error {
 // Service's ready endpoints are stable's ready pods and no canary pod is
 // one: from then on, no new request reaches the canary.
 func (c *Canary) toStable(ctx context.Context, stage string, p *canaryPlan) error {
+	if p.gw != nil {
+		if err := c.gatewayRouteStable(ctx, stage, p); err != nil {
+			return err
+		}
+		return c.scale(ctx, stage, p, 0)
+	}
 	if err := c.scale(ctx, stage, p, 0); err != nil {
 		return err
 	}

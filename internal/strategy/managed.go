@@ -83,8 +83,16 @@ func coloredServices(obj manifest.Object, o ManagedOptions) (prod, test manifest
 	}
 	test = copyObject(prod)
 	test.SetName(o.Service + "-test-" + o.Color)
-	spec, _, _ := unstructured.NestedMap(test.Object, "spec")
-	for _, f := range []string{"clusterIP", "clusterIPs", "loadBalancerIP", "externalTrafficPolicy", "healthCheckNodePort"} {
+	clusterIPOnly(test.Unstructured)
+	return prod, test, nil
+}
+
+// clusterIPOnly makes a copied Service a ClusterIP one of its own: no
+// addresses, load balancer or node ports of the Service it copies.
+func clusterIPOnly(u *unstructured.Unstructured) {
+	spec, _, _ := unstructured.NestedMap(u.Object, "spec")
+	for _, f := range []string{"clusterIP", "clusterIPs", "externalTrafficPolicy", "loadBalancerIP", "loadBalancerSourceRanges",
+		"loadBalancerClass", "healthCheckNodePort", "externalIPs", "allocateLoadBalancerNodePorts"} {
 		delete(spec, f)
 	}
 	spec["type"] = "ClusterIP"
@@ -97,8 +105,7 @@ func coloredServices(obj manifest.Object, o ManagedOptions) (prod, test manifest
 	if ports != nil {
 		spec["ports"] = ports
 	}
-	_ = unstructured.SetNestedMap(test.Object, spec, "spec")
-	return prod, test, nil
+	_ = unstructured.SetNestedMap(u.Object, spec, "spec")
 }
 
 func copyObject(o manifest.Object) manifest.Object {

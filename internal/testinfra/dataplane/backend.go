@@ -61,6 +61,7 @@ type backend struct {
 	down                  chan struct{} // closed when stop returned
 
 	mu        sync.Mutex
+	podLn     net.Listener // at the pod's address, with Options.PodAddresses
 	stopTime  time.Time
 	timer     *time.Timer
 	stopped   bool
@@ -85,6 +86,67 @@ func startBackend(pod *corev1.Pod, log *slog.Logger) (*backend, error) {
 		_ = b.srv.Serve(ln)
 	}()
 	return b, nil
+}
+
+// podAddr is where a pod serves by its EndpointSlices: its IP and first
+// container port; "" before it has an IP.
+func podAddr(pod *corev1.Pod) string {
+	if pod.Status.PodIP == "" {
+		return ""
+	}
+	return net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(int(containerPort(pod))))
+}
+
+// podAddrs are the backends serving at pod addresses, by address, across
+// every data plane of the process: kwok hands a deleted pod's IP to the
+// next pod at once, in any namespace, while the deleted pod's backend may
+// serve on until its deletionTimestamp (for the routers, which find it by
+// its pod). The address is the new pod's from then on, as it would be once
+// Kubernetes reused it.
+var podAddrs = struct {
+	sync.Mutex
+	by map[string]*backend
+}{by: map[string]*backend{}}
+
+// listenAt makes the backend also serve at addr, its pod's address
+// (Options.PodAddresses), taken from the backend that holds it.
+func (b *backend) listenAt(addr string) error {
+	podAddrs.Lock()
+	defer podAddrs.Unlock()
+	if old := podAddrs.by[addr]; old != nil {
+		old.closePodListener()
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	podAddrs.by[addr] = b
+	b.mu.Lock()
+	b.podLn = ln
+	b.mu.Unlock()
+	go func() { _ = b.srv.Serve(ln) }()
+	return nil
+}
+
+func (b *backend) closePodListener() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.podLn != nil {
+		_ = b.podLn.Close()
+		b.podLn = nil
+	}
+}
+
+// containerPort is the pod's first TCP container port, 80 without one.
+func containerPort(pod *corev1.Pod) int32 {
+	for _, c := range pod.Spec.Containers {
+		for _, p := range c.Ports {
+			if p.Protocol == "" || p.Protocol == corev1.ProtocolTCP {
+				return p.ContainerPort
+			}
+		}
+	}
+	return 80
 }
 
 func (b *backend) ServeHTTP(w http.ResponseWriter, _ *http.Request) {

@@ -32,6 +32,11 @@ type Options struct {
 	// endpoint whose pod the pod watch has not delivered yet (the
 	// EndpointSlice watch can be ahead of it); default 2s.
 	BackendWait time.Duration
+	// PodAddresses makes each backend listen on its pod's IP and first
+	// container port, where a real gateway reaches it by the pod's
+	// EndpointSlice; it needs the pod range local
+	// (testbed.Cluster.ReachablePods).
+	PodAddresses bool
 }
 
 // DataPlane runs a backend for every Ready pod and routers for Services.
@@ -138,12 +143,24 @@ func (d *DataPlane) onPod(obj any) {
 			return
 		}
 		d.reg.add(b)
+		d.servePodAddr(b, pod)
 		d.log.Debug("backend started", "namespace", pod.Namespace, "pod", pod.Name, "url", b.url)
 	} else {
 		b.setAnswer(answerFor(pod))
 	}
 	if pod.DeletionTimestamp != nil {
 		d.scheduleDeletion(b, pod, "deletionTimestamp")
+	}
+}
+
+// servePodAddr makes a new backend serve at its pod's address too.
+func (d *DataPlane) servePodAddr(b *backend, pod *corev1.Pod) {
+	addr := podAddr(pod)
+	if !d.opts.PodAddresses || addr == "" {
+		return
+	}
+	if err := b.listenAt(addr); err != nil {
+		d.log.Error("serve at the pod's address", "namespace", pod.Namespace, "pod", pod.Name, "addr", addr, "err", err)
 	}
 }
 

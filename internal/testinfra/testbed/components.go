@@ -174,7 +174,7 @@ func (c *Cluster) startKwok(ctx context.Context) error {
 		"--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector=" + nodeAnnotation + "=fake",
 		"--server-address=" + addr,
-		"--cidr=10.244.0.1/16",
+		"--cidr=" + c.kwokCIDR(),
 		"--node-ip=10.0.0.1",
 	}
 	return c.start(ctx, "kwok", args, healthCheck{url: "http://" + addr + "/healthz"})

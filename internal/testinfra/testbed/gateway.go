@@ -196,7 +196,8 @@ func (g *Gateway) start(ctx context.Context, c *Cluster, dyn dynamic.Interface, 
 		"--ping=true", "--ping.entryPoint=traefik", "--api=true", "--api.insecure=true",
 		"--metrics.prometheus=true", "--metrics.prometheus.entryPoint=metrics",
 		"--metrics.prometheus.addServicesLabels=true", "--metrics.prometheus.addRoutersLabels=true",
-		"--providers.kubernetesgateway=true", "--providers.providersThrottleDuration=0s",
+		"--providers.kubernetesgateway=true", "--providers.kubernetesgateway.namespaces="+g.Namespace,
+		"--providers.providersThrottleDuration=0s",
 		"--providers.kubernetesgateway.throttleDuration=0s",
 		"--global.checkNewVersion=false", "--global.sendAnonymousUsage=false", // nothing leaves the machine
 		"--log.level=INFO")

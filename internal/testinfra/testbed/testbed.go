@@ -66,6 +66,8 @@ type Cluster struct {
 	node      *realNode // nil without a real node
 	stopErr   error
 	StartedIn time.Duration
+	routeMu   sync.Mutex
+	podRoute  bool // ReachablePods added the pod range's route
 }
 
 type ports struct {
@@ -208,6 +210,7 @@ func (c *Cluster) Stop() error {
 		if c.node != nil && c.node.host != nil {
 			errs = append(errs, c.node.host.release(context.Background()))
 		}
+		errs = append(errs, c.removePodRoute())
 		c.stopErr = errors.Join(errs...)
 		if c.stopErr == nil {
 			c.removeDir()

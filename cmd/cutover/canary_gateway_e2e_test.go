@@ -1,0 +1,393 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/cutover/cutover/internal/release"
+	"github.com/cutover/cutover/internal/route"
+	"github.com/cutover/cutover/internal/testinfra/dataplane"
+	"github.com/cutover/cutover/internal/testinfra/testbed"
+)
+
+// gatewayApp is an app whose pods answer the test bed's gateway on their
+// own IPs (tomcat:${TOMCAT_VERSION}, answering ${STATUS}, 200 unless set),
+// a Service web, and an HTTPRoute web that sends everything to it through
+// the test bed's Gateway gw.
+func gatewayApp(gw string) string {
+	return `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+      annotations: {testbed.cutover.dev/http-status: "${STATUS}"}
+    spec:
+      terminationGracePeriodSeconds: 5
+      containers:
+      - name: web
+        image: tomcat:${TOMCAT_VERSION}
+        ports:
+        - containerPort: 8080
+        lifecycle: {preStop: {sleep: {seconds: 2}}}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  selector: {app: web}
+  ports:
+  - port: 80
+    targetPort: 8080
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: web
+spec:
+  parentRefs: [{name: ` + gw + `}]
+  rules:
+  - backendRefs: [{name: web, port: 80}]
+`
+}
+
+// gatewayBed is a namespace with the test bed's Traefik in front of pods
+// that answer on their own IPs, and the app's first release (version 7,
+// by a rolling update) behind route web.
+type gatewayBed struct {
+	ns, file string
+	gw       *testbed.Gateway
+	dyn      dynamic.Interface
+}
+
+func newGatewayBed(t *testing.T) *gatewayBed {
+	t.Helper()
+	b := &gatewayBed{ns: cluster.Namespace(t)}
+	b.gw = cluster.RequireGateway(t, b.ns)
+	cluster.RequireReachablePods(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	dp, err := dataplane.Start(ctx, dataplane.Options{Config: cluster.Config, Namespace: b.ns, PodAddresses: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dp.Close)
+	if b.dyn, err = dynamic.NewForConfig(cluster.Config); err != nil {
+		t.Fatal(err)
+	}
+	b.file = writeFile(t, "app.yaml", gatewayApp(b.gw.Name))
+	if r := cutover(t, b.ns, "", "deploy", "-f", b.file, "--var", "TOMCAT_VERSION=7", "--var", "STATUS=200"); r.code != exitOK {
+		t.Fatalf("rolling deploy of 7: exit %d", r.code)
+	}
+	untilAnswers(t, b.gw.URL+"/", "Apache Tomcat/7")
+	return b
+}
+
+// canary runs a canary of version through the route, answering status.
+func (b *gatewayBed) canary(t *testing.T, version, status string, extra ...string) result {
+	return canaryDeploy(t, b.ns, b.file, version, append([]string{"--route", "web", "--var", "STATUS=" + status}, extra...)...)
+}
+
+// load sends users' requests through the gateway, each on a new
+// connection, until the returned function is called, which returns what
+// they met; record, if set, gets every request's outcome.
+func (b *gatewayBed) load(rate int, record func(dataplane.Outcome)) func() *dataplane.LoadResult {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan *dataplane.LoadResult, 1)
+	go func() {
+		done <- dataplane.Load(ctx, dataplane.LoadOptions{URL: b.gw.URL + "/", Rate: rate, Record: record})
+	}()
+	return func() *dataplane.LoadResult { cancel(); return <-done }
+}
+
+// TestCanaryGatewayAdoptsPromotesAndAborts runs canaries through the test
+// bed's Traefik, with users' requests flowing through it the whole time.
+// An app deployed by a rolling update, its route sending to Service web,
+// is adopted by its first canary through the gateway: stable's pods get
+// cutover.dev/track=stable before the route sends to web-stable. Paused at
+// 50%, the route splits 50/50, accepted by Traefik and run by it;
+// promoted, stable runs the release and the route sends everything to
+// web-stable. The next canary, aborted at its pause, puts the route back
+// to 100/0 and exits 4. No request fails.
+func TestCanaryGatewayAdoptsPromotesAndAborts(t *testing.T) {
+	t.Parallel()
+	b := newGatewayBed(t)
+	stop := b.load(50, nil)
+	done := make(chan result, 1)
+	go func() { done <- b.canary(t, "8", "200", "--steps", "10,50,pause", "-o", "json") }()
+	waitPaused(t, b.ns, 2, done)
+	stable, labelled := readyPods(t, b.ns, "app=web,cutover.dev/track!=canary"), readyPods(t, b.ns, "app=web,cutover.dev/track=stable")
+	if len(stable) != 2 || !slices.Equal(stable, labelled) {
+		t.Errorf("stable's ready pods %v, those labelled cutover.dev/track=stable %v: want the same two", stable, labelled)
+	}
+	assertRoute(t, b, 50)
+	untilAnswers(t, b.gw.URL+"/", "Apache Tomcat/8")
+	if r := cutover(t, b.ns, "", "promote", "web"); r.code != exitOK {
+		t.Fatalf("promote: exit %d", r.code)
+	}
+	r := <-done
+	if r.code != exitOK {
+		t.Fatalf("the promoted canary: exit %d", r.code)
+	}
+	if !strings.Contains(r.stdout, "first canary through a gateway") {
+		t.Error("the run did not say it adopted stable's pods")
+	}
+	if got, want := trafficEvents(t, r.stdout), []string{"set 10", "set 50", "stable 0"}; !slices.Equal(got, want) {
+		t.Errorf("traffic events %q, want %q", got, want)
+	}
+	assertRoute(t, b, 0)
+	assertOnStable(t, b.ns, "tomcat:8")
+
+	go func() { done <- b.canary(t, "9", "200", "--steps", "50,pause") }()
+	waitPaused(t, b.ns, 3, done)
+	assertRoute(t, b, 50)
+	untilAnswers(t, b.gw.URL+"/", "Apache Tomcat/9")
+	if a := cutover(t, b.ns, "", "abort", "web"); a.code != exitOK {
+		t.Fatalf("abort: exit %d", a.code)
+	}
+	if r := <-done; r.code != exitRolledBack {
+		t.Fatalf("the aborted canary: exit %d, want 4", r.code)
+	}
+	assertRoute(t, b, 0)
+	assertOnStable(t, b.ns, "tomcat:8")
+	if rec := latestOf(t, b.ns, "web"); rec.Outcome != release.OutcomeRolledBack {
+		t.Errorf("record outcome %s, want rolled-back", rec.Outcome)
+	}
+	res := stop()
+	t.Logf("users through Traefik: %s", res)
+	if res.Failures > 0 || res.Versions["Tomcat/8"] == 0 || res.Versions["Tomcat/9"] == 0 {
+		t.Errorf("users met %d failures of %d (%v), want none, with answers from 8 and 9: %q", res.Failures, res.Total, res.Versions, res.FailureDetails)
+	}
+}
+
+// TestCanaryGatewayBadCanaryAbortedByPrometheus: a canary whose pods answer
+// 500 (their health passing) gets 20% of the users through Traefik; a
+// Prometheus analysis of Traefik's own metrics (scraped every second) sees
+// the canary's error share and aborts: the route goes back to 100/0, exit
+// 4. The users' failed requests are the canary's answers before the abort:
+// about its share of the requests sent meanwhile (bounded at twice that),
+// none sent later than Traefik takes to run the confirmed route (bounded
+// at 1 s; 6 to 119 ms measured). The figures are logged.
+func TestCanaryGatewayBadCanaryAbortedByPrometheus(t *testing.T) {
+	t.Parallel()
+	b := newGatewayBed(t)
+	prom := testbed.RequirePrometheus(t, testbed.PrometheusOptions{Targets: []string{b.gw.MetricsAddr}})
+	cfg := writeFile(t, "cutover.yaml", `strategy: canary
+canary:
+  httpRoute: web
+  steps:
+    - setWeight: 20
+    - analysis: canary errors
+    - pause: {}
+checks:
+  - name: canary errors
+    analysis:
+      metrics:
+        - name: error-share
+          prometheus:
+            address: `+prom.URL+`
+            query: 'sum(rate(traefik_service_requests_total{service=~".*-svc-{{.Namespace}}-{{.CanaryService}}-.*",code=~"5.."}[5s])) / sum(rate(traefik_service_requests_total{service=~".*-svc-{{.Namespace}}-{{.CanaryService}}-.*"}[5s]))'
+          interval: 1s
+          count: 20
+          successCondition: size(result) == 1 && result[0] < 0.01
+          failureCondition: size(result) == 1 && result[0] > 0.1
+          inconclusiveLimit: 20
+`)
+	var mu sync.Mutex
+	var sent []dataplane.Outcome
+	stop := b.load(50, func(o dataplane.Outcome) { mu.Lock(); sent = append(sent, o); mu.Unlock() })
+	r := cutover(t, b.ns, "", "deploy", "--config", cfg, "-f", b.file, "--var", "TOMCAT_VERSION=8", "--var", "STATUS=500",
+		"--scale-down-delay", "1s", "--timeout", "2m", "-o", "json")
+	res := stop()
+	if r.code != exitRolledBack || !strings.Contains(r.stderr, "error-share") {
+		t.Fatalf("the bad canary: exit %d, want 4 naming the failed metric", r.code)
+	}
+	assertRoute(t, b, 0)
+	assertOnStable(t, b.ns, "tomcat:7")
+	if res.Failures == 0 || res.Versions["Tomcat/8"] > 0 {
+		t.Errorf("users met %d failures and %d answers from 8: want the canary's 500s and no 8 that answered well", res.Failures, res.Versions["Tomcat/8"])
+	}
+	confirmed := eventTime(t, r.stdout, "traffic", "stable")
+	mu.Lock()
+	defer mu.Unlock()
+	var first, last time.Time
+	for _, o := range sent {
+		if o.Status >= 500 {
+			first, last = earlier(first, o.Time), later(last, o.Time)
+		}
+	}
+	inWindow, failed := 0, 0
+	for _, o := range sent {
+		if !o.Time.Before(first) && !o.Time.After(confirmed) {
+			inWindow++
+			if o.Status >= 500 {
+				failed++
+			}
+		}
+	}
+	t.Logf("users through Traefik: %s; from the first failure to the confirmed abort (%s): %d of %d requests failed (%.0f%%, the canary's weight 20%%); the last failure was sent %s after the confirmation",
+		res, confirmed.Sub(first).Round(time.Millisecond), failed, inWindow, 100*float64(failed)/float64(max(inWindow, 1)), last.Sub(confirmed).Round(time.Millisecond))
+	if float64(failed) > 0.4*float64(inWindow) {
+		t.Errorf("%d of %d requests failed while the canary had 20%%: more than twice its share", failed, inWindow)
+	}
+	if last.Sub(confirmed) > time.Second {
+		t.Errorf("a request sent %s after the abort was confirmed still failed: Traefik takes well under a second", last.Sub(confirmed))
+	}
+}
+
+// eventTime is the time of the first event of a JSON run with type typ
+// and status.
+func eventTime(t *testing.T, stdout, typ, status string) time.Time {
+	t.Helper()
+	for _, ev := range jsonEvents(t, stdout) {
+		if ev["type"] == typ && ev["status"] == status {
+			at, err := time.Parse(time.RFC3339Nano, fmt.Sprint(ev["time"]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return at
+		}
+	}
+	t.Fatalf("no %s event with status %s", typ, status)
+	return time.Time{}
+}
+
+func earlier(a, b time.Time) time.Time {
+	if a.IsZero() || b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// trafficEvents are the traffic events of a JSON run: status and weight.
+func trafficEvents(t *testing.T, stdout string) []string {
+	t.Helper()
+	var out []string
+	for _, ev := range jsonEvents(t, stdout) {
+		if ev["type"] == "traffic" {
+			w, _ := ev["weight"].(map[string]any)
+			out = append(out, fmt.Sprintf("%v %v", ev["status"], w["asked"]))
+		}
+	}
+	return out
+}
+
+// assertRoute checks that route web sends canary% to web-canary and the
+// rest to web-stable, that Traefik accepted it, and that Traefik runs
+// those weights.
+func assertRoute(t *testing.T, b *gatewayBed, canary int) {
+	t.Helper()
+	u, err := b.dyn.Resource(route.HTTPRoutes).Namespace(b.ns).Get(context.Background(), "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair := route.Backends{Service: "web", Stable: "web-stable", Canary: "web-canary"}
+	if s, c, ok := route.Weights(u, pair); !ok || s != 100-canary || c != canary {
+		t.Errorf("route web weighs web-stable %d and web-canary %d (%v), want %d and %d", s, c, ok, 100-canary, canary)
+	}
+	if a := route.Accepted(u, u.GetGeneration()); !a.Accepted {
+		t.Errorf("route web generation %d is not accepted: %s", u.GetGeneration(), a.Reason)
+	}
+	// Traefik reports on a route when it computes its configuration, and
+	// runs it a moment later (its providersThrottleDuration, 0 s on the
+	// test bed): the figure is logged.
+	accepted := time.Now()
+	for {
+		got := traefikWeights(t, b.gw)
+		if got["web-stable"] == 100-canary && got["web-canary"] == canary {
+			t.Logf("Traefik ran %d/%d %s after the route's status accepted it", 100-canary, canary, time.Since(accepted).Round(time.Millisecond))
+			return
+		}
+		if time.Since(accepted) > 5*time.Second {
+			t.Fatalf("5 s after the route's status accepted it, Traefik runs weights %v, want web-stable %d, web-canary %d", got, 100-canary, canary)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// traefikWeights reads the weights Traefik runs from its API: the
+// children of its weighted services, by the Service their name holds.
+func traefikWeights(t *testing.T, gw *testbed.Gateway) map[string]int {
+	t.Helper()
+	resp, err := http.Get(gw.AdminURL + "/api/rawdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var raw struct {
+		Services map[string]struct {
+			Weighted *struct {
+				Services []struct {
+					Name   string `json:"name"`
+					Weight *int   `json:"weight"`
+				} `json:"services"`
+			} `json:"weighted"`
+		} `json:"services"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&raw); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, s := range raw.Services {
+		if s.Weighted == nil {
+			continue
+		}
+		for _, child := range s.Weighted.Services {
+			for _, name := range []string{"web-stable", "web-canary"} {
+				if strings.Contains(child.Name, name) && child.Weight != nil {
+					out[name] = *child.Weight
+				}
+			}
+		}
+	}
+	return out
+}
+
+// untilAnswers sends requests to url until an answer holds want, for up to
+// 20 s.
+func untilAnswers(t *testing.T, url, want string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	last := ""
+	for {
+		resp, err := http.Get(url)
+		if err != nil {
+			last = err.Error()
+		} else {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(body), want) {
+				return
+			}
+			last = fmt.Sprintf("%d %s", resp.StatusCode, body)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no answer from %s held %q within 20 s; the last: %s", url, want, last)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
