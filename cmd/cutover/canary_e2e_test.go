@@ -317,6 +317,29 @@ func TestCanaryKilledMidStepResumes(t *testing.T) {
 	}
 }
 
+// TestCanaryAbortOfADeadRun: a canary whose run was killed at a pause
+// (a CI job cancelled) leaves the canary serving; `cutover abort` finds
+// the run gone (its lock is free to take) and aborts it itself, as the run
+// would have: the canary scaled to zero, all traffic on stable, the record
+// rolled back. It does not wait for a run that will never answer.
+func TestCanaryAbortOfADeadRun(t *testing.T) {
+	t.Parallel()
+	ns := cluster.Namespace(t)
+	file := firstCanaryRelease(t, ns)
+	killAt(t, "Step 2/2: pause until promoted", "deploy", "--strategy", "canary", "-f", file, "--var", "TOMCAT_VERSION=8",
+		"--steps", "50,pause", "-o", "json", "--kubeconfig", cluster.Kubeconfig, "-n", ns)
+	waitReadyPods(t, ns, "app=web,cutover.dev/track=canary", 1)
+	a := cutover(t, ns, "", "abort", "web", "--by", "oncall", "--timeout", "1m")
+	if a.code != exitOK || !strings.Contains(a.stdout, "all traffic is back on stable") || !strings.Contains(a.stderr, "run is gone") {
+		t.Fatalf("abort of a dead run: exit %d, want 0 saying it aborted the canary itself", a.code)
+	}
+	assertOnStable(t, ns, "tomcat:7")
+	rec := latestOf(t, ns, "web")
+	if rec.Revision != 2 || rec.Outcome != release.OutcomeRolledBack || !strings.Contains(rec.Error, "after its run had died") {
+		t.Errorf("record: revision %d, outcome %s, %q; want revision 2 rolled back, saying its run had died", rec.Revision, rec.Outcome, rec.Error)
+	}
+}
+
 // TestCanaryInconclusiveAnalysisWaitsForAPerson: an analysis whose
 // provider cannot be reached is inconclusive: the canary never promotes on
 // it, but pauses, tells people (the webhook names promote and abort), and

@@ -125,7 +125,8 @@ func (b *gatewayBed) load(rate int, record func(dataplane.Outcome)) func() *data
 // 50%, the route splits 50/50, accepted by Traefik and run by it;
 // promoted, stable runs the release and the route sends everything to
 // web-stable. The next canary, aborted at its pause, puts the route back
-// to 100/0 and exits 4. No request fails.
+// to 100/0 and exits 4; the one after, its run killed at the pause, is
+// aborted by cutover abort itself. No request fails.
 func TestCanaryGatewayAdoptsPromotesAndAborts(t *testing.T) {
 	t.Parallel()
 	b := newGatewayBed(t)
@@ -170,6 +171,17 @@ func TestCanaryGatewayAdoptsPromotesAndAborts(t *testing.T) {
 	if rec := latestOf(t, b.ns, "web"); rec.Outcome != release.OutcomeRolledBack {
 		t.Errorf("record outcome %s, want rolled-back", rec.Outcome)
 	}
+
+	// A run killed at its pause leaves the route at 50/50: cutover abort
+	// finds it gone and puts the route back itself.
+	killAt(t, "Step 2/2: pause until promoted", "deploy", "--strategy", "canary", "-f", b.file, "--route", "web",
+		"--var", "TOMCAT_VERSION=10", "--var", "STATUS=200", "--steps", "50,pause", "-o", "json", "--kubeconfig", cluster.Kubeconfig, "-n", b.ns)
+	assertRoute(t, b, 50)
+	if a := cutover(t, b.ns, "", "abort", "web", "--timeout", "1m"); a.code != exitOK || !strings.Contains(a.stderr, "run is gone") {
+		t.Fatalf("abort of a dead run: exit %d, want 0 saying it aborted the canary itself", a.code)
+	}
+	assertRoute(t, b, 0)
+	assertOnStable(t, b.ns, "tomcat:8")
 	res := stop()
 	t.Logf("users through Traefik: %s", res)
 	if res.Failures > 0 || res.Versions["Tomcat/8"] == 0 || res.Versions["Tomcat/9"] == 0 {

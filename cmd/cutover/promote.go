@@ -152,7 +152,7 @@ func (o *abortOptions) run(cmd *cobra.Command, app string) error {
 	ctx, cancel := contextWithTimeout(cmd.Context(), o.timeout)
 	defer cancel()
 	r, err := engine.Abort(ctx, engine.AbortRequest{
-		Run: engine.Run{Clients: clients, App: app, Holder: holderID(), Sink: event.Discard}, By: by, Comment: o.comment})
+		Run: engine.Run{Clients: clients, App: app, Holder: holderID(), Sink: warnings(cmd.ErrOrStderr())}, By: by, Comment: o.comment})
 	if errors.Is(err, strategy.ErrRefused) {
 		return badInput{err}
 	}
@@ -164,6 +164,15 @@ func (o *abortOptions) run(cmd *cobra.Command, app string) error {
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "aborted revision %d of %s (staged on %s) as %s; production untouched\n", r.Revision, r.App, r.ToColor, by)
 	return nil
+}
+
+// warnings prints the warnings among events to w.
+func warnings(w io.Writer) event.Sink {
+	return event.Func(func(e event.Event) {
+		if e.Type == event.Warning {
+			fmt.Fprintln(w, "warning: "+e.Message)
+		}
+	})
 }
 
 // canaryAborted reports how the canary's run ended after the abort.

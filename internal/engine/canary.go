@@ -12,6 +12,7 @@ import (
 	"github.com/cutover/cutover/internal/manifest"
 	"github.com/cutover/cutover/internal/notify"
 	"github.com/cutover/cutover/internal/release"
+	"github.com/cutover/cutover/internal/route"
 	"github.com/cutover/cutover/internal/strategy"
 )
 
@@ -193,7 +194,7 @@ func (c *canaryRun) start(ctx, bctx context.Context, cancel context.CancelCauseF
 	}
 	_ = c.rec.Change(bctx, func(x *release.Record) {
 		x.Holder = s.lock.Holder()
-		x.Canary = &release.Canary{Step: c.resume, Steps: c.steps, Plan: c.plan}
+		x.Canary = c.progress(c.resume, event.Weight{})
 		setImages(x, c.req.Objects, c.req.Secrets)
 	})
 	keep := &keeper{rec: c.rec, secrets: c.req.Secrets, sink: c.req.Sink}
@@ -217,11 +218,22 @@ func (c *canaryRun) watchAbort(ctx context.Context, cancel context.CancelCauseFu
 	cancel(fmt.Errorf("%w by %s%s", ErrAbortRequested, a.By, suffixComment(a.Comment)))
 }
 
+// progress is the record's account of the canary after done steps, the
+// weight they left, and the objects an abort of a dead run needs.
+func (c *canaryRun) progress(done int, w event.Weight) *release.Canary {
+	n := canaryNames(c.req.Objects, c.req.Canary.Route != "")
+	p := &release.Canary{Step: done, Steps: c.steps, Plan: c.plan, Weight: w.Asked, Share: w.Share, Deployment: n.Deployment}
+	if c.req.Canary.Route != "" {
+		p.Route, p.StableService, p.CanaryService = c.req.Canary.Route, n.StableService, n.Service
+	}
+	return p
+}
+
 // stepDone records each step done and the weight it left.
 func (c *canaryRun) stepDone(ctx context.Context) func(int, event.Weight) {
 	return func(done int, w event.Weight) {
 		_ = c.rec.Change(ctx, func(x *release.Record) {
-			x.Canary = &release.Canary{Step: done, Steps: c.steps, Plan: c.plan, Weight: w.Asked, Share: w.Share}
+			x.Canary = c.progress(done, w)
 		})
 	}
 }
@@ -313,16 +325,50 @@ func promoteCanary(ctx context.Context, store *release.Store, r *release.Record,
 }
 
 // abortCanary asks the app's running canary to abort and waits until its
-// run recorded the outcome.
-func abortCanary(ctx context.Context, store *release.Store, r *release.Record, by, comment string) (*release.Record, error) {
-	if _, err := store.RequestAbort(ctx, r.App, by, comment); err != nil {
+// run recorded the outcome. A run that died (its lock is free, or held by
+// a dead process of this host) is aborted here: see abortLeft.
+func abortCanary(ctx context.Context, req AbortRequest, store *release.Store, r *release.Record) (*release.Record, error) {
+	if _, err := store.RequestAbort(ctx, r.App, req.By, req.Comment); err != nil {
 		return nil, refusedIfDenied(err)
 	}
-	end, err := store.WaitForEnd(ctx, r.App, r.Revision)
-	if err != nil {
-		return nil, fmt.Errorf("the abort was asked for; %w", err)
+	s, lctx, err := lockApp(ctx, req.Run)
+	var held *release.HeldError
+	switch {
+	case errors.As(err, &held):
+		end, err := store.WaitForEnd(ctx, r.App, r.Revision) // the run lives: it aborts
+		if err != nil {
+			return nil, fmt.Errorf("the abort was asked for; %w", err)
+		}
+		return end, nil
+	case err != nil:
+		return nil, err
 	}
-	return end, nil
+	defer s.unlock()
+	return abortLeft(lctx, req, s, r)
+}
+
+// abortLeft puts all traffic on stable for a canary whose run died, as the
+// run would have, and closes its record as rolled back (failed, when that
+// could not be done).
+func abortLeft(ctx context.Context, req AbortRequest, s *session, r *release.Record) (*release.Record, error) {
+	c := r.Canary
+	if c == nil || c.Deployment == "" {
+		return nil, fmt.Errorf("%w: revision %d of %s is a canary whose run is gone, and its record does not name its canary (an older cutover wrote it): rerun the release, or scale its -canary Deployment to 0",
+			strategy.ErrRefused, r.Revision, r.App)
+	}
+	warn(req.Sink, fmt.Sprintf("revision %d's run is gone (its lock was free to take): this command aborts the canary itself", r.Revision))
+	err := strategy.AbortLeft(ctx, req.Clients, strategy.LeftCanary{Namespace: req.Clients.Namespace, Deployment: c.Deployment,
+		Route: c.Route, Pair: route.Backends{Service: strings.TrimSuffix(c.StableService, strategy.StableSuffix), Stable: c.StableService, Canary: c.CanaryService},
+		FieldManager: "cutover", Sink: req.Sink})
+	r.Finished = time.Now().UTC()
+	r.Outcome, r.Error = release.OutcomeRolledBack, "aborted by "+req.By+suffixComment(req.Comment)+" after its run had died"
+	if err != nil {
+		r.Outcome, r.Error = release.OutcomeFailed, r.Error+"; the abort failed: "+err.Error()
+	}
+	if uerr := s.store.Update(ctx, r); uerr != nil {
+		return nil, errors.Join(err, fmt.Errorf("record the abort: %w", uerr))
+	}
+	return r, err
 }
 
 // ConfigSteps turns the config file's (or --steps') canary steps into the

@@ -248,7 +248,7 @@ func Abort(ctx context.Context, req AbortRequest) (*release.Record, error) {
 		if err != nil {
 			return nil, err
 		}
-		return abortCanary(ctx, store, r, req.By, req.Comment)
+		return abortCanary(ctx, req, store, r)
 	}
 	s, ctx, err := lockApp(ctx, req.Run)
 	if err != nil {

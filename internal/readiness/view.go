@@ -244,3 +244,27 @@ func (v *View) Service(name string) *corev1.Service {
 	svc, _ := obj.(*corev1.Service)
 	return svc
 }
+
+// WaitPods watches the pods of namespace ns that sel selects until cond
+// holds for them.
+func WaitPods(ctx context.Context, c *kube.Clients, ns string, sel labels.Selector, cond func([]*corev1.Pod) bool) error {
+	v, err := StartView(ctx, c, ViewOptions{Namespace: ns})
+	if err != nil {
+		return err
+	}
+	defer v.Stop()
+	if err := v.Synced(ctx); err != nil {
+		return err
+	}
+	for {
+		changed := v.Changed()
+		if cond(v.Pods(sel)) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("watch pods in %s: %w", ns, context.Cause(ctx))
+		case <-changed:
+		}
+	}
+}

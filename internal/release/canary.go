@@ -25,28 +25,39 @@ type Canary struct {
 	// percent; Share is the share its ready pods actually carry, where the
 	// split is by replicas (an approximation), else equal to Weight.
 	Weight, Share int
+	// Deployment is the canary's Deployment; through a gateway, Route is
+	// the HTTPRoute and StableService and CanaryService the pair it splits
+	// between. A `cutover abort` of a run that died puts all traffic on
+	// stable by them.
+	Deployment, Route, StableService, CanaryService string
 }
 
 type wireCanary struct {
-	Step   int    `json:"step"`
-	Steps  int    `json:"steps"`
-	Plan   string `json:"plan,omitempty"`
-	Weight int    `json:"weight"`
-	Share  int    `json:"share"`
+	Step          int    `json:"step"`
+	Steps         int    `json:"steps"`
+	Plan          string `json:"plan,omitempty"`
+	Weight        int    `json:"weight"`
+	Share         int    `json:"share"`
+	Deployment    string `json:"deployment,omitempty"`
+	Route         string `json:"route,omitempty"`
+	StableService string `json:"stableService,omitempty"`
+	CanaryService string `json:"canaryService,omitempty"`
 }
 
 func wireCanaryOf(c *Canary) *wireCanary {
 	if c == nil {
 		return nil
 	}
-	return &wireCanary{Step: c.Step, Steps: c.Steps, Plan: c.Plan, Weight: c.Weight, Share: c.Share}
+	return &wireCanary{Step: c.Step, Steps: c.Steps, Plan: c.Plan, Weight: c.Weight, Share: c.Share,
+		Deployment: c.Deployment, Route: c.Route, StableService: c.StableService, CanaryService: c.CanaryService}
 }
 
 func (w *wireCanary) canary() *Canary {
 	if w == nil {
 		return nil
 	}
-	return &Canary{Step: w.Step, Steps: w.Steps, Plan: w.Plan, Weight: w.Weight, Share: w.Share}
+	return &Canary{Step: w.Step, Steps: w.Steps, Plan: w.Plan, Weight: w.Weight, Share: w.Share,
+		Deployment: w.Deployment, Route: w.Route, StableService: w.StableService, CanaryService: w.CanaryService}
 }
 
 // RequestAbort asks the running release of app to abort, as by
