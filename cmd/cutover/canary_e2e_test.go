@@ -246,6 +246,7 @@ func TestCanaryBadInputChangesNothing(t *testing.T) {
 		want string
 	}{
 		{"weight over 100", []string{"-f", file, "--steps", "10,120"}, exitUsage, `step 2 ("120"): weight 120 is out of 0 to 100`},
+		{"--route of a rolling update", []string{"-f", file, "--strategy", "rolling", "--route", "web"}, exitUsage, "--route: only with --strategy canary"},
 		{"analysis of no check", []string{"-f", file, "--steps", "10,analysis=errors"}, exitBadInput, `step 2 runs the analysis "errors", and no check has that name`},
 		{"two Deployments", []string{"-f", two, "--steps", "10"}, exitBadInput, "the files hold 2 Deployments; a canary release takes exactly one"},
 		{"no Service", []string{"-f", noService, "--steps", "10"}, exitBadInput, "no Service in the files selects the pods of Deployment web"},

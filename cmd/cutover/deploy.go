@@ -141,6 +141,11 @@ func (o *deployOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
+	for _, name := range []string{"steps", "route"} {
+		if strat != engine.Canary && cmd.Flags().Changed(name) {
+			return usageError{fmt.Errorf("--%s: only with --strategy canary", name)}
+		}
+	}
 	blueGreen := strat == engine.BlueGreen
 	if err := o.validateUntil(blueGreen); err != nil {
 		return err

@@ -76,7 +76,7 @@ func deployCanary(ctx context.Context, req DeployRequest) error {
 func (req DeployRequest) canaryOptions(ctx context.Context) (strategy.CanaryOptions, error) {
 	steps := append([]strategy.CanaryStep(nil), req.Canary.Steps...)
 	b := req.Checks.binding(req.Run)
-	b.Canary = canaryNames(req.Objects, req.Canary.Route != "")
+	b.Canary = canaryNames(req.Objects, req.Canary.Route)
 	named := map[string]bool{}
 	for i, s := range steps {
 		if s.Kind != strategy.StepAnalysis {
@@ -107,19 +107,20 @@ func (req DeployRequest) canaryOptions(ctx context.Context) (strategy.CanaryOpti
 }
 
 // canaryNames names the release's canary workloads: its one Deployment
-// and the canary derived from it, and its first Service, or through a
-// gateway the pair derived from it.
-func canaryNames(objs []manifest.Object, gateway bool) CanaryNames {
+// and the canary derived from it, and its first Service, or through the
+// HTTPRoute route the pair derived from the Service it sends to.
+func canaryNames(objs []manifest.Object, route string) CanaryNames {
 	var n CanaryNames
 	for _, o := range objs {
 		switch {
 		case o.GetKind() == "Deployment" && n.StableDeployment == "":
 			n.StableDeployment, n.Deployment = o.GetName(), o.GetName()+strategy.CanarySuffix
-		case o.GetKind() == "Service" && n.Service == "" && gateway:
-			n.Service, n.StableService = o.GetName()+strategy.CanarySuffix, o.GetName()+strategy.StableSuffix
 		case o.GetKind() == "Service" && n.Service == "":
 			n.Service, n.StableService = o.GetName(), o.GetName()
 		}
+	}
+	if pair, ok := strategy.CanaryPair(objs, route); ok && route != "" {
+		n.Service, n.StableService = pair.Canary, pair.Stable
 	}
 	return n
 }
@@ -221,7 +222,7 @@ func (c *canaryRun) watchAbort(ctx context.Context, cancel context.CancelCauseFu
 // progress is the record's account of the canary after done steps, the
 // weight they left, and the objects an abort of a dead run needs.
 func (c *canaryRun) progress(done int, w event.Weight) *release.Canary {
-	n := canaryNames(c.req.Objects, c.req.Canary.Route != "")
+	n := canaryNames(c.req.Objects, c.req.Canary.Route)
 	p := &release.Canary{Step: done, Steps: c.steps, Plan: c.plan, Weight: w.Asked, Share: w.Share, Deployment: n.Deployment}
 	if c.req.Canary.Route != "" {
 		p.Route, p.StableService, p.CanaryService = c.req.Canary.Route, n.StableService, n.Service

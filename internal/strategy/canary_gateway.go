@@ -59,14 +59,37 @@ func (c *Canary) planGateway(stable manifest.Object, others []manifest.Object) (
 	if err != nil {
 		return stable, nil, nil, err
 	}
-	g := &gatewayPlan{source: copyObject(*rt), pair: route.Backends{Service: svc.GetName(),
-		Stable: svc.GetName() + StableSuffix, Canary: svc.GetName() + CanarySuffix}}
+	g := &gatewayPlan{source: copyObject(*rt), pair: pairOf(svc.GetName())}
 	marked := copyObject(stable)
 	if err := setLabel(marked.Unstructured, ManagedOptions{SelectorKey: TrackLabel, Color: TrackStable}, "spec", "template", "metadata", "labels"); err != nil {
 		return stable, nil, nil, fmt.Errorf("canary: %s: %w", stable.Source, err)
 	}
 	rest = append(rest, trackService(svc, g.pair.Stable, TrackStable), trackService(svc, g.pair.Canary, TrackCanary))
 	return marked, rest, g, nil
+}
+
+// CanaryPair is the pair of Services a canary through HTTPRoute name of
+// objs splits between, when the files hold what it needs (validation says
+// what is missing otherwise).
+func CanaryPair(objs []manifest.Object, name string) (route.Backends, bool) {
+	stable, others, err := splitStable(objs)
+	if err != nil {
+		return route.Backends{}, false
+	}
+	for _, o := range others {
+		if o.GetKind() == "HTTPRoute" && o.GroupVersionKind().Group == route.Group && o.GetName() == name {
+			svc, err := appService(o, stable, others)
+			if err != nil {
+				return route.Backends{}, false
+			}
+			return pairOf(svc.GetName()), true
+		}
+	}
+	return route.Backends{}, false
+}
+
+func pairOf(service string) route.Backends {
+	return route.Backends{Service: service, Stable: service + StableSuffix, Canary: service + CanarySuffix}
 }
 
 // appService is the Service of the files that route rt sends to and that
@@ -83,8 +106,7 @@ func appService(rt, stable manifest.Object, others []manifest.Object) (manifest.
 			continue
 		}
 		probe := copyObject(rt)
-		b := route.Backends{Service: o.GetName(), Stable: o.GetName() + StableSuffix, Canary: o.GetName() + CanarySuffix}
-		n, err := route.Split(probe.Unstructured, b, 0)
+		n, err := route.Split(probe.Unstructured, pairOf(o.GetName()), 0)
 		if err != nil {
 			return o, fmt.Errorf("canary: %s: HTTPRoute %s: %w", rt.Source, rt.GetName(), err)
 		}
