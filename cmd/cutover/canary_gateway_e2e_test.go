@@ -264,6 +264,99 @@ checks:
 	}
 }
 
+// TestCanaryGatewayPrometheusStoppedMidAnalysis: a good canary through
+// Traefik whose Prometheus analysis passes measurements until Prometheus
+// stops: the provider cannot be reached, the analysis cannot judge, and
+// the canary never promotes on it. It pauses for a person (the record
+// pending) at its weight, stable untouched, until cutover abort puts the
+// route back to 100/0. Users meet no failure throughout.
+func TestCanaryGatewayPrometheusStoppedMidAnalysis(t *testing.T) {
+	t.Parallel()
+	b := newGatewayBed(t)
+	prom := testbed.RequirePrometheus(t, testbed.PrometheusOptions{Targets: []string{b.gw.MetricsAddr}})
+	cfg := writeFile(t, "cutover.yaml", `strategy: canary
+canary:
+  httpRoute: web
+  steps:
+    - setWeight: 30
+    - analysis: canary errors
+checks:
+  - name: canary errors
+    analysis:
+      metrics:
+        - name: error-share
+          prometheus:
+            address: `+prom.URL+`
+            query: 'sum(rate(traefik_service_requests_total{service=~".*-svc-{{.Namespace}}-{{.CanaryService}}-.*",code=~"5.."}[5s]) or vector(0)) / sum(rate(traefik_service_requests_total{service=~".*-svc-{{.Namespace}}-{{.CanaryService}}-.*"}[5s]))'
+          interval: 1s
+          count: 30
+          consecutiveErrorLimit: 2
+          inconclusiveLimit: 30
+          successCondition: size(result) == 1 && result[0] < 0.01
+          failureCondition: size(result) == 1 && result[0] > 0.1
+`)
+	stop := b.load(50, nil)
+	done := make(chan result, 1)
+	go func() {
+		done <- cutover(t, b.ns, "", "deploy", "--config", cfg, "-f", b.file, "--var", "TOMCAT_VERSION=8", "--var", "STATUS=200",
+			"--scale-down-delay", "1s", "-o", "json")
+	}()
+	waitRecord(t, b.ns, 2, func(r *release.Record) bool { return r.Canary != nil && r.Canary.Step >= 1 }, done)
+	untilAnswers(t, b.gw.URL+"/", "Apache Tomcat/8")
+	time.Sleep(3 * time.Second) // measurements pass meanwhile
+	if err := prom.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	waitPaused(t, b.ns, 2, done)
+	assertRoute(t, b, 30)
+	if d := getDeployment(t, b.ns, "web"); d.Spec.Template.Spec.Containers[0].Image != "tomcat:7" {
+		t.Errorf("paused on an analysis that cannot judge: stable runs %s, want tomcat:7", d.Spec.Template.Spec.Containers[0].Image)
+	}
+	if a := cutover(t, b.ns, "", "abort", "web"); a.code != exitOK {
+		t.Fatalf("abort: exit %d", a.code)
+	}
+	r := <-done
+	if r.code != exitRolledBack {
+		t.Fatalf("the canary: exit %d, want 4 (aborted)", r.code)
+	}
+	phases := map[string]int{}
+	for _, ev := range jsonEvents(t, r.stdout) {
+		if ev["type"] == "analysis" && ev["object"] == "metric error-share" {
+			phases[fmt.Sprint(ev["status"])]++
+		}
+	}
+	if phases["successful"] == 0 || phases["error"] == 0 || phases["failed"] > 0 {
+		t.Errorf("measurements %v: want successful ones, then errors once Prometheus stopped, and none failed", phases)
+	}
+	assertRoute(t, b, 0)
+	assertOnStable(t, b.ns, "tomcat:7")
+	if res := stop(); res.Failures > 0 {
+		t.Errorf("users met %d failures of %d: %q", res.Failures, res.Total, res.FailureDetails)
+	}
+}
+
+// waitRecord waits until revision rev of the app's record meets cond;
+// done is the run's result, which must not come first.
+func waitRecord(t *testing.T, ns string, rev int, cond func(*release.Record) bool, done <-chan result) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		r, err := release.NewStore(cluster.Client, ns).Latest(context.Background(), "web")
+		if err == nil && r != nil && r.Revision == rev && cond(r) {
+			return
+		}
+		select {
+		case res := <-done:
+			t.Fatalf("the run ended first: exit %d", res.code)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("not within a minute")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // eventTime is the time of the first event of a JSON run with type typ
 // and status.
 func eventTime(t *testing.T, stdout, typ, status string) time.Time {
