@@ -51,9 +51,10 @@ real-node-deps:
 prometheus-deps:
 	@upstream/prometheus-deps.sh
 
-# Starts the test bed and shows a deployment rolling out on it.
-demo: test-bed build
-	CUTOVER_TESTBED_BIN=$$(upstream/build.sh) hack/demo.sh
+# Starts the test bed and shows blue/green, rolling and (as root, with
+# Traefik and Prometheus) canary releases on it.
+demo: test-bed build $(if $(filter 0,$(shell id -u)),prometheus-deps)
+	CUTOVER_TESTBED_BIN=$$(upstream/build.sh) CUTOVER_GATEWAY_BIN=$$(upstream/gateway.sh) hack/demo.sh
 
 clean:
 	rm -rf $(BIN) .testbed

@@ -7,6 +7,12 @@
 #      answers "cutover approve" for you), switched, verified in production.
 #   2. A rolling update: Tomcat 7, then 8, then a 9 whose pods never become
 #      ready, which cutover rolls back on its own.
+#   3. Canary releases through a real gateway (as root, with
+#      CUTOVER_GATEWAY_BIN, which make demo sets): Traefik serves the Gateway
+#      API, a real Prometheus scrapes it every second, users' requests flow
+#      through it. Tomcat 8 goes 10% -> 50% -> 100%, each weight gated by a
+#      PromQL analysis of Traefik's error rate for the canary, and is
+#      promoted; a Tomcat 9 whose pages all fail is aborted by that analysis.
 #
 # kwok's fake pods serve no HTTP: the test bed's data plane does. It runs a
 # small HTTP server per ready pod answering "Apache Tomcat/<major>", and a
@@ -17,7 +23,9 @@ cd "$(dirname "$0")/.."
 
 kubeconfig=$PWD/.testbed/demo-kubeconfig
 work=$(mktemp -d)
-bin/cutover-testbed -kubeconfig "$kubeconfig" -gateway 127.0.0.1:0 >"$work/testbed.log" 2>&1 &
+canary=
+if [ "$(id -u)" = 0 ] && [ -n "${CUTOVER_GATEWAY_BIN:-}" ] && command -v prometheus >/dev/null; then canary=tomcat-canary; fi
+bin/cutover-testbed -kubeconfig "$kubeconfig" -gateway 127.0.0.1:0 ${canary:+-traefik $canary} >"$work/testbed.log" 2>&1 &
 testbed=$!
 trap 'kill $testbed 2>/dev/null; wait $testbed 2>/dev/null; rm -rf "$work"' EXIT
 
@@ -26,7 +34,7 @@ until grep -q '^testbed ready' "$work/testbed.log"; do
 	if ! kill -0 $testbed 2>/dev/null; then cat "$work/testbed.log"; exit 1; fi
 	sleep 0.2
 done
-grep '^testbed ready\|^gateway' "$work/testbed.log"
+grep '^testbed ready\|^gateway\|^traefik\|^prometheus' "$work/testbed.log"
 gateway=$(sed -n 's/^gateway: //p' "$work/testbed.log")
 export KUBECONFIG=$kubeconfig
 
@@ -90,6 +98,77 @@ rolling() { # VERSION BEHAVIOR
 rolling 7
 rolling 8
 rolling 9 never-ready
+canary_config() {
+	cat >"$work/canary.yaml" <<YAML
+app: tomcat
+namespace: $canary
+strategy: canary
+files: [$PWD/hack/demo/canary.yaml]
+canary:
+  httpRoute: tomcat
+  scaleDownDelay: 2s
+  steps:
+    - setWeight: 10
+    - analysis: errors
+    - setWeight: 50
+    - analysis: errors
+    - setWeight: 100
+    - analysis: errors
+checks:
+  - name: errors
+    analysis:
+      metrics:
+        - name: canary-error-rate
+          prometheus:
+            address: $prometheus
+            query: 'sum(rate(traefik_service_requests_total{service=~".*-svc-{{.Namespace}}-{{.CanaryService}}-.*",code=~"5.."}[5s]) or vector(0)) / sum(rate(traefik_service_requests_total{service=~".*-svc-{{.Namespace}}-{{.CanaryService}}-.*"}[5s]))'
+          initialDelay: 2s
+          interval: 1s
+          count: 3
+          inconclusiveLimit: 3
+          successCondition: size(result) == 1 && result[0] < 0.01
+          failureCondition: size(result) == 1 && result[0] > 0.05
+YAML
+}
+
+# users sends a request every 50 ms through Traefik until killed, and
+# counts the answers by status in $work/users.
+users() {
+	while :; do
+		curl -s -o /dev/null -w '%{http_code}\n' --max-time 2 "$traefik/" >>"$work/users"
+		sleep 0.05
+	done
+}
+
+canary_release() { # VERSION STATUS
+	echo
+	echo "== canary through Traefik: Tomcat $1${2:+ (every page answers $2)}, 10% -> 50% -> 100%, each weight gated by Prometheus"
+	: >"$work/users"
+	bin/cutover deploy -c "$work/canary.yaml" --var TOMCAT_VERSION="$1" --var STATUS="${2:-200}" --var GATEWAY="$gateway_name" --timeout 3m
+	echo "-- exit code $?; users' answers meanwhile: $(sort "$work/users" | uniq -c | awk '{printf "%s x %s  ", $1, $2}')"
+}
+
+if [ -n "$canary" ]; then
+	traefik=$(sed -n 's/^traefik: \([^ ]*\).*/\1/p' "$work/testbed.log")
+	gateway_name=$(sed -n 's/^traefik: .*gateway=//p' "$work/testbed.log")
+	prometheus=$(sed -n 's/^prometheus: //p' "$work/testbed.log")
+	canary_config
+	echo
+	echo "== canary: Tomcat 7, a first release (nothing to compare: it rolls out in full, the route sends to tomcat-stable)"
+	bin/cutover deploy -c "$work/canary.yaml" --var TOMCAT_VERSION=7 --var STATUS=200 --var GATEWAY="$gateway_name"
+	users &
+	load=$!
+	canary_release 8
+	canary_release 9 500
+	kill $load
+	echo
+	echo "== the route now"
+	if command -v kubectl >/dev/null; then kubectl -n "$canary" get httproute tomcat -o jsonpath='{range .spec.rules[0].backendRefs[*]}{.name}={.weight} {end}'; echo; fi
+else
+	echo
+	echo "== canary through a gateway: skipped (needs root, Prometheus and CUTOVER_GATEWAY_BIN: make demo as root has them)"
+fi
+
 echo
 echo "== what runs now"
 if command -v kubectl >/dev/null; then kubectl get deployment,service -o wide -A -l app=tomcat; fi

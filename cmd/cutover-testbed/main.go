@@ -10,8 +10,14 @@
 //
 // With -gateway it also runs the data plane (internal/testinfra/dataplane): an HTTP
 // backend per ready pod and a gateway that routes /NAMESPACE/SERVICE/PATH
-// through the Service's ready endpoints, and prints "gateway: URL". Once
-// every component is healthy it prints:
+// through the Service's ready endpoints, and prints "gateway: URL".
+//
+// With -traefik NAMESPACE (as root, with CUTOVER_GATEWAY_BIN from
+// upstream/gateway.sh) it also runs a real Traefik serving the Gateway API
+// for that namespace (created if missing), the pods reachable at their own
+// IPs, and a Prometheus scraping Traefik every second; it prints
+// "traefik: URL gateway=NAME" and "prometheus: URL". Once every component
+// is healthy it prints:
 //
 //	testbed ready: kubeconfig=<absolute path>
 package main
@@ -25,6 +31,10 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cutover/cutover/internal/testinfra/dataplane"
 	"github.com/cutover/cutover/internal/testinfra/testbed"
@@ -43,6 +53,7 @@ func run() error {
 	realNode := flag.Bool("real-node", false, "also run a real node: containerd, kubelet and kube-proxy (root)")
 	verbose := flag.Bool("v", false, "log each start-up step")
 	gateway := flag.String("gateway", "", "also serve HTTP for the fake pods: a gateway on this address (e.g. 127.0.0.1:8080) routes /NAMESPACE/SERVICE/PATH through the Service's ready endpoints")
+	traefik := flag.String("traefik", "", "also run a real Traefik (the Gateway API) for this namespace, and a Prometheus scraping it (root; CUTOVER_GATEWAY_BIN)")
 	flag.Parse()
 
 	abs, err := filepath.Abs(*kubeconfig)
@@ -61,13 +72,24 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	if *gateway != "" {
-		dp, err := dataplane.Start(ctx, dataplane.Options{Config: cluster.Config, Logger: log})
+	if *traefik != "" {
+		stopTraefik, err := startTraefik(ctx, cluster, *traefik)
+		if err != nil {
+			_ = cluster.Stop()
+			return err
+		}
+		defer stopTraefik()
+	}
+	var dp *dataplane.DataPlane
+	if *gateway != "" || *traefik != "" {
+		dp, err = dataplane.Start(ctx, dataplane.Options{Config: cluster.Config, Logger: log, PodAddresses: *traefik != ""})
 		if err != nil {
 			_ = cluster.Stop()
 			return err
 		}
 		defer dp.Close()
+	}
+	if *gateway != "" {
 		gw, err := dp.Gateway(*gateway)
 		if err != nil {
 			_ = cluster.Stop()
@@ -83,4 +105,29 @@ func run() error {
 	}
 	_ = os.Remove(abs)
 	return nil
+}
+
+// startTraefik runs a real Traefik for namespace ns, creating it, with the
+// pods reachable at their IPs, and a Prometheus scraping Traefik; it
+// prints where they listen and returns what stops them.
+func startTraefik(ctx context.Context, cluster *testbed.Cluster, ns string) (func(), error) {
+	_, err := cluster.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return nil, fmt.Errorf("create namespace %s: %w", ns, err)
+	}
+	if err := cluster.ReachablePods(ctx); err != nil {
+		return nil, err
+	}
+	gw, err := cluster.StartGateway(ctx, ns)
+	if err != nil {
+		return nil, err
+	}
+	prom, err := testbed.StartPrometheus(ctx, testbed.PrometheusOptions{Targets: []string{gw.MetricsAddr}})
+	if err != nil {
+		_ = gw.Stop()
+		return nil, err
+	}
+	fmt.Printf("traefik: %s gateway=%s\n", gw.URL, gw.Name)
+	fmt.Printf("prometheus: %s\n", prom.URL)
+	return func() { _ = prom.Stop(); _ = gw.Stop() }, nil
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -331,6 +332,26 @@ func TestDeployFromStdin(t *testing.T) {
 	}
 	if cm.ManagedFields[0].Manager != "cutover" {
 		t.Errorf("field manager %q, want cutover", cm.ManagedFields[0].Manager)
+	}
+}
+
+// TestDeployIntoANamespaceTheFilesCreate: files that hold their own
+// Namespace deploy into it on a first release, as kubectl apply does: the
+// app's lock (a Lease there) needs it, so it is created first (the demo's
+// rolling update was refused: namespaces "tomcat-rolling" not found).
+func TestDeployIntoANamespaceTheFilesCreate(t *testing.T) {
+	t.Parallel()
+	ns := strings.ToLower(strings.ReplaceAll(t.Name(), "Test", "t-")) + "-" + fmt.Sprint(time.Now().UnixNano()%100000)
+	t.Cleanup(func() {
+		_ = cluster.Client.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
+	})
+	in := "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: " + ns + "\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  a: b\n"
+	r := cutover(t, ns, in, "deploy", "-f", "-")
+	if r.code != exitOK {
+		t.Fatalf("exit %d", r.code)
+	}
+	if _, err := cluster.Client.CoreV1().ConfigMaps(ns).Get(context.Background(), "settings", metav1.GetOptions{}); err != nil {
+		t.Fatal(err)
 	}
 }
 

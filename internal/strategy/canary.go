@@ -113,7 +113,7 @@ func (c *Canary) Run(ctx context.Context, objs []manifest.Object) error {
 	if c.opts.DryRun {
 		return nil
 	}
-	if err := c.beforeWrite(ctx); err != nil {
+	if err := c.beforeWrite(ctx, p.others); err != nil {
 		return err
 	}
 	if why := p.noCanary(); why != "" {

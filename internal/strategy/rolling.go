@@ -95,10 +95,21 @@ func (r *Rolling) Run(ctx context.Context, objs []manifest.Object) error {
 	if r.opts.DryRun {
 		return nil
 	}
-	if err := r.beforeWrite(ctx); err != nil {
+	if err := r.beforeWrite(ctx, items); err != nil {
 		return err
 	}
 	return r.release(ctx, items)
+}
+
+// createNamespace applies the files' Namespace of the release's namespace
+// when it does not exist yet.
+func (r *Rolling) createNamespace(ctx context.Context, items []*apply.Item) error {
+	for _, it := range items {
+		if it.Kind() == "Namespace" && it.Object.GroupVersionKind().Group == "" && it.Name() == r.c.Namespace && it.Before == nil {
+			return r.ap.Apply(ctx, []*apply.Item{it})
+		}
+	}
+	return nil
 }
 
 // release applies the planned items, waits for them and verifies them,
@@ -119,10 +130,16 @@ func (r *Rolling) release(ctx context.Context, items []*apply.Item) error {
 }
 
 // beforeWrite runs the BeforeWrite hook; its error refuses the release.
-func (r *Rolling) beforeWrite(ctx context.Context) error {
+// The hook takes the app's lock, a Lease in the release's namespace: a
+// namespace that the files create and that does not exist yet is created
+// first.
+func (r *Rolling) beforeWrite(ctx context.Context, items []*apply.Item) error {
 	hook := r.opts.BeforeWrite
 	if hook == nil {
 		return nil
+	}
+	if err := r.createNamespace(ctx, items); err != nil {
+		return err
 	}
 	err := hook(ctx)
 	if err == nil || errors.Is(err, ErrRefused) {
