@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -15,10 +17,13 @@ type canaryFlags struct {
 	config []config.CanaryStep // the config file's, under --steps
 	parsed []config.CanaryStep // what runs: set by validate
 	route  string              // --route
+	header string              // --canary-header NAME=VALUE
+	hdr    *config.HeaderRoute // what runs: set by validate
 }
 
 func (f *canaryFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.route, "route", "", "canary: gateway mode: an HTTPRoute of the files that sends to the app's Service S; cutover derives S-stable and S-canary and sets the route's weights at each step, confirmed by its status (exact shares); without it, the split is by pod counts, an approximation")
+	fs.StringVar(&f.header, "canary-header", "", "canary, with --route: NAME=VALUE; requests carrying that header (exact value) reach the canary from the start until promotion or abort, whatever the weights, so testers see it before any user")
 	fs.StringVar(&f.steps, "steps", "", "canary: the steps, comma-separated: a weight in percent (10), pause=DURATION, pause (until `cutover promote APP`), analysis=CHECK (a config file check's name); default "+config.DefaultCanarySteps)
 }
 
@@ -28,11 +33,24 @@ func (f *canaryFlags) applyConfig(c config.Canary, bg *blueGreenFlags, set func(
 	if !set("route") && c.HTTPRoute != "" {
 		f.route = c.HTTPRoute
 	}
+	if !set("canary-header") {
+		f.hdr = c.HeaderRoute
+	}
 }
 
 // validate reads the steps: --steps, else the config file's, else the
 // default ones.
 func (f *canaryFlags) validate() error {
+	if f.header != "" {
+		name, value, ok := strings.Cut(f.header, "=")
+		if !ok || name == "" || value == "" {
+			return usageError{fmt.Errorf("--canary-header %q: want NAME=VALUE, such as X-Canary=always", f.header)}
+		}
+		f.hdr = &config.HeaderRoute{Name: name, Value: value}
+	}
+	if f.hdr != nil && f.route == "" {
+		return usageError{errors.New("--canary-header: needs --route (a header route is a rule of the gateway's route)")}
+	}
 	f.parsed = f.config
 	text := f.steps
 	if text == "" && len(f.parsed) == 0 {
@@ -53,5 +71,5 @@ func (f *canaryFlags) validate() error {
 // notifications tell people when it waits for them.
 func (f *canaryFlags) settings(bg *blueGreenFlags, a *approvalFlags) engine.CanarySettings {
 	return engine.CanarySettings{Steps: engine.ConfigSteps(f.parsed), ScaleDownDelay: bg.scaleDownDelay, Commands: promoteCommands,
-		Notifiers: a.notifiers(), RunURL: ciRunURL(), Route: f.route}
+		Notifiers: a.notifiers(), RunURL: ciRunURL(), Route: f.route, Header: engine.ConfigHeader(f.hdr)}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/cutover/cutover/internal/release"
@@ -333,6 +334,63 @@ checks:
 	if res := stop(); res.Failures > 0 {
 		t.Errorf("users met %d failures of %d: %q", res.Failures, res.Total, res.FailureDetails)
 	}
+}
+
+// TestCanaryGatewayHeaderReachesTheCanaryFirst: with --canary-header, a
+// canary paused at weight 0 already answers requests that carry the
+// header, through Traefik, while users (without it) reach stable only;
+// once promoted, the route is back to its one rule, 100/0.
+func TestCanaryGatewayHeaderReachesTheCanaryFirst(t *testing.T) {
+	t.Parallel()
+	b := newGatewayBed(t)
+	stop := b.load(50, nil)
+	done := make(chan result, 1)
+	go func() { done <- b.canary(t, "8", "200", "--canary-header", "X-Canary=always", "--steps", "pause,50") }()
+	waitPaused(t, b.ns, 2, done)
+	untilAnswersWith(t, b.gw.URL+"/", "X-Canary", "always", "Apache Tomcat/8")
+	res := stop()
+	if res.Failures > 0 || res.Versions["Tomcat/8"] > 0 {
+		t.Errorf("users without the header met %d failures and %d answers from the canary, want none: %v", res.Failures, res.Versions["Tomcat/8"], res.Versions)
+	}
+	if r := cutover(t, b.ns, "", "promote", "web"); r.code != exitOK {
+		t.Fatalf("promote: exit %d", r.code)
+	}
+	if r := <-done; r.code != exitOK {
+		t.Fatalf("the promoted canary: exit %d", r.code)
+	}
+	assertRoute(t, b, 0)
+	u, err := b.dyn.Resource(route.HTTPRoutes).Namespace(b.ns).Get(context.Background(), "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rules, _, _ := unstructured.NestedSlice(u.Object, "spec", "rules"); len(rules) != 1 {
+		t.Errorf("after promotion the route has %d rules, want its one rule without the header's", len(rules))
+	}
+	assertOnStable(t, b.ns, "tomcat:8")
+}
+
+// untilAnswersWith is untilAnswers with a request header.
+func untilAnswersWith(t *testing.T, url, header, value, want string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	last := ""
+	for time.Now().Before(deadline) {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		req.Header.Set(header, value)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			last = err.Error()
+		} else {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(body), want) {
+				return
+			}
+			last = fmt.Sprintf("%d %s", resp.StatusCode, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no answer to %s: %s held %q within 20 s; the last: %s", header, value, want, last)
 }
 
 // waitRecord waits until revision rev of the app's record meets cond;

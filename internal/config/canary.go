@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // Canary configures the canary strategy: its steps, in order.
@@ -14,6 +16,15 @@ type Canary struct {
 	// HTTPRoute names a Gateway API HTTPRoute of the files: its weights
 	// split the traffic (gateway mode), instead of the pods' counts.
 	HTTPRoute string `json:"httpRoute,omitempty"`
+	// HeaderRoute, with HTTPRoute, sends requests that carry this header
+	// to the canary from the start, whatever the weights.
+	HeaderRoute *HeaderRoute `json:"headerRoute,omitempty"`
+}
+
+// HeaderRoute is an exact header match.
+type HeaderRoute struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
 }
 
 // CanaryStep is one step: exactly one of SetWeight, Pause and Analysis.
@@ -102,4 +113,15 @@ func (v *validator) canary(path string, c *Canary, checks []Check) {
 		}
 	}
 	v.positive(field(path, "scaleDownDelay"), c.ScaleDownDelay)
+	if h := c.HeaderRoute; h != nil {
+		if c.HTTPRoute == "" {
+			v.failf(field(path, "headerRoute"), "needs httpRoute: a header route is a rule of the gateway's route")
+		}
+		if len(validation.IsHTTPHeaderName(h.Name)) > 0 {
+			v.failf(field(path, "headerRoute.name"), "want an HTTP header name, got %q", h.Name)
+		}
+		if h.Value == "" {
+			v.failf(field(path, "headerRoute.value"), "want the value to match exactly")
+		}
+	}
 }

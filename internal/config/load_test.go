@@ -50,6 +50,7 @@ func fullConfig() *Config {
 				{Pause: &Pause{Duration: ptr(time.Minute)}}, {Pause: &Pause{}}},
 			ScaleDownDelay: ptr(30 * time.Second),
 			HTTPRoute:      "web",
+			HeaderRoute:    &HeaderRoute{Name: "X-Canary", Value: "always"},
 		},
 		Checks: []Check{{
 			Name: "tomcat test endpoint", Stage: StageStaged,

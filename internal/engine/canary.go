@@ -34,8 +34,10 @@ type CanarySettings struct {
 	Notifiers []notify.Notifier
 	RunURL    string
 	// Route names an HTTPRoute of the files: gateway mode (see
-	// strategy.CanaryOptions.Route).
-	Route string
+	// strategy.CanaryOptions.Route); Header, with it, a header that
+	// reaches the canary whatever the weights.
+	Route  string
+	Header *route.Header
 }
 
 // deployCanary runs a canary release under the app's lock, keeping its
@@ -101,7 +103,7 @@ func (req DeployRequest) canaryOptions(ctx context.Context) (strategy.CanaryOpti
 		return strategy.CanaryOptions{}, fmt.Errorf("%w: %w", strategy.ErrRefused, err)
 	}
 	opts := strategy.CanaryOptions{RollingOptions: req.rollingOptions(), Steps: steps, ScaleDownDelay: req.Canary.ScaleDownDelay,
-		Route: req.Canary.Route}
+		Route: req.Canary.Route, Header: req.Canary.Header}
 	opts.Checks = verifyChecks
 	return opts, nil
 }
@@ -370,6 +372,15 @@ func abortLeft(ctx context.Context, req AbortRequest, s *session, r *release.Rec
 		return nil, errors.Join(err, fmt.Errorf("record the abort: %w", uerr))
 	}
 	return r, err
+}
+
+// ConfigHeader turns the config file's (or --canary-header's) header
+// route into the strategy's.
+func ConfigHeader(h *config.HeaderRoute) *route.Header {
+	if h == nil {
+		return nil
+	}
+	return &route.Header{Name: h.Name, Value: h.Value}
 }
 
 // ConfigSteps turns the config file's (or --steps') canary steps into the

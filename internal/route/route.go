@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -207,4 +208,73 @@ func condition(parent map[string]any, typ string, gen int64) string {
 		return ""
 	}
 	return typ + " is not reported"
+}
+
+// Header is an exact header match that sends a request to the canary
+// whatever the weights: testers reach it before any user does.
+type Header struct {
+	Name, Value string
+}
+
+// maxRules is the Gateway API's limit of rules per HTTPRoute.
+const maxRules = 16
+
+// AddHeaderRules adds, to route u already split (Split), a rule for each
+// rule that sends to b.Canary: its matches, each with the header h added
+// (a rule without matches gets one), sending everything to b.Canary. The
+// Gateway API prefers a match with more header matches, so requests with
+// the header reach the canary, the others the split.
+func AddHeaderRules(u *unstructured.Unstructured, b Backends, h Header) error {
+	rules, _, err := unstructured.NestedSlice(u.Object, "spec", "rules")
+	if err != nil {
+		return fmt.Errorf("spec.rules: %w", err)
+	}
+	var added []any
+	for _, r := range rules {
+		rule, _ := r.(map[string]any)
+		refs, _, _ := unstructured.NestedSlice(rule, "backendRefs")
+		ref := canaryRef(refs, b.Canary)
+		if ref == nil {
+			continue
+		}
+		added = append(added, map[string]any{"matches": withHeader(rule["matches"], h), "backendRefs": []any{ref}})
+	}
+	if len(rules)+len(added) > maxRules {
+		return fmt.Errorf("spec.rules: %d rules and %d header rules for the canary pass the Gateway API's limit of %d", len(rules), len(added), maxRules)
+	}
+	return unstructured.SetNestedSlice(u.Object, append(added, rules...), "spec", "rules")
+}
+
+// canaryRef is a copy of the ref to the canary among refs, at weight 1, or
+// nil.
+func canaryRef(refs []any, canary string) map[string]any {
+	for _, x := range refs {
+		if ref, ok := x.(map[string]any); ok && ref["name"] == canary {
+			out := map[string]any{"name": canary, "weight": int64(1)}
+			if p, ok := ref["port"]; ok {
+				out["port"] = p
+			}
+			return out
+		}
+	}
+	return nil
+}
+
+// withHeader is matches, each with the header match h added; one match
+// of h alone without matches.
+func withHeader(matches any, h Header) []any {
+	hm := map[string]any{"type": "Exact", "name": h.Name, "value": h.Value}
+	list, _ := matches.([]any)
+	if len(list) == 0 {
+		return []any{map[string]any{"headers": []any{hm}}}
+	}
+	out := make([]any, 0, len(list))
+	for _, m := range list {
+		match, _ := m.(map[string]any)
+		c := runtime.DeepCopyJSON(match)
+		headers, _ := c["headers"].([]any)
+		c["headers"] = append(headers, hm)
+		out = append(out, c)
+	}
+	return out
 }

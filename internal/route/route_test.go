@@ -129,3 +129,64 @@ func TestAccepted(t *testing.T) {
 		})
 	}
 }
+
+func TestAddHeaderRules(t *testing.T) {
+	h := Header{Name: "X-Canary", Value: "always"}
+	cases := []struct {
+		name, rules string
+		want        string // each rule: its matches' headers, then its refs
+		err         string
+	}{
+		{name: "a rule without matches gets one of the header",
+			rules: `[{backendRefs: [{name: web-stable, port: 80, weight: 90}, {name: web-canary, port: 80, weight: 10}]}]`,
+			want:  "[X-Canary] web-canary:80:1 | [] web-stable:80:90 web-canary:80:10"},
+		{name: "each match keeps its path and adds the header",
+			rules: `[{matches: [{path: {value: /a}}, {path: {value: /b}, headers: [{name: X-Team, value: qa}]}], backendRefs: [{name: web-canary, port: 80, weight: 0}, {name: web-stable, port: 80, weight: 100}]}, {backendRefs: [{name: docs, port: 80}]}]`,
+			want:  "[X-Canary] [X-Team X-Canary] web-canary:80:1 | [] [X-Team] web-canary:80:0 web-stable:80:100 | [] docs:80:-"},
+		{name: "too many rules", rules: "[" + strings.Repeat(`{backendRefs: [{name: web-canary, port: 80}]},`, 9) + "]",
+			err: "spec.rules: 9 rules and 9 header rules for the canary pass the Gateway API's limit of 16"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			u := parse(t, "kind: HTTPRoute\nspec:\n  rules: "+tc.rules)
+			err := AddHeaderRules(u, pair, h)
+			if tc.err != "" {
+				if err == nil || err.Error() != tc.err {
+					t.Fatalf("err %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := headerRules(u); got != tc.want {
+				t.Errorf("rules %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// headerRules renders each rule as the header names of each of its
+// matches, then its refs (as refs does).
+func headerRules(u *unstructured.Unstructured) string {
+	rules, _, _ := unstructured.NestedSlice(u.Object, "spec", "rules")
+	backends := strings.Split(refs(u), " | ")
+	var out []string
+	for i, r := range rules {
+		matches, _, _ := unstructured.NestedSlice(r.(map[string]any), "matches")
+		var ms []string
+		for _, m := range matches {
+			hs, _, _ := unstructured.NestedSlice(m.(map[string]any), "headers")
+			var names []string
+			for _, h := range hs {
+				names = append(names, h.(map[string]any)["name"].(string))
+			}
+			ms = append(ms, "["+strings.Join(names, " ")+"]")
+		}
+		if len(ms) == 0 {
+			ms = []string{"[]"}
+		}
+		out = append(out, strings.Join(ms, " ")+" "+backends[i])
+	}
+	return strings.Join(out, " | ")
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/cutover/cutover/internal/kube"
 	"github.com/cutover/cutover/internal/manifest"
 	"github.com/cutover/cutover/internal/readiness"
+	"github.com/cutover/cutover/internal/route"
 	"github.com/cutover/cutover/internal/verify"
 )
 
@@ -57,6 +58,10 @@ type CanaryOptions struct {
 	// route's weights split the traffic (see canary_gateway.go). Empty:
 	// replica mode.
 	Route string
+	// Header, with Route, sends requests that carry it to the canary from
+	// Apply until promotion or abort, whatever the weights: the canary then
+	// runs at least one pod.
+	Header *route.Header
 }
 
 // Canary runs a canary release: Validate, Apply (everything but the
@@ -139,17 +144,31 @@ func (c *Canary) Run(ctx context.Context, objs []manifest.Object) error {
 }
 
 // applyCanary writes everything but stable, the canary at the weight the
-// run starts at; in gateway mode it adopts stable's pods and then writes
-// the route at that weight, once the canary's pods are ready.
+// run starts at; in gateway mode see applyThroughGateway.
 func (c *Canary) applyCanary(ctx context.Context, p *canaryPlan) error {
 	if err := c.startAt(ctx, p); err != nil {
 		return err
 	}
+	if p.gw != nil {
+		return c.applyThroughGateway(ctx, p)
+	}
+	return c.ap.Apply(ctx, append(p.others, p.canary))
+}
+
+// applyThroughGateway adopts stable's pods and writes the route before
+// the canary gets pods it did not have: until the route is split, it
+// sends to the app's Service, which selects the canary's pods too.
+func (c *Canary) applyThroughGateway(ctx context.Context, p *canaryPlan) error {
+	planned := liveCount(p.canary)
+	if first := min(planned, liveReplicas(p.canary.Before)); first != planned {
+		it, err := c.planOne(ctx, withReplicas(p.canary.Object, first))
+		if err != nil {
+			return err
+		}
+		p.canary = it
+	}
 	if err := c.ap.Apply(ctx, append(p.others, p.canary)); err != nil {
 		return err
-	}
-	if p.gw == nil {
-		return nil
 	}
 	if err := c.adoptStable(ctx, p); err != nil {
 		return err
@@ -159,7 +178,16 @@ func (c *Canary) applyCanary(ctx context.Context, p *canaryPlan) error {
 			return err
 		}
 	}
-	return c.writeRoute(ctx, StageApply, p.gw, p.gw.weight)
+	if err := c.writeRoute(ctx, StageApply, p.gw, p.gw.weight, true); err != nil {
+		return err
+	}
+	if planned == liveCount(p.canary) {
+		return nil
+	}
+	if err := c.scale(ctx, StageApply, p, planned); err != nil {
+		return err
+	}
+	return c.waitRollout(ctx, StageApply, []*apply.Item{p.canary}, p.routing())
 }
 
 // routeToStable, in gateway mode, sends every request to stable once its
@@ -247,6 +275,12 @@ func (c *Canary) validate(ctx context.Context, objs []manifest.Object) (*canaryP
 		return nil, err
 	}
 	p := &canaryPlan{}
+	if c.opts.Header != nil && c.opts.Route == "" {
+		return nil, errors.New("canary: a header route for testers needs a gateway: --route NAME")
+	}
+	if c.opts.Header != nil {
+		canaryObj = withReplicas(canaryObj, 1)
+	}
 	if c.opts.Route != "" {
 		if stable, others, p.gw, err = c.planGateway(stable, others); err != nil {
 			return nil, err

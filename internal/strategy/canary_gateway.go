@@ -36,6 +36,11 @@ type gatewayPlan struct {
 	pair    route.Backends
 	weight  int  // the canary's weight the route was last written with
 	written bool // by this run
+	// header, if set, sends requests that carry it to the canary from
+	// Apply until the route goes back to stable; headerOn says the route
+	// was last written with it.
+	header   *route.Header
+	headerOn bool
 }
 
 // planGateway finds the route and the app's Service in the files, derives
@@ -59,7 +64,7 @@ func (c *Canary) planGateway(stable manifest.Object, others []manifest.Object) (
 	if err != nil {
 		return stable, nil, nil, err
 	}
-	g := &gatewayPlan{source: copyObject(*rt), pair: pairOf(svc.GetName())}
+	g := &gatewayPlan{source: copyObject(*rt), pair: pairOf(svc.GetName()), header: c.opts.Header}
 	marked := copyObject(stable)
 	if err := setLabel(marked.Unstructured, ManagedOptions{SelectorKey: TrackLabel, Color: TrackStable}, "spec", "template", "metadata", "labels"); err != nil {
 		return stable, nil, nil, fmt.Errorf("canary: %s: %w", stable.Source, err)
@@ -137,10 +142,10 @@ func trackService(svc manifest.Object, name, track string) manifest.Object {
 	return d
 }
 
-// routeAt plans the route split at weight.
+// routeAt plans the route split at weight, with the header rules if any.
 func (c *Canary) routeAt(ctx context.Context, g *gatewayPlan, weight int) error {
-	o := copyObject(g.source)
-	if _, err := route.Split(o.Unstructured, g.pair, weight); err != nil {
+	o, err := g.split(weight, g.header != nil)
+	if err != nil {
 		return fmt.Errorf("canary: %s: HTTPRoute %s: %w", o.Source, o.GetName(), err)
 	}
 	it, err := c.planOne(ctx, o)
@@ -151,11 +156,25 @@ func (c *Canary) routeAt(ctx context.Context, g *gatewayPlan, weight int) error 
 	return nil
 }
 
-// writeRoute sets the canary's weight on the route in one write and waits
-// until every gateway that serves it has accepted that generation.
-func (c *Canary) writeRoute(ctx context.Context, stage string, g *gatewayPlan, weight int) error {
+// split is the files' route split at weight, with the header rules when
+// header.
+func (g *gatewayPlan) split(weight int, header bool) (manifest.Object, error) {
 	o := copyObject(g.source)
 	if _, err := route.Split(o.Unstructured, g.pair, weight); err != nil {
+		return o, err
+	}
+	if header && g.header != nil {
+		return o, route.AddHeaderRules(o.Unstructured, g.pair, *g.header)
+	}
+	return o, nil
+}
+
+// writeRoute sets the canary's weight on the route, and its header rules
+// while the canary runs, in one write, and waits until every gateway that
+// serves it has accepted that generation.
+func (c *Canary) writeRoute(ctx context.Context, stage string, g *gatewayPlan, weight int, header bool) error {
+	o, err := g.split(weight, header)
+	if err != nil {
 		return err
 	}
 	body, err := o.MarshalJSON()
@@ -168,7 +187,7 @@ func (c *Canary) writeRoute(ctx context.Context, stage string, g *gatewayPlan, w
 	if err != nil {
 		return fmt.Errorf("set the weights of %s to %d/%d: %w", g.route.Ref(), 100-weight, weight, err)
 	}
-	g.weight, g.written = weight, true
+	g.weight, g.written, g.headerOn = weight, true, header && g.header != nil
 	event.Stamp(c.sink, event.Event{Type: event.ObjectApplied, Stage: stage, Object: g.route.Ref(),
 		Action: fmt.Sprintf("weights %s %d, %s %d (generation %d)", g.pair.Stable, 100-weight, g.pair.Canary, weight, out.GetGeneration())})
 	if _, err := route.Wait(ctx, c.c.Dynamic, g.route.Namespace, o.GetName(), out.GetGeneration()); err != nil {
@@ -181,6 +200,9 @@ func (c *Canary) writeRoute(ctx context.Context, stage string, g *gatewayPlan, w
 // route sends them more, fewer only after it sends them less.
 func (c *Canary) gatewayWeight(ctx context.Context, stage string, p *canaryPlan, weight int) error {
 	n, _ := canaryReplicas(weight, p.stableReplicas)
+	if p.gw.header != nil {
+		n = max(n, 1) // the testers' header reaches it at any weight
+	}
 	if n > liveCount(p.canary) {
 		if err := c.scale(ctx, stage, p, n); err != nil {
 			return err
@@ -189,7 +211,7 @@ func (c *Canary) gatewayWeight(ctx context.Context, stage string, p *canaryPlan,
 			return err
 		}
 	}
-	if err := c.writeRoute(ctx, stage, p.gw, weight); err != nil {
+	if err := c.writeRoute(ctx, stage, p.gw, weight, true); err != nil {
 		return err
 	}
 	if n < liveCount(p.canary) {
@@ -216,10 +238,10 @@ func liveCount(it *apply.Item) int {
 // gatewayRouteStable puts every request on stable with one route write,
 // confirmed, unless this run did already.
 func (c *Canary) gatewayRouteStable(ctx context.Context, stage string, p *canaryPlan) error {
-	if p.gw.written && p.gw.weight == 0 {
+	if p.gw.written && p.gw.weight == 0 && !p.gw.headerOn {
 		return nil
 	}
-	if err := c.writeRoute(ctx, stage, p.gw, 0); err != nil {
+	if err := c.writeRoute(ctx, stage, p.gw, 0, false); err != nil {
 		return err
 	}
 	event.Stamp(c.sink, event.Event{Type: event.Traffic, Stage: stage, Object: p.gw.route.Ref(), Status: "stable",
