@@ -27,7 +27,7 @@ var (
 )
 
 // GatewayBinEnv names the directory upstream/gateway.sh prints: traefik
-// and the Gateway API CRDs. make test-gateway sets it.
+// and the Gateway API CRDs. make test and make test-gateway set it.
 const GatewayBinEnv = "CUTOVER_GATEWAY_BIN"
 
 // GatewayClassName is the GatewayClass of the test bed's Traefik.
@@ -269,12 +269,12 @@ func (g *Gateway) Stop() error {
 
 // RequireGateway starts a Gateway for the test's namespace ns, stopped
 // when the test ends. The gateway's tests are a tier of their own, as the
-// benchmarks are: they run with make test-gateway, which builds Traefik
+// benchmarks are: they run with make test (and make test-gateway), which builds Traefik
 // and sets GatewayBinEnv; without it, and with -short, they are skipped.
 func (c *Cluster) RequireGateway(t testing.TB, ns string) *Gateway {
 	t.Helper()
 	if testing.Short() || os.Getenv(GatewayBinEnv) == "" {
-		t.Skip("needs the test bed's gateway: make test-gateway")
+		t.Skip("needs the test bed's gateway: make test or make test-gateway")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
