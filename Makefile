@@ -39,9 +39,13 @@ test-fast:
 
 # A local control plane in the foreground; writes .testbed/kubeconfig. Ctrl-C stops it.
 # REALNODE=1 adds a real node (containerd, kubelet, kube-proxy; root): see README.
+# As root it also runs Traefik for namespace default (the Gateway API) and a
+# Prometheus scraping it; it prints where they listen.
 REALNODE ?=
-cluster: test-bed build $(if $(REALNODE),real-node-deps)
-	CUTOVER_TESTBED_BIN=$$(upstream/build.sh) $(BIN)/cutover-testbed -kubeconfig .testbed/kubeconfig $(if $(REALNODE),-real-node)
+ROOT := $(filter 0,$(shell id -u))
+cluster: test-bed build $(if $(REALNODE),real-node-deps) $(if $(ROOT),prometheus-deps)
+	CUTOVER_TESTBED_BIN=$$(upstream/build.sh) $(if $(ROOT),CUTOVER_GATEWAY_BIN=$$(upstream/gateway.sh)) \
+		$(BIN)/cutover-testbed -kubeconfig .testbed/kubeconfig $(if $(REALNODE),-real-node) $(if $(ROOT),-traefik default)
 
 # The real node's Debian packages (containerd, runc, CNI plugins, nftables), as root.
 real-node-deps:
@@ -54,7 +58,7 @@ prometheus-deps:
 
 # Starts the test bed and shows blue/green, rolling and (as root, with
 # Traefik and Prometheus) canary releases on it.
-demo: test-bed build $(if $(filter 0,$(shell id -u)),prometheus-deps)
+demo: test-bed build $(if $(ROOT),prometheus-deps)
 	CUTOVER_TESTBED_BIN=$$(upstream/build.sh) CUTOVER_GATEWAY_BIN=$$(upstream/gateway.sh) hack/demo.sh
 
 clean:

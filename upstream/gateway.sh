@@ -15,36 +15,12 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=${CUTOVER_TESTBED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cutover/testbed}
-toolchain=$(go env GOVERSION GOOS GOARCH)
-log() { echo "testbed: $*" >&2; }
-
-# download MODULE@VERSION: the module's source directory in the module
-# cache, from the Go module proxy (outside any module: ours pin other
-# things).
-download() {
-	local tmp dir
-	tmp=$(mktemp -d)
-	dir=$(cd "$tmp" && go mod init download >/dev/null 2>&1 && go mod download -json "$1" | jq -r .Dir)
-	rm -rf "$tmp"
-	echo "$dir"
-}
+. "$here/module.sh"
 
 traefik_version=$(cat "$here/traefik/version")
 crds_version=$(cat "$here/gateway-api/version")
 key=$( { echo "$toolchain"; echo "$crds_version"; cat "$here/traefik/version" "$here/traefik/traefik.patch"; } | sha256sum | cut -c1-16)
-out=$root/gateway-$key
-if [ -f "$out/.complete" ]; then
-	echo "$out"
-	exit 0
-fi
-mkdir -p "$root"
-exec 9>"$root/.gateway-lock"
-flock 9
-if [ -f "$out/.complete" ]; then
-	echo "$out"
-	exit 0
-fi
+claim gateway "$key"
 mkdir -p "$out/gateway-api"
 
 # The CRDs of the standard channel; the admission policy beside them is
