@@ -298,13 +298,24 @@ checks:
 `)
 	stop := b.load(50, nil)
 	done := make(chan result, 1)
+	passed := make(chan struct{})
+	var once sync.Once
+	onLine := func(line string) { // Prometheus stops once a measurement passed
+		if strings.Contains(line, `"type":"analysis"`) && strings.Contains(line, `"status":"successful"`) {
+			once.Do(func() { close(passed) })
+		}
+	}
 	go func() {
-		done <- cutover(t, b.ns, "", "deploy", "--config", cfg, "-f", b.file, "--var", "TOMCAT_VERSION=8", "--var", "STATUS=200",
+		done <- cutoverLive(t, b.ns, "", onLine, "deploy", "--config", cfg, "-f", b.file, "--var", "TOMCAT_VERSION=8", "--var", "STATUS=200",
 			"--scale-down-delay", "1s", "-o", "json")
 	}()
-	waitRecord(t, b.ns, 2, func(r *release.Record) bool { return r.Canary != nil && r.Canary.Step >= 1 }, done)
-	untilAnswers(t, b.gw.URL+"/", "Apache Tomcat/8")
-	time.Sleep(3 * time.Second) // measurements pass meanwhile
+	select {
+	case <-passed:
+	case r := <-done:
+		t.Fatalf("the canary ended (exit %d) before a measurement passed", r.code)
+	case <-time.After(time.Minute):
+		t.Fatal("no measurement passed within a minute")
+	}
 	if err := prom.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -391,28 +402,6 @@ func untilAnswersWith(t *testing.T, url, header, value, want string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("no answer to %s: %s held %q within 20 s; the last: %s", header, value, want, last)
-}
-
-// waitRecord waits until revision rev of the app's record meets cond;
-// done is the run's result, which must not come first.
-func waitRecord(t *testing.T, ns string, rev int, cond func(*release.Record) bool, done <-chan result) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		r, err := release.NewStore(cluster.Client, ns).Latest(context.Background(), "web")
-		if err == nil && r != nil && r.Revision == rev && cond(r) {
-			return
-		}
-		select {
-		case res := <-done:
-			t.Fatalf("the run ended first: exit %d", res.code)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("not within a minute")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // eventTime is the time of the first event of a JSON run with type typ

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,16 +36,57 @@ type result struct {
 // cutover runs the command in-process against the test bed, in namespace ns.
 func cutover(t *testing.T, ns string, stdin string, args ...string) result {
 	t.Helper()
+	return cutoverLive(t, ns, stdin, nil, args...)
+}
+
+// cutoverLive is cutover calling onLine, if set, with each line of stdout
+// as the command writes it.
+func cutoverLive(t *testing.T, ns string, stdin string, onLine func(string), args ...string) result {
+	t.Helper()
 	full := append([]string{}, args...)
 	if ns != "" {
 		full = append(full, "--kubeconfig", cluster.Kubeconfig, "-n", ns)
 	}
-	var out, errb bytes.Buffer
+	out := &lineWriter{on: onLine}
+	var errb bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	code := run(ctx, full, streams{in: strings.NewReader(stdin), out: &out, err: &errb})
-	t.Logf("cutover %s -> %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out.String(), errb.String())
-	return result{code: code, stdout: out.String(), stderr: errb.String()}
+	code := run(ctx, full, streams{in: strings.NewReader(stdin), out: out, err: &errb})
+	stdout := out.String()
+	t.Logf("cutover %s -> %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, stdout, errb.String())
+	return result{code: code, stdout: stdout, stderr: errb.String()}
+}
+
+// lineWriter keeps what is written and calls on with each complete line.
+type lineWriter struct {
+	mu   sync.Mutex
+	all  bytes.Buffer
+	part []byte
+	on   func(string)
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.all.Write(p)
+	if w.on == nil {
+		return len(p), nil
+	}
+	w.part = append(w.part, p...)
+	for {
+		i := bytes.IndexByte(w.part, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		w.on(string(w.part[:i]))
+		w.part = w.part[i+1:]
+	}
+}
+
+func (w *lineWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.all.String()
 }
 
 // jsonEvents parses -o json output, failing on any line that is not JSON.
