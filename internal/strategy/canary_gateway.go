@@ -227,13 +227,7 @@ func (c *Canary) gatewayWeight(ctx context.Context, stage string, p *canaryPlan,
 }
 
 // liveCount is the canary's replicas as last written.
-func liveCount(it *apply.Item) int {
-	n, found, _ := unstructured.NestedInt64(it.Object.Object, "spec", "replicas")
-	if !found {
-		return 1
-	}
-	return int(n)
-}
+func liveCount(it *apply.Item) int { return liveReplicas(it.Object.Unstructured) }
 
 // gatewayRouteStable puts every request on stable with one route write,
 // confirmed, unless this run did already.
