@@ -19,6 +19,9 @@ type canaryFlags struct {
 	route  string              // --route
 	header string              // --canary-header NAME=VALUE
 	hdr    *config.HeaderRoute // what runs: set by validate
+	// analysis is the config file's canary.analysis: a check run in the
+	// background (checks come only from the config file).
+	analysis string
 }
 
 func (f *canaryFlags) register(fs *pflag.FlagSet) {
@@ -28,7 +31,7 @@ func (f *canaryFlags) register(fs *pflag.FlagSet) {
 }
 
 func (f *canaryFlags) applyConfig(c config.Canary, bg *blueGreenFlags, set func(string) bool) {
-	f.config = c.Steps
+	f.config, f.analysis = c.Steps, c.Analysis
 	config.Use(&bg.scaleDownDelay, c.ScaleDownDelay, set("scale-down-delay"))
 	if !set("route") && c.HTTPRoute != "" {
 		f.route = c.HTTPRoute
@@ -71,5 +74,5 @@ func (f *canaryFlags) validate() error {
 // notifications tell people when it waits for them.
 func (f *canaryFlags) settings(bg *blueGreenFlags, a *approvalFlags) engine.CanarySettings {
 	return engine.CanarySettings{Steps: engine.ConfigSteps(f.parsed), ScaleDownDelay: bg.scaleDownDelay, Commands: promoteCommands,
-		Notifiers: a.notifiers(), RunURL: ciRunURL(), Route: f.route, Header: engine.ConfigHeader(f.hdr)}
+		Notifiers: a.notifiers(), RunURL: ciRunURL(), Route: f.route, Header: engine.ConfigHeader(f.hdr), Analysis: f.analysis}
 }

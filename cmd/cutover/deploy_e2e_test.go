@@ -14,6 +14,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+
+	"github.com/cutover/cutover/internal/testinfra/testbed"
 )
 
 // webApp is the article's Deployment, with the test bed's pod behaviour and
@@ -341,6 +343,7 @@ func TestDeployFromStdin(t *testing.T) {
 // rolling update was refused: namespaces "tomcat-rolling" not found).
 func TestDeployIntoANamespaceTheFilesCreate(t *testing.T) {
 	t.Parallel()
+	testbed.Require(t, cluster)
 	ns := strings.ToLower(strings.ReplaceAll(t.Name(), "Test", "t-")) + "-" + fmt.Sprint(time.Now().UnixNano()%100000)
 	t.Cleanup(func() {
 		_ = cluster.Client.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})

@@ -19,6 +19,12 @@ type Canary struct {
 	// HeaderRoute, with HTTPRoute, sends requests that carry this header
 	// to the canary from the start, whatever the weights.
 	HeaderRoute *HeaderRoute `json:"headerRoute,omitempty"`
+	// Analysis names an analysis check (checks[].name) that runs in the
+	// background from the first step that gives the canary traffic until
+	// promotion: a failed metric aborts at once, mid-step; one that cannot
+	// judge waits for a person. Its metrics measure until promotion, so
+	// they set no count.
+	Analysis string `json:"analysis,omitempty"`
 }
 
 // HeaderRoute is an exact header match.
@@ -93,9 +99,11 @@ func parseStep(item string) (CanaryStep, error) {
 // canary validates the canary section; checks are the config's checks,
 // which analysis steps name.
 func (v *validator) canary(path string, c *Canary, checks []Check) {
-	names := map[string]bool{}
-	for _, ch := range checks {
-		names[ch.Name] = ch.Name != ""
+	names := map[string]*Check{}
+	for i, ch := range checks {
+		if ch.Name != "" {
+			names[ch.Name] = &checks[i]
+		}
 	}
 	for i, s := range c.Steps {
 		p := index(field(path, "steps"), i)
@@ -108,11 +116,14 @@ func (v *validator) canary(path string, c *Canary, checks []Check) {
 			v.failf(field(p, "setWeight"), "want a weight from 0 to 100, got %d", *s.SetWeight)
 		case s.Pause != nil:
 			v.positive(field(p, "pause.duration"), s.Pause.Duration)
-		case s.Analysis != "" && !names[s.Analysis]:
+		case s.Analysis != "" && names[s.Analysis] == nil:
 			v.failf(field(p, "analysis"), "no check is named %q (checks[].name)", s.Analysis)
 		}
 	}
 	v.positive(field(path, "scaleDownDelay"), c.ScaleDownDelay)
+	if c.Analysis != "" {
+		v.backgroundAnalysis(field(path, "analysis"), c.Analysis, names[c.Analysis])
+	}
 	if h := c.HeaderRoute; h != nil {
 		if c.HTTPRoute == "" {
 			v.failf(field(path, "headerRoute"), "needs httpRoute: a header route is a rule of the gateway's route")
@@ -122,6 +133,23 @@ func (v *validator) canary(path string, c *Canary, checks []Check) {
 		}
 		if h.Value == "" {
 			v.failf(field(path, "headerRoute.value"), "want the value to match exactly")
+		}
+	}
+}
+
+// backgroundAnalysis validates the check a canary runs in the background:
+// an analysis, whose metrics measure until promotion.
+func (v *validator) backgroundAnalysis(path, name string, c *Check) {
+	switch {
+	case c == nil:
+		v.failf(path, "no check is named %q (checks[].name)", name)
+	case c.Analysis == nil:
+		v.failf(path, "check %q is not an analysis: only metrics run in the background", name)
+	default:
+		for _, m := range c.Analysis.Metrics {
+			if m.Count != nil {
+				v.failf(path, "check %q: metric %s sets count: a background analysis measures until promotion", name, m.Name)
+			}
 		}
 	}
 }

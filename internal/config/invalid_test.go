@@ -32,6 +32,10 @@ func TestLoadInvalidValues(t *testing.T) {
 		{"empty step", "canary:\n  steps:\n  - {}\n", `line 3: canary.steps[0]: want exactly one of setWeight, pause and analysis, got 0`},
 		{"analysis of no check", okCheck + "canary:\n  steps:\n  - analysis: errors\n", `line 5: canary.steps[0].analysis: no check is named "errors" (checks[].name)`},
 		{"pause of zero", "canary:\n  steps:\n  - pause: {duration: 0s}\n", `line 3: canary.steps[0].pause.duration: want a duration above zero, got 0s`},
+		{"background analysis of no check", okCheck + "canary:\n  analysis: errors\n", `line 4: canary.analysis: no check is named "errors" (checks[].name)`},
+		{"background analysis not an analysis", "checks:\n- {name: up, http: {url: http://a/}}\ncanary:\n  analysis: up\n", `line 4: canary.analysis: check "up" is not an analysis: only metrics run in the background`},
+		{"background analysis with a count", "checks:\n- name: errors\n  analysis:\n    metrics:\n    - {name: e, command: {run: ./e}, count: 3}\ncanary:\n  analysis: errors\n",
+			`line 7: canary.analysis: check "errors": metric e sets count: a background analysis measures until promotion`},
 		{"unknown step key", "canary:\n  steps:\n  - setweight: 10\n", `line 3: unknown key "canary.steps[0].setweight" (did you mean "setWeight"?)`},
 
 		// top level

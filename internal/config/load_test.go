@@ -51,6 +51,7 @@ func fullConfig() *Config {
 			ScaleDownDelay: ptr(30 * time.Second),
 			HTTPRoute:      "web",
 			HeaderRoute:    &HeaderRoute{Name: "X-Canary", Value: "always"},
+			Analysis:       "canary errors",
 		},
 		Checks: []Check{{
 			Name: "tomcat test endpoint", Stage: StageStaged,
@@ -94,6 +95,15 @@ func fullConfig() *Config {
 				Name:             "error budget",
 				Command:          &CommandMetric{Run: "./error-budget.sh {{.Namespace}}"},
 				FailureCondition: "result == 'exhausted'",
+			}}},
+		}, {
+			Name: "canary errors",
+			Analysis: &AnalysisCheck{Metrics: []Metric{{
+				Name: "canary 5xx",
+				Prometheus: &PrometheusMetric{Address: "http://prometheus.monitoring:9090",
+					Query: `sum(rate(http_requests_total{service="{{.CanaryService}}",code=~"5.."}[30s]) or vector(0)) / sum(rate(http_requests_total{service="{{.CanaryService}}"}[30s]))`},
+				Interval:         ptr(5 * time.Second),
+				SuccessCondition: "size(result) == 1 && result[0] < 0.01", FailureCondition: "size(result) == 1 && result[0] >= 0.01",
 			}}},
 		}},
 		Approval: Approval{

@@ -20,7 +20,11 @@ func AnalysisCheck(a *config.AnalysisCheck, label string) func(context.Context, 
 		var metrics []analysis.Metric
 		var names []string
 		for _, m := range a.Metrics {
-			metrics = append(metrics, m.Analysis(b.fill))
+			am := m.Analysis(b.fill)
+			if b.Background {
+				am.Count = 0 // until stopped
+			}
+			metrics = append(metrics, am)
 			names = append(names, m.Name)
 		}
 		an, err := analysis.New(metrics)

@@ -14,6 +14,7 @@ import (
 	"github.com/cutover/cutover/internal/release"
 	"github.com/cutover/cutover/internal/route"
 	"github.com/cutover/cutover/internal/strategy"
+	"github.com/cutover/cutover/internal/verify"
 )
 
 // ErrAbortRequested is the cause of a canary run's end when someone asked
@@ -38,6 +39,10 @@ type CanarySettings struct {
 	// reaches the canary whatever the weights.
 	Route  string
 	Header *route.Header
+	// Analysis names a check of the request's Checks, an analysis, run in
+	// the background from the first weight until promotion (see
+	// strategy.CanaryOptions.Background), and nowhere else.
+	Analysis string
 }
 
 // deployCanary runs a canary release under the app's lock, keeping its
@@ -94,6 +99,10 @@ func (req DeployRequest) canaryOptions(ctx context.Context) (strategy.CanaryOpti
 		}
 		steps[i].Checks = specs
 	}
+	background, err := req.backgroundChecks(ctx, b, named)
+	if err != nil {
+		return strategy.CanaryOptions{}, err
+	}
 	rest, err := req.Checks.Defs.unnamed(named)
 	if err != nil {
 		return strategy.CanaryOptions{}, fmt.Errorf("%w: %w", strategy.ErrRefused, err)
@@ -103,9 +112,34 @@ func (req DeployRequest) canaryOptions(ctx context.Context) (strategy.CanaryOpti
 		return strategy.CanaryOptions{}, fmt.Errorf("%w: %w", strategy.ErrRefused, err)
 	}
 	opts := strategy.CanaryOptions{RollingOptions: req.rollingOptions(), Steps: steps, ScaleDownDelay: req.Canary.ScaleDownDelay,
-		Route: req.Canary.Route, Header: req.Canary.Header}
+		Route: req.Canary.Route, Header: req.Canary.Header, Background: background}
 	opts.Checks = verifyChecks
 	return opts, nil
+}
+
+// backgroundChecks builds the canary's background analysis, if it has
+// one, and adds its name to named.
+func (req DeployRequest) backgroundChecks(ctx context.Context, b CheckBinding, named map[string]bool) ([]verify.Spec, error) {
+	name := req.Canary.Analysis
+	if name == "" {
+		return nil, nil
+	}
+	named[name] = true
+	b = b.at(config.StageStaged)
+	b.Background = true
+	specs, err := req.Checks.Defs.named(name).specs(ctx, b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: canary.analysis: %w", strategy.ErrRefused, err)
+	}
+	if len(specs) == 0 {
+		return nil, fmt.Errorf("%w: canary.analysis: no check is named %q", strategy.ErrRefused, name)
+	}
+	for _, s := range specs {
+		if _, ok := s.Check.(*analysisCheck); !ok {
+			return nil, fmt.Errorf("%w: canary.analysis: the check %q is not an analysis: only metrics run in the background", strategy.ErrRefused, name)
+		}
+	}
+	return specs, nil
 }
 
 // canaryNames names the release's canary workloads: its one Deployment

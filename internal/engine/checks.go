@@ -40,6 +40,9 @@ type CheckBinding struct {
 	Sink    event.Sink
 	// Canary names a canary release's workloads, for analysis templates.
 	Canary CanaryNames
+	// Background builds analyses whose metrics measure until stopped, not
+	// to a count: a canary's background analysis.
+	Background bool
 }
 
 // CanaryNames are a canary release's Deployments and Services; in

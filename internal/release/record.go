@@ -121,8 +121,8 @@ type Record struct {
 	// Warnings are the run's endpoint drift warnings (package drift), in
 	// order, at most MaxWarnings.
 	Warnings []Warning
-	// Measurements are the run's metric analysis measurements, in order,
-	// at most MaxMeasurements.
+	// Measurements are the run's metric analysis measurements, in order:
+	// the latest MaxMeasurements.
 	Measurements []Measurement
 	// Staged is set by a run that stopped before Confirm (OutcomePending).
 	Staged *Staged

@@ -75,10 +75,11 @@ func (r *Recorder) Emit(e event.Event) {
 		}
 	case event.Analysis:
 		r.note(func(rec *Record) {
-			if len(rec.Measurements) < MaxMeasurements {
-				rec.Measurements = append(rec.Measurements, Measurement{Time: e.Time.UTC(), Stage: e.Stage,
-					Metric: strings.TrimPrefix(e.Object, "metric "), Phase: e.Status, Value: e.Message})
+			if len(rec.Measurements) >= MaxMeasurements { // the latest tell most: a background analysis's last one ended it
+				rec.Measurements = slices.Delete(rec.Measurements, 0, len(rec.Measurements)-MaxMeasurements+1)
 			}
+			rec.Measurements = append(rec.Measurements, Measurement{Time: e.Time.UTC(), Stage: e.Stage,
+				Metric: strings.TrimPrefix(e.Object, "metric "), Phase: e.Status, Value: e.Message})
 		})
 	case event.StageStarted:
 		r.note(func(rec *Record) {

@@ -62,6 +62,10 @@ type CanaryOptions struct {
 	// Apply until promotion or abort, whatever the weights: the canary then
 	// runs at least one pod.
 	Header *route.Header
+	// Background are analyses run from the first step that gives the
+	// canary traffic until promotion (see background); each Check's Probe
+	// measures until its ctx ends or a metric fails or cannot judge.
+	Background []verify.Spec
 }
 
 // Canary runs a canary release: Validate, Apply (everything but the
@@ -374,30 +378,86 @@ func liveReplicas(live *unstructured.Unstructured) int {
 }
 
 // steps runs the steps from opts.Resume, first restoring the weight the
-// steps before it set.
+// steps before it set, with the background analysis from the first weight
+// that gives the canary traffic; then its verdict.
 func (c *Canary) steps(ctx context.Context, p *canaryPlan) error {
+	bg := newBackground(c.opts.Background, c.sink)
+	defer bg.stop()
 	n := len(c.opts.Steps)
 	if w, ok := weightBefore(c.opts.Steps, c.resume); ok && c.resume > 0 {
 		err := c.stage(StageResume, func() error { return c.setWeight(ctx, StageResume, p, w) })
 		if err != nil {
 			return err
 		}
+		if w > 0 {
+			bg.start(ctx)
+		}
 	}
 	for i := c.resume; i < n; i++ {
 		s, name := c.opts.Steps[i], stepStage(i, n, c.opts.Steps[i])
-		if err := c.stage(name, func() error { return c.step(ctx, name, p, s) }); err != nil {
+		if err := c.stage(name, func() error { return c.judgedStep(ctx, name, p, s, bg) }); err != nil {
 			return withCause(ctx, err)
 		}
-		if c.opts.OnStep != nil {
-			w, _ := weightBefore(c.opts.Steps, i+1)
-			_, share := canaryReplicas(w, p.stableReplicas)
-			if p.gw != nil {
-				share = w
-			}
-			c.opts.OnStep(i+1, event.Weight{Asked: w, Share: share})
+		if s.Kind == StepWeight && s.Weight > 0 {
+			bg.start(ctx)
+		}
+		c.stepDone(i+1, p)
+	}
+	return c.judgeBackground(ctx, bg)
+}
+
+// stepDone tells OnStep that step done (1-based) is.
+func (c *Canary) stepDone(done int, p *canaryPlan) {
+	if c.opts.OnStep == nil {
+		return
+	}
+	w, _ := weightBefore(c.opts.Steps, done)
+	_, share := canaryReplicas(w, p.stableReplicas)
+	if p.gw != nil {
+		share = w
+	}
+	c.opts.OnStep(done, event.Weight{Asked: w, Share: share})
+}
+
+// judgedStep runs step s under the background analysis. If it cannot
+// judge, the step ends and a person decides: a promote lets the canary go
+// on without it, past the step if it was a pause (the person judged what
+// it waited for), else from the step again (its weight or analysis must
+// hold).
+func (c *Canary) judgedStep(ctx context.Context, stage string, p *canaryPlan, s CanaryStep, bg *background) error {
+	for {
+		err := bg.during(ctx, func(ctx context.Context) error { return c.step(ctx, stage, p, s) })
+		if !errors.Is(err, errBackgroundInconclusive) {
+			return err
+		}
+		if err := c.awaitPerson(ctx, stage, err); err != nil {
+			return err
+		}
+		bg.decided = true
+		if s.Kind == StepPause {
+			return nil
 		}
 	}
-	return nil
+}
+
+// judgeBackground stops the background analysis once the steps are done:
+// promotion goes on if it passed, aborts if it failed, and waits for a
+// person if it could not judge.
+func (c *Canary) judgeBackground(ctx context.Context, bg *background) error {
+	switch {
+	case len(c.opts.Background) == 0 || bg.decided:
+		return nil
+	case !bg.running():
+		c.skip(StageAnalysis, "no step gave the canary traffic: the background analysis did not run")
+		return nil
+	}
+	return c.stage(StageAnalysis, func() error {
+		err := bg.finish()
+		if errors.Is(err, errBackgroundInconclusive) {
+			return c.awaitPerson(ctx, StageAnalysis, err)
+		}
+		return err
+	})
 }
 
 // withCause adds why ctx ended to err: an abort someone asked for, a lost
@@ -432,7 +492,16 @@ func (c *Canary) step(ctx context.Context, stage string, p *canaryPlan, s Canary
 // pause until promoted does, who promotes or aborts.
 func (c *Canary) analyse(ctx context.Context, stage string, checks []verify.Spec) error {
 	err := c.verify(ctx, stage, checks)
-	if !errors.Is(err, verify.ErrInconclusive) || c.opts.AwaitPromote == nil {
+	if !errors.Is(err, verify.ErrInconclusive) {
+		return err
+	}
+	return c.awaitPerson(ctx, stage, err)
+}
+
+// awaitPerson waits for a person to promote or abort after an analysis
+// could not judge (err); without a record to wait on, err stands.
+func (c *Canary) awaitPerson(ctx context.Context, stage string, err error) error {
+	if c.opts.AwaitPromote == nil {
 		return err
 	}
 	event.Stamp(c.sink, event.Event{Type: event.Warning, Stage: stage, Message: err.Error() + ": waiting for a person to promote or abort"})
