@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -39,8 +41,11 @@ type bed struct {
 	prod      *dataplane.Router
 	test      map[string]*dataplane.Router // blue/green test Services by color
 	check     *checkServer
-	// config is a canary's config file: the check its analysis step runs.
+	// config is a canary's config file: the check its analysis step runs,
+	// or through the gateway, the route and the background analysis.
 	config string
+	// gw is a gateway canary's Traefik and Prometheus; nil otherwise.
+	gw *gatewayBed
 	// log carries the data plane's log into the auditor's timeline once
 	// the scenario's auditor runs.
 	log *notes
@@ -49,12 +54,22 @@ type bed struct {
 func newBed(ctx context.Context, t *testing.T, s Scenario) (*bed, error) {
 	b := &bed{s: s, ns: cluster.Namespace(t), manifests: map[string]string{}, test: map[string]*dataplane.Router{}, log: newNotes()}
 	dir := t.TempDir()
-	for _, rel := range []string{"7", "8"} {
-		m, err := s.writeManifests(dir, rel)
-		if err != nil {
+	var err error
+	if s.Gateway {
+		if b.gw, b.config, err = newGatewayBed(t, b.ns, dir); err != nil {
 			return nil, err
 		}
-		b.manifests[rel] = m
+	}
+	for _, rel := range []string{"7", "8"} {
+		if b.manifests[rel], err = s.writeManifests(dir, rel); err != nil {
+			return nil, err
+		}
+		if b.gw == nil {
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(b.manifests[rel], "route.yaml"), []byte(gatewayRoute(b.gw.gw.Name)), 0o600); err != nil {
+			return nil, err
+		}
 	}
 	// BackendWait covers the pod watch reconnecting later than the
 	// EndpointSlice watch after an API server restart (client-go's backoff
@@ -64,7 +79,7 @@ func newBed(ctx context.Context, t *testing.T, s Scenario) (*bed, error) {
 	// its whole grace period, as a real app does after SIGTERM, while the
 	// EndpointSlice controller, itself catching up, still lists it.
 	dp, err := dataplane.Start(ctx, dataplane.Options{Config: cluster.Config, Namespace: b.ns,
-		BackendWait: 15 * time.Second, Logger: slog.New(b.log)})
+		BackendWait: 15 * time.Second, Logger: slog.New(b.log), PodAddresses: s.Gateway})
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +97,7 @@ func newBed(ctx context.Context, t *testing.T, s Scenario) (*bed, error) {
 	}
 	b.check = newCheckServer(b)
 	t.Cleanup(b.check.srv.Close)
-	if s.Strategy == Canary {
+	if s.Strategy == Canary && !s.Gateway {
 		if b.config, err = writeCanaryConfig(dir, b.check.srv.URL); err != nil {
 			return nil, err
 		}

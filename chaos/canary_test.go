@@ -84,6 +84,9 @@ func (s Scenario) stepStages() []string {
 // for pods that never get ready, the analysis for a release that answers
 // 500; "" for the other faults.
 func (s Scenario) faultStage() string {
+	if s.Gateway && (s.Fault == BadCanary || s.Fault == SlowCanary) {
+		return "" // the background analysis ends whichever step runs: gatewayFailure
+	}
 	switch s.Fault {
 	case NeverReady, CrashLoop:
 		return s.stepStages()[0]
@@ -167,6 +170,7 @@ func (c *checkServer) failedShare(w http.ResponseWriter, _ *http.Request) {
 type canaryJudge struct {
 	s  Scenario
 	ns string
+	gw *gatewayBed // a canary through the gateway
 	// stable is the stable Deployment's spec before the faulted deploy:
 	// a canary aborted before Promote must leave it as it was.
 	stable appsv1.DeploymentSpec
@@ -197,7 +201,7 @@ func newCanaryJudge(ctx context.Context, t *testing.T, b *bed) *canaryJudge {
 	if err != nil {
 		t.Fatalf("stable deployment after 7: %v", err)
 	}
-	return &canaryJudge{s: b.s, ns: b.ns, stable: d.Spec, reads: map[int64]sliceRead{}}
+	return &canaryJudge{s: b.s, ns: b.ns, gw: b.gw, stable: d.Spec, reads: map[int64]sliceRead{}}
 }
 
 // onEvent reads production's EndpointSlices from the API as soon as
@@ -212,6 +216,9 @@ func (j *canaryJudge) onEvent(ctx context.Context, e event.Event) {
 		return
 	}
 	r := readCanaryEndpoints(ctx, j.ns)
+	if j.gw != nil { // the route, not the Service, keeps users off the canary
+		r = readCanaryWeight(ctx, j.gw.dyn, j.ns)
+	}
 	j.mu.Lock()
 	j.reads[e.Time.UnixNano()] = r
 	j.mu.Unlock()
@@ -282,6 +289,10 @@ func (j *canaryJudge) readAt(t *testing.T, confirmed event.Event) (string, []aud
 	}
 	read := fmt.Sprintf("the API's EndpointSlices read %s later (resourceVersion %s) had %d canary pods as ready endpoints",
 		r.at.Sub(confirmed.Time).Round(time.Millisecond), r.rv, len(r.canaryReady))
+	if j.gw != nil {
+		read = fmt.Sprintf("the route read %s later (resourceVersion %s) gave the canary weight in %d backendRefs",
+			r.at.Sub(confirmed.Time).Round(time.Millisecond), r.rv, len(r.canaryReady))
+	}
 	if len(r.canaryReady) == 0 {
 		return read, nil
 	}
@@ -314,6 +325,9 @@ func (j *canaryJudge) check(ctx context.Context, t *testing.T, runs []*run, in *
 	}
 	if j.s.Fault == APIServerRestart && !in.restarted() {
 		t.Errorf("kube-apiserver was never restarted: cutover exited %d first", final.exit)
+	}
+	if j.gw != nil {
+		gatewayFailure(t, j.s, final)
 	}
 }
 

@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/internal/testinfra/audit"
 	"github.com/cutover/cutover/internal/testinfra/dataplane"
+	"github.com/cutover/cutover/internal/testinfra/testbed"
 )
 
 // loadRate is the steady load on production during the faulted deploy.
@@ -60,7 +62,7 @@ func seeds() []uint64 {
 
 // ciSet reports whether the flags ask for the CI set: the default seeds,
 // no fault or strategy forced.
-func ciSet() bool { return *flagSeed == 1 && *flagFault == "" && !*flagCanary }
+func ciSet() bool { return *flagSeed == 1 && *flagFault == "" && !*flagCanary && !*flagGateway }
 
 // scenarios are the seeds' scenarios, and with the CI set the freeze
 // regression scenarios, the rolling lock scenarios and the canary
@@ -80,6 +82,11 @@ func scenarios() []Scenario {
 		for _, c := range canarySeeds {
 			out = append(out, generateCase(c.seed, faultCase{Canary, c.fault}))
 		}
+		if os.Getenv(testbed.GatewayBinEnv) != "" { // make test builds the gateway
+			for _, c := range gatewaySeeds {
+				out = append(out, generateGateway(c.seed, c.fault))
+			}
+		}
 	}
 	return out
 }
@@ -89,6 +96,8 @@ func scenarios() []Scenario {
 func scenario(seed uint64) Scenario {
 	s := generate(seed)
 	switch {
+	case *flagGateway:
+		s = generateGateway(seed, Fault(*flagFault))
 	case *flagCanary:
 		s = generateCanary(seed, Fault(*flagFault))
 	case *flagFault != "":
@@ -169,7 +178,7 @@ func runScenario(t *testing.T, s Scenario, add func(row)) {
 	}
 	canary := newCanaryJudge(ctx, t, b)
 	a, err := audit.Start(ctx, audit.Options{Client: cluster.Client, Namespace: b.ns, Service: prodService,
-		PodSelector: labels.SelectorFromSet(labels.Set{"app": "tomcat"}), Router: b.prod,
+		PodSelector: labels.SelectorFromSet(labels.Set{"app": "tomcat"}), Router: b.router(),
 		ColorKey: colorKey(s), MinReady: s.minReady(), FailedRequestsCounted: s.outlivesGrace(),
 		CountedPods: s.countedPods()})
 	if err != nil {
@@ -177,7 +186,7 @@ func runScenario(t *testing.T, s Scenario, add func(row)) {
 	}
 	defer a.Stop()
 	b.log.to(a.Mark)
-	stopLoad := startLoad(t, b.prod.URL())
+	stopLoad := b.startUsers(ctx, t, a)
 	time.Sleep(300 * time.Millisecond)
 
 	runs, in := deployFaulted(ctx, t, b, a, func(e event.Event) { canary.onEvent(ctx, e) })
@@ -234,6 +243,11 @@ func prepare(ctx context.Context, t *testing.T, s Scenario) *bed {
 	if err := b.prod.WaitEndpoints(wctx, readyEndpoints(s.Replicas)); err != nil {
 		t.Fatalf("production after 7: %v; router has %v", err, b.prod.Endpoints())
 	}
+	if b.gw != nil {
+		if err := b.gw.waitServed(wctx, s.Replicas); err != nil {
+			t.Fatalf("the gateway after 7: %v", err)
+		}
+	}
 	return b
 }
 
@@ -270,7 +284,7 @@ func report(t *testing.T, rep *audit.Report, prod []audit.Violation, runs []*run
 // returns the runs, the last one deciding.
 func deployFaulted(ctx context.Context, t *testing.T, b *bed, a *audit.Auditor, observe func(event.Event)) ([]*run, *injector) {
 	t.Helper()
-	in := &injector{b: b, mark: a.Mark}
+	in := &injector{b: b, mark: a.Mark, outage: a.Outage}
 	if err := in.before(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -316,6 +330,10 @@ func judge(t *testing.T, s Scenario, runs []*run, res *dataplane.LoadResult) {
 		// Users meet a bad canary's 500s until the abort: the auditor
 		// counts those and fails the scenario on any other failure.
 		t.Logf("%d of %d requests failed, the bad canary's answers among them: %q", res.Failures, res.Total, res.FailureDetails)
+	case res.Failures > 0 && s.Fault == TraefikRestart:
+		// The gateway itself was down: the auditor counts what it failed
+		// meanwhile and fails the scenario on any other failure.
+		t.Logf("%d of %d requests failed, those sent while Traefik was down among them: %q", res.Failures, res.Total, res.FailureDetails)
 	case res.Failures > 0 && s.outlivesGrace():
 		t.Logf("%d of %d requests failed: the controller stayed frozen past the old pods' grace period: %q",
 			res.Failures, res.Total, res.FailureDetails)
@@ -451,12 +469,39 @@ func readyEndpoints(n int) func([]dataplane.Endpoint) bool {
 	}
 }
 
+// router is the data plane router the auditor follows: production's, or
+// none through the gateway, whose routing the bed feeds it (startUsers).
+func (b *bed) router() *dataplane.Router {
+	if b.gw != nil {
+		return nil
+	}
+	return b.prod
+}
+
+// startUsers starts the users' load: on production's router, or through
+// the gateway, each request's outcome and what Traefik runs going to a.
+func (b *bed) startUsers(ctx context.Context, t *testing.T, a *audit.Auditor) (stop func() *dataplane.LoadResult) {
+	if b.gw == nil {
+		return startLoad(t, b.prod.URL(), nil)
+	}
+	octx, cancel := context.WithCancel(ctx)
+	observed := make(chan struct{})
+	go func() { defer close(observed); b.gw.observe(octx, b.ns, a) }()
+	stopLoad := startLoad(t, b.gw.gw.URL+"/", a.Request)
+	return sync.OnceValue(func() *dataplane.LoadResult {
+		res := stopLoad()
+		cancel()
+		<-observed
+		return res
+	})
+}
+
 // startLoad sends loadRate requests a second to url until stop, or the
-// end of the test.
-func startLoad(t *testing.T, url string) (stop func() *dataplane.LoadResult) {
+// end of the test; record, if set, gets each request's outcome.
+func startLoad(t *testing.T, url string, record func(dataplane.Outcome)) (stop func() *dataplane.LoadResult) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan *dataplane.LoadResult, 1)
-	go func() { done <- dataplane.Load(ctx, dataplane.LoadOptions{URL: url, Rate: loadRate}) }()
+	go func() { done <- dataplane.Load(ctx, dataplane.LoadOptions{URL: url, Rate: loadRate, Record: record}) }()
 	stop = sync.OnceValue(func() *dataplane.LoadResult {
 		cancel()
 		return <-done

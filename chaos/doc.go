@@ -98,6 +98,32 @@
 // see its 500s until the abort: the auditor counts those, and fails the
 // scenario on any other failure).
 //
+// Canaries through the gateway (gateway_test.go; run by make test, which
+// builds Traefik; root): the users' requests go through the test bed's
+// Traefik, which reaches the pods at their own IPs, and cutover splits
+// them with the scenario's HTTPRoute (--route) while a background analysis
+// (canary.analysis) of Traefik's own metrics in a real Prometheus, the
+// canary Service's 5xx share and mean latency, judges it every second from
+// the first weight until promotion. The steps are two weights (10, 25 or
+// 50%, then 50 or 100%), each held 4 s. The CI set adds gatewaySeeds, 6001
+// to 6004: bad-canary (500s; the error share fails mid-step), slow-canary
+// (pods answer after 300 ms; the mean latency fails, no request does),
+// prometheus-stop (stopped when the first pause starts: the analysis
+// cannot judge, the canary waits for a person and never promotes; the
+// injector then runs cutover abort, exit 4) and traefik-restart (Traefik
+// SIGKILLed when the second weight starts and started again 0.5-2 s later;
+// the release goes on, exit 0). -chaos.gateway makes every seed one (also
+// with none, kill and apiserver-restart). The auditor follows what Traefik
+// runs (its API's configuration, read every 20 ms: it has no watch), so
+// the drained invariant holds through the gateway too: requests that
+// reached the canary after cutover confirmed the route at 100/0 and before
+// Traefik ran it are Traefik's lag (58 to 707 ms seen under the race
+// detector: a route's status says Traefik accepted it, not that it runs
+// it), none after. Requests Traefik itself failed while it was down, sent
+// then or cut off by the kill, are counted, not violations. After a
+// confirmed abort the route read from the API must give the canary no
+// weight.
+//
 // Rolling updates have no approval or Verify Prod, so the reject and
 // check-prod faults are blue/green only; the seeded cases hold blue/green's
 // locks, and the CI set adds the two lock faults on rolling updates

@@ -24,6 +24,8 @@ import (
 type injector struct {
 	b    *bed
 	mark func(time.Time, string)
+	// outage tells the auditor the gateway was down (Auditor.Outage).
+	outage func(from, to time.Time)
 
 	mu      sync.Mutex
 	done    sync.WaitGroup
@@ -121,6 +123,8 @@ func (in *injector) onEvent(ctx context.Context, p *proc, e event.Event) {
 		in.once.Do(func() { in.done.Go(func() { in.freezeController(ctx) }) })
 	case s.Fault == Reject && e.Type == event.Approval && e.Status == "waiting":
 		in.once.Do(func() { in.done.Go(func() { in.reject(ctx) }) })
+	case s.Gateway:
+		in.onGatewayEvent(ctx, e)
 	}
 }
 
@@ -228,6 +232,9 @@ func (in *injector) wait() error {
 	defer in.mu.Unlock()
 	if in.b.s.Fault == Reject && !in.decided && len(in.errs) == 0 {
 		return errors.New("the run never waited for approval: nothing was rejected")
+	}
+	if in.b.s.Fault == PrometheusStop && !in.decided && len(in.errs) == 0 {
+		return errors.New("the canary never waited for a person after Prometheus stopped: nothing was aborted")
 	}
 	return errors.Join(in.errs...)
 }

@@ -29,7 +29,8 @@ var (
 	flagGuard = flag.Bool("chaos.guard", true, "run cutover with its endpoint drift guard (--endpoint-guard)")
 	// flagCanary runs canary releases on the seeds instead of the seeds'
 	// own cases, which never are (see canarySeeds).
-	flagCanary = flag.Bool("chaos.canary", false, "make every scenario a canary release, its fault -chaos.fault or, without it, one of "+faultList(canaryFaults)+" by seed; no regression seeds are added")
+	flagGateway = flag.Bool("chaos.gateway", false, "make every scenario a canary through the test bed's gateway (needs CUTOVER_GATEWAY_BIN and root), its fault -chaos.fault or, without it, one of "+faultList(gatewayFaults)+" by seed; no regression seeds are added")
+	flagCanary  = flag.Bool("chaos.canary", false, "make every scenario a canary release, its fault -chaos.fault or, without it, one of "+faultList(canaryFaults)+" by seed; no regression seeds are added")
 	// flagKillAt explores kills at other stages than the seed's; a canary
 	// is killed at its steps unless told.
 	flagKillAt    = flag.String("chaos.kill-at", "", "with the kill fault, SIGKILL cutover when this stage starts (e.g. Promote) instead of the seed's stage")

@@ -180,6 +180,8 @@ func (s Scenario) annotations(release string) map[string]string {
 			b.Behavior, b.CrashEvery = testbed.CrashLoop, 300*time.Millisecond
 		case s.Fault == CheckStaged && s.CheckViaApp, s.Fault == BadCanary:
 			extra[dataplane.AnnotationHTTPStatus] = "500"
+		case s.Fault == SlowCanary:
+			extra[dataplane.AnnotationHTTPDelay] = slowDelay.String()
 		}
 	}
 	out := b.Annotations()

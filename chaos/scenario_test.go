@@ -98,6 +98,10 @@ type Scenario struct {
 	CheckViaApp bool
 	// Steps are a canary's --steps, e.g. "10,analysis=error-rate,50".
 	Steps string
+	// Gateway makes a canary split its traffic through the test bed's
+	// Traefik (--route), judged by a background analysis in a real
+	// Prometheus (gateway_test.go).
+	Gateway bool
 	// KillAt is the stage whose start triggers the kill, KillDelay later.
 	KillAt    string
 	KillDelay time.Duration
@@ -114,6 +118,9 @@ type Scenario struct {
 
 // Name is the scenario's subtest name.
 func (s Scenario) Name() string {
+	if s.Gateway {
+		return fmt.Sprintf("seed-%d-%s-gateway-%s", s.Seed, s.Strategy, s.Fault)
+	}
 	return fmt.Sprintf("seed-%d-%s-%s", s.Seed, s.Strategy, s.Fault)
 }
 
@@ -133,12 +140,19 @@ func (s Scenario) String() string {
 	if s.Strategy == Canary {
 		fmt.Fprintf(&b, ", steps %s", s.Steps)
 	}
+	if s.Gateway {
+		b.WriteString(", through the gateway")
+	}
 	if s.Verify {
 		b.WriteString(", verify")
 	}
 	switch s.Fault {
 	case BadCanary:
 		b.WriteString(" (the app answers 500)")
+	case SlowCanary:
+		fmt.Fprintf(&b, " (the app answers after %s)", slowDelay)
+	case TraefikRestart:
+		fmt.Fprintf(&b, " down %s", s.RestartDown)
 	case CheckStaged:
 		if s.CheckViaApp {
 			b.WriteString(" (the app answers 500)")
@@ -367,7 +381,7 @@ func (s Scenario) outlivesGrace() bool {
 // want is the outcome the fault calls for.
 func (s Scenario) want() Outcome {
 	switch s.Fault {
-	case Kill, APIServerRestart, LockDeadHolder, ControllerFreeze, None:
+	case Kill, APIServerRestart, LockDeadHolder, ControllerFreeze, None, TraefikRestart:
 		return Outcome{Exit: exitOK, Version: "8"}
 	case LockOtherHost:
 		return Outcome{Exit: exitRefused, Version: "7"}

@@ -71,6 +71,7 @@ type Auditor struct {
 	epsSynced bool
 	notify    chan struct{}
 	report    *Report
+	outages   []Window
 }
 
 // Start begins recording: it returns once the watches have listed the
@@ -300,6 +301,29 @@ func (a *Auditor) Request(o dataplane.Outcome) {
 	a.entries = append(a.entries, Entry{Time: o.Time, Kind: KindRequest, Request: &o})
 }
 
+// Route adds what a router outside the data plane (the test bed's
+// gateway) sends requests to: the pods, by name, from at on. Drain judges
+// against them as against the data plane router's.
+func (a *Auditor) Route(at time.Time, pods []string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.report != nil {
+		return
+	}
+	a.entries = append(a.entries, Entry{Time: at, Kind: KindRoute, Endpoints: slices.Clone(pods)})
+}
+
+// Outage notes that the router itself was down from from until to (a
+// gateway killed and started again): requests it failed meanwhile without
+// reaching a pod are counted in the report, not violations; a pod's own
+// failed answer still is one.
+func (a *Auditor) Outage(from, to time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.outages = append(a.outages, Window{From: from, To: to})
+	a.entries = append(a.entries, Entry{Time: from, Kind: KindNote, Note: fmt.Sprintf("router down for %s", to.Sub(from).Round(time.Millisecond))})
+}
+
 // Mark adds a note to the timeline, e.g. a deploy's stage events or an
 // injected fault, to read the invariants' breaches against.
 func (a *Auditor) Mark(at time.Time, note string) {
@@ -346,7 +370,7 @@ func (a *Auditor) Stop() *Report {
 	sortEntries(entries)
 	a.report = &Report{Namespace: a.opts.Namespace, Service: a.opts.Service, ColorKey: a.opts.ColorKey,
 		MinReady: a.opts.MinReady, FailedRequestsCounted: a.opts.FailedRequestsCounted, CountedPods: a.opts.CountedPods,
-		Started: a.started, Stopped: stopped, Entries: entries}
+		Outages: slices.Clone(a.outages), Started: a.started, Stopped: stopped, Entries: entries}
 	return a.report
 }
 

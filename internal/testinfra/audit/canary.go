@@ -51,22 +51,32 @@ func (r *Report) matcher(pods labels.Selector) func(name string) bool {
 
 // judgedRequests are the entries invariant 4 judges: every request,
 // except the failed answers that pods selected by CountedPods gave
-// themselves (a status from the backend, no router error). Those are what
-// users of a bad canary see until it is aborted; a router error at such a
-// pod, or any failure elsewhere, is still a violation.
+// themselves (a status from the backend, no router error), and the
+// requests the router failed without reaching a pod while it was down
+// (Outages). The first are what users of a bad canary see until it is
+// aborted; the second, what a gateway's own crash costs, which no deploy
+// tool can prevent. A router error at a counted pod, or any other failure,
+// is still a violation.
 func (r *Report) judgedRequests() []Entry {
-	if r.CountedPods == nil {
-		return r.Entries
+	counted := func(string) bool { return false }
+	if r.CountedPods != nil {
+		counted = r.matcher(r.CountedPods)
 	}
-	counted := r.matcher(r.CountedPods)
 	var out []Entry
 	for _, e := range r.Entries {
-		if e.Kind == KindRequest && e.Request.Failed() && e.Request.Err == "" && counted(e.Request.Pod) {
+		if e.Kind == KindRequest && e.Request.Failed() && (e.Request.Err == "" && counted(e.Request.Pod) || r.inOutage(*e.Request)) {
 			continue
 		}
 		out = append(out, e)
 	}
 	return out
+}
+
+// inOutage reports whether a request that reached no pod was in flight
+// while the router was down: sent then, or before and cut off by it.
+func (r *Report) inOutage(o dataplane.Outcome) bool {
+	end := o.Time.Add(o.Duration)
+	return o.Pod == "" && slices.ContainsFunc(r.Outages, func(w Window) bool { return w.Holds(o.Time) || w.Holds(end) })
 }
 
 // Drain is what reached a set of pods from the moment a deploy confirmed

@@ -319,3 +319,33 @@ func TestWriteTimeline(t *testing.T) {
 		t.Errorf("violations %v", got)
 	}
 }
+
+// TestOutageCountsTheRoutersOwnFailures: while the router itself is down
+// (a gateway restarted), the requests it fails without reaching a pod,
+// sent then or cut off by it, are counted; a pod's own failed answer, or a
+// failure outside the outage, is still a violation.
+func TestOutageCountsTheRoutersOwnFailures(t *testing.T) {
+	inFlight := req(950, 0, "")
+	inFlight.Request.Duration = 100 * time.Millisecond // sent before the kill at 1000, reset by it
+	for _, tc := range []struct {
+		name   string
+		req    Entry
+		broken bool
+	}{
+		{"refused while down", req(1200, 0, ""), false},
+		{"cut off by the kill", inFlight, false},
+		{"a pod's 500 while down", req(1200, 500, "web-1"), true},
+		{"refused before the outage", req(500, 0, ""), true},
+		{"refused after it", req(2500, 0, ""), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.req.Request.Err = "connection refused"
+			r := report("", 1, eps(0, "web-1"), tc.req)
+			r.Outages = []Window{{From: at(1000), To: at(2000)}}
+			got := sameInvariants(invariants(r.Violations()), []Invariant{NoFailedRequests})
+			if got != tc.broken {
+				t.Errorf("violations %v, want no-failed-requests broken: %v", r.Violations(), tc.broken)
+			}
+		})
+	}
+}

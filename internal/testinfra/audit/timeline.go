@@ -92,10 +92,18 @@ type Report struct {
 	// FailedRequestsCounted: see Options.
 	FailedRequestsCounted bool
 	CountedPods           labels.Selector // see Options
-	Started, Stopped      time.Time
+	// Outages are when the router itself was down (Auditor.Outage).
+	Outages          []Window
+	Started, Stopped time.Time
 	// Entries are ordered by Time.
 	Entries []Entry
 }
+
+// Window is a span of time.
+type Window struct{ From, To time.Time }
+
+// Holds reports whether t is in [From, To].
+func (w Window) Holds(t time.Time) bool { return !t.Before(w.From) && !t.After(w.To) }
 
 // sortEntries orders entries by time, keeping the order of equal times.
 func sortEntries(es []Entry) {

@@ -24,6 +24,9 @@ const (
 	AnnotationHTTPStatus = "testbed.cutover.dev/http-status"
 	// AnnotationHTTPBody is the body text to answer with.
 	AnnotationHTTPBody = "testbed.cutover.dev/http-body"
+	// AnnotationHTTPDelay is how long to take before answering, e.g.
+	// "300ms": a slow release.
+	AnnotationHTTPDelay = "testbed.cutover.dev/http-delay"
 )
 
 // Backend describes the HTTP server standing in for one pod.
@@ -46,6 +49,7 @@ type Backend struct {
 type answer struct {
 	status int
 	body   string
+	delay  time.Duration
 }
 
 type backend struct {
@@ -149,8 +153,15 @@ func containerPort(pod *corev1.Pod) int32 {
 	return 80
 }
 
-func (b *backend) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+func (b *backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a := b.answer.Load()
+	if a.delay > 0 {
+		select {
+		case <-time.After(a.delay):
+		case <-r.Context().Done():
+			return
+		}
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Pod", b.pod)
 	w.WriteHeader(a.status)
@@ -229,6 +240,9 @@ func answerFor(pod *corev1.Pod) *answer {
 	}
 	if body, ok := pod.Annotations[AnnotationHTTPBody]; ok {
 		a.body = body
+	}
+	if d, err := time.ParseDuration(pod.Annotations[AnnotationHTTPDelay]); err == nil && d > 0 {
+		a.delay = d
 	}
 	return a
 }

@@ -50,6 +50,7 @@
 //
 //	testbed.cutover.dev/http-status  HTTP status to answer with, e.g. "500" (default 200)
 //	testbed.cutover.dev/http-body    body text to answer with instead of the default
+//	testbed.cutover.dev/http-delay   time to take before answering, e.g. "300ms" (default none)
 //
 // Routing follows the EndpointSlices, so it lags the pods exactly as much as
 // the EndpointSlice controller does (typically tens of milliseconds in the

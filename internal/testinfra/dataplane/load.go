@@ -100,12 +100,12 @@ func Load(ctx context.Context, opts LoadOptions) *LoadResult {
 		wg.Go(func() {
 			defer func() { <-slots }()
 			sent := time.Now()
-			status, body, err := get(reqCtx, client, url)
+			r, err := get(reqCtx, client, url)
 			mu.Lock()
 			defer mu.Unlock()
-			res.add(sent, status, body, err)
+			res.add(sent, r.status, r.body, err)
 			if opts.Record != nil {
-				opts.Record(outcomeOf(sent, status, body, err))
+				opts.Record(outcomeOf(sent, r, err))
 			}
 		})
 	}
@@ -120,21 +120,29 @@ func loadTransport(opts LoadOptions) *http.Transport {
 	return t
 }
 
-func get(ctx context.Context, client *http.Client, url string) (int, string, error) {
+// reply is what a request got: its status, body and the X-Pod header a
+// backend sets (a router's own answers have none).
+type reply struct {
+	status    int
+	body, pod string
+}
+
+func get(ctx context.Context, client *http.Client, url string) (reply, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return 0, "", err
+		return reply{}, err
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, "", err
+		return reply{}, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	r := reply{status: resp.StatusCode, body: string(body), pod: resp.Header.Get("X-Pod")}
 	if err != nil {
-		return resp.StatusCode, string(body), fmt.Errorf("read body: %w", err)
+		return r, fmt.Errorf("read body: %w", err)
 	}
-	return resp.StatusCode, string(body), nil
+	return r, nil
 }
 
 func (r *LoadResult) add(sent time.Time, status int, body string, err error) {
@@ -188,16 +196,20 @@ func firstLine(s string) string {
 	return s
 }
 
-// outcomeOf is a client's view of one request as an Outcome.
-func outcomeOf(sent time.Time, status int, body string, err error) Outcome {
-	o := Outcome{Time: sent, Duration: time.Since(sent), Status: status}
-	if f := strings.Fields(firstLine(body)); len(f) >= 3 && strings.HasPrefix(f[1], "Tomcat/") {
+// outcomeOf is a client's view of one request as an Outcome: the pod is
+// the backend's (its X-Pod header, or the real node's app's first line,
+// "Apache Tomcat/8 POD"), and a status the pod answered itself is its
+// answer, not a router error, as the data plane's router records it.
+func outcomeOf(sent time.Time, r reply, err error) Outcome {
+	o := Outcome{Time: sent, Duration: time.Since(sent), Status: r.status, Pod: r.pod}
+	if f := strings.Fields(firstLine(r.body)); o.Pod == "" && len(f) >= 3 && strings.HasPrefix(f[1], "Tomcat/") {
 		o.Pod = f[2]
 	}
-	if err != nil {
+	switch {
+	case err != nil:
 		o.Err = err.Error()
-	} else if status < 200 || status > 299 {
-		o.Err = fmt.Sprintf("status %d", status)
+	case (r.status < 200 || r.status > 299) && r.pod == "":
+		o.Err = fmt.Sprintf("status %d", r.status)
 	}
 	return o
 }

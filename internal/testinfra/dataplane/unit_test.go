@@ -52,17 +52,20 @@ func TestAnswerFor(t *testing.T) {
 		annotations map[string]string
 		status      int
 		body        string
+		delay       time.Duration
 	}{
-		{"default", nil, 200, "Apache Tomcat/8\npod: web-1\nimage: tomcat:8.0\n"},
-		{"status", map[string]string{AnnotationHTTPStatus: "503"}, 503, "Apache Tomcat/8\npod: web-1\nimage: tomcat:8.0\n"},
-		{"bad status ignored", map[string]string{AnnotationHTTPStatus: "oops"}, 200, "Apache Tomcat/8\npod: web-1\nimage: tomcat:8.0\n"},
-		{"body", map[string]string{AnnotationHTTPBody: "hi"}, 200, "hi"},
+		{"default", nil, 200, "Apache Tomcat/8\npod: web-1\nimage: tomcat:8.0\n", 0},
+		{"status", map[string]string{AnnotationHTTPStatus: "503"}, 503, "Apache Tomcat/8\npod: web-1\nimage: tomcat:8.0\n", 0},
+		{"bad status ignored", map[string]string{AnnotationHTTPStatus: "oops"}, 200, "Apache Tomcat/8\npod: web-1\nimage: tomcat:8.0\n", 0},
+		{"body", map[string]string{AnnotationHTTPBody: "hi"}, 200, "hi", 0},
+		{"delay", map[string]string{AnnotationHTTPDelay: "300ms"}, 200, "Apache Tomcat/8\npod: web-1\nimage: tomcat:8.0\n", 300 * time.Millisecond},
+		{"bad delay ignored", map[string]string{AnnotationHTTPDelay: "slow"}, 200, "Apache Tomcat/8\npod: web-1\nimage: tomcat:8.0\n", 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			a := answerFor(testPod("web-1", "u1", tc.annotations, true))
-			if a.status != tc.status || a.body != tc.body {
-				t.Errorf("got %d %q, want %d %q", a.status, a.body, tc.status, tc.body)
+			if a.status != tc.status || a.body != tc.body || a.delay != tc.delay {
+				t.Errorf("got %d %q after %s, want %d %q after %s", a.status, a.body, a.delay, tc.status, tc.body, tc.delay)
 			}
 		})
 	}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -55,6 +56,9 @@ type Gateway struct {
 	// addresses, and test traffic goes nowhere else.
 	BackendIP string
 	link      string
+	bin       string
+	env, args []string
+	restarts  int
 	sidecar
 }
 
@@ -189,30 +193,63 @@ func (g *Gateway) start(ctx context.Context, c *Cluster, dyn dynamic.Interface, 
 	g.URL = fmt.Sprintf("http://127.0.0.1:%d", ports[0])
 	g.MetricsAddr = fmt.Sprintf("127.0.0.1:%d", ports[1])
 	g.AdminURL = fmt.Sprintf("http://127.0.0.1:%d", ports[2])
-	g.proc, err = startProcessEnv(g.dir, "traefik", traefik, []string{"KUBECONFIG=" + c.Kubeconfig},
+	g.bin, g.env = traefik, []string{"KUBECONFIG=" + c.Kubeconfig}
+	g.args = []string{
 		fmt.Sprintf("--entryPoints.web.address=127.0.0.1:%d", ports[0]),
 		fmt.Sprintf("--entryPoints.metrics.address=%s", g.MetricsAddr),
 		fmt.Sprintf("--entryPoints.traefik.address=127.0.0.1:%d", ports[2]),
 		"--ping=true", "--ping.entryPoint=traefik", "--api=true", "--api.insecure=true",
 		"--metrics.prometheus=true", "--metrics.prometheus.entryPoint=metrics",
 		"--metrics.prometheus.addServicesLabels=true", "--metrics.prometheus.addRoutersLabels=true",
-		"--providers.kubernetesgateway=true", "--providers.kubernetesgateway.namespaces="+g.Namespace,
+		"--providers.kubernetesgateway=true", "--providers.kubernetesgateway.namespaces=" + g.Namespace,
 		"--providers.providersThrottleDuration=0s",
 		"--providers.kubernetesgateway.throttleDuration=0s",
 		"--global.checkNewVersion=false", "--global.sendAnonymousUsage=false", // nothing leaves the machine
-		"--log.level=INFO")
-	if err != nil {
+		"--log.level=INFO"}
+	if err := g.launch(ctx, "traefik"); err != nil {
+		return err
+	}
+	return g.program(ctx, dyn, ports[0])
+}
+
+// launch starts Traefik, its log named name, and waits until it answers
+// its ping.
+func (g *Gateway) launch(ctx context.Context, name string) error {
+	var err error
+	if g.proc, err = startProcessEnv(g.dir, name, g.bin, g.env, g.args...); err != nil {
 		return err
 	}
 	if err := waitHealthy(ctx, g.proc, healthCheck{url: g.AdminURL + "/ping"}); err != nil {
 		return fmt.Errorf("%w\n%s", err, g.proc.tail(20))
 	}
+	return nil
+}
+
+// Restart kills Traefik (SIGKILL: a crash, or its node lost), waits down,
+// and starts it again on the same ports; it returns once it answers its
+// ping. It then reads the routes anew from the API server: until it has,
+// it answers 404.
+func (g *Gateway) Restart(ctx context.Context, down time.Duration) error {
+	_ = syscall.Kill(-g.proc.pid(), syscall.SIGKILL)
+	<-g.proc.done
+	g.restarts++
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(down):
+	}
+	return g.launch(ctx, fmt.Sprintf("traefik-restart-%d", g.restarts))
+}
+
+// program creates the Gateway, listening on port, and waits until
+// Traefik reports it programmed.
+func (g *Gateway) program(ctx context.Context, dyn dynamic.Interface, port int) error {
 	gw := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
 		"metadata": map[string]any{"name": g.Name, "namespace": g.Namespace},
 		"spec": map[string]any{
 			"gatewayClassName": GatewayClassName,
-			"listeners": []any{map[string]any{"name": "web", "protocol": "HTTP", "port": int64(ports[0]),
+			"listeners": []any{map[string]any{"name": "web", "protocol": "HTTP", "port": int64(port),
 				"allowedRoutes": map[string]any{"namespaces": map[string]any{"from": "Same"}}}},
 		},
 	}}
@@ -220,7 +257,7 @@ func (g *Gateway) start(ctx context.Context, c *Cluster, dyn dynamic.Interface, 
 	if err := apply(ctx, r, gw); err != nil {
 		return err
 	}
-	err = pollUntil(ctx, func() (bool, error) {
+	err := pollUntil(ctx, func() (bool, error) {
 		got, err := r.Get(ctx, g.Name, metav1.GetOptions{})
 		return err == nil && hasCondition(got, "Programmed", ""), err
 	})

@@ -171,6 +171,28 @@ func TestGatewaySplitsByWeight(t *testing.T) {
 	if got := answers(t, gw.URL+"/", 50); got["200 stable"] != 50 {
 		t.Errorf("at 100/0 the gateway answered %v, want stable only", got)
 	}
+	assertServed(t, gw, 1)
+	waitAccepted(t, dyn, ns, setWeights(t, dyn, ns, gw.Name, 50, 50))
+	untilAnswers(t, gw.URL+"/", "200 canary")
+	assertServed(t, gw, 2)
+
+	// Killed and started again, Traefik reads the route anew and serves it.
+	if err := gw.Restart(context.Background(), 200*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("after the restart, the route ran again in %s", untilAnswers(t, gw.URL+"/", "200 stable"))
+	untilAnswers(t, gw.URL+"/", "200 canary")
+	assertServed(t, gw, 2)
+}
+
+// assertServed checks that Traefik runs the route to n addresses: the
+// backends of non-zero weight.
+func assertServed(t *testing.T, gw *testbed.Gateway, n int) {
+	t.Helper()
+	served, err := gw.Served(context.Background())
+	if err != nil || len(served) != n {
+		t.Errorf("traefik serves %v (%v), want %d addresses", served, err, n)
+	}
 }
 
 // untilAnswers sends requests until one gets want, and says how long it
