@@ -403,7 +403,11 @@ func recovery(r *run) (bool, time.Duration) {
 	if done, ok := r.stageFinished("Rollback", "succeeded"); ok && r.restored() {
 		return true, done.Time.Sub(failed.Time)
 	}
-	if done, ok := r.stageFinished("Abort", "succeeded"); ok { // a canary: all traffic back on stable
+	if _, ok := r.stageFinished("Abort", "succeeded"); ok { // a canary: all traffic back on stable, confirmed
+		if on, ok := r.trafficStable(); ok { // through a gateway its pods go later, after a delay
+			return true, on.Time.Sub(failed.Time)
+		}
+		done, _ := r.stageFinished("Abort", "succeeded")
 		return true, done.Time.Sub(failed.Time)
 	}
 	return false, 0

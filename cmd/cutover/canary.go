@@ -1,14 +1,17 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/cutover/cutover/internal/config"
 	"github.com/cutover/cutover/internal/engine"
+	"github.com/cutover/cutover/internal/strategy"
 )
 
 // canaryFlags configure --strategy canary.
@@ -21,17 +24,20 @@ type canaryFlags struct {
 	hdr    *config.HeaderRoute // what runs: set by validate
 	// analysis is the config file's canary.analysis: a check run in the
 	// background (checks come only from the config file).
-	analysis string
+	analysis   string
+	abortDelay time.Duration // --abort-scale-down-delay
 }
 
 func (f *canaryFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.route, "route", "", "canary: gateway mode: an HTTPRoute of the files that sends to the app's Service S; cutover derives S-stable and S-canary and sets the route's weights at each step, confirmed by its status (exact shares); without it, the split is by pod counts, an approximation")
 	fs.StringVar(&f.header, "canary-header", "", "canary, with --route: NAME=VALUE; requests carrying that header (exact value) reach the canary from the start until promotion or abort, whatever the weights, so testers see it before any user")
+	fs.DurationVar(&f.abortDelay, "abort-scale-down-delay", strategy.DefaultAbortScaleDownDelay, "canary, with --route: after an abort's route write is confirmed, how long the canary keeps its pods, for gateways that run the route a moment after they accept it; 0 scales it down at once")
 	fs.StringVar(&f.steps, "steps", "", "canary: the steps, comma-separated: a weight in percent (10), pause=DURATION, pause (until `cutover promote APP`), analysis=CHECK (a config file check's name); default "+config.DefaultCanarySteps)
 }
 
 func (f *canaryFlags) applyConfig(c config.Canary, bg *blueGreenFlags, set func(string) bool) {
 	f.config, f.analysis = c.Steps, c.Analysis
+	config.Use(&f.abortDelay, c.AbortScaleDownDelay, set("abort-scale-down-delay"))
 	config.Use(&bg.scaleDownDelay, c.ScaleDownDelay, set("scale-down-delay"))
 	if !set("route") && c.HTTPRoute != "" {
 		f.route = c.HTTPRoute
@@ -74,5 +80,6 @@ func (f *canaryFlags) validate() error {
 // notifications tell people when it waits for them.
 func (f *canaryFlags) settings(bg *blueGreenFlags, a *approvalFlags) engine.CanarySettings {
 	return engine.CanarySettings{Steps: engine.ConfigSteps(f.parsed), ScaleDownDelay: bg.scaleDownDelay, Commands: promoteCommands,
-		Notifiers: a.notifiers(), RunURL: ciRunURL(), Route: f.route, Header: engine.ConfigHeader(f.hdr), Analysis: f.analysis}
+		Notifiers: a.notifiers(), RunURL: ciRunURL(), Route: f.route, Header: engine.ConfigHeader(f.hdr), Analysis: f.analysis,
+		AbortScaleDownDelay: cmp.Or(f.abortDelay, -1)} // the flag's 0 is none
 }

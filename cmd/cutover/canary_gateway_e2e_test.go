@@ -18,6 +18,7 @@ import (
 
 	"github.com/cutover/cutover/internal/release"
 	"github.com/cutover/cutover/internal/route"
+	"github.com/cutover/cutover/internal/strategy"
 	"github.com/cutover/cutover/internal/testinfra/dataplane"
 	"github.com/cutover/cutover/internal/testinfra/testbed"
 )
@@ -157,15 +158,21 @@ func TestCanaryGatewayAdoptsPromotesAndAborts(t *testing.T) {
 	assertRoute(t, b, 0)
 	assertOnStable(t, b.ns, "tomcat:8")
 
-	go func() { done <- b.canary(t, "9", "200", "--steps", "50,pause") }()
+	go func() { done <- b.canary(t, "9", "200", "--steps", "50,pause", "-o", "json") }()
 	waitPaused(t, b.ns, 3, done)
 	assertRoute(t, b, 50)
 	untilAnswers(t, b.gw.URL+"/", "Apache Tomcat/9")
 	if a := cutover(t, b.ns, "", "abort", "web"); a.code != exitOK {
 		t.Fatalf("abort: exit %d", a.code)
 	}
-	if r := <-done; r.code != exitRolledBack {
+	r = <-done
+	if r.code != exitRolledBack {
 		t.Fatalf("the aborted canary: exit %d, want 4", r.code)
+	}
+	// Its pods serve on for the abort's scale-down delay after the route
+	// is confirmed, while Traefik may still send them requests.
+	if kept := eventTime(t, r.stdout, "object.applied", "", "scaled to 0").Sub(eventTime(t, r.stdout, "traffic", "stable")); kept < strategy.DefaultAbortScaleDownDelay {
+		t.Errorf("the canary was scaled down %s after the abort's route was confirmed, want at least %s", kept, strategy.DefaultAbortScaleDownDelay)
 	}
 	assertRoute(t, b, 0)
 	assertOnStable(t, b.ns, "tomcat:8")
@@ -405,11 +412,11 @@ func untilAnswersWith(t *testing.T, url, header, value, want string) {
 }
 
 // eventTime is the time of the first event of a JSON run with type typ
-// and status.
-func eventTime(t *testing.T, stdout, typ, status string) time.Time {
+// and status, and action if given.
+func eventTime(t *testing.T, stdout, typ, status string, action ...string) time.Time {
 	t.Helper()
 	for _, ev := range jsonEvents(t, stdout) {
-		if ev["type"] == typ && ev["status"] == status {
+		if st, _ := ev["status"].(string); ev["type"] == typ && st == status && (len(action) == 0 || ev["action"] == action[0]) {
 			at, err := time.Parse(time.RFC3339Nano, fmt.Sprint(ev["time"]))
 			if err != nil {
 				t.Fatal(err)
@@ -417,7 +424,7 @@ func eventTime(t *testing.T, stdout, typ, status string) time.Time {
 			return at
 		}
 	}
-	t.Fatalf("no %s event with status %s", typ, status)
+	t.Fatalf("no %s event with status %q %v", typ, status, action)
 	return time.Time{}
 }
 

@@ -13,6 +13,9 @@ import (
 type Canary struct {
 	Steps          []CanaryStep   `json:"steps,omitempty"`
 	ScaleDownDelay *time.Duration `json:"scaleDownDelay,omitempty"`
+	// AbortScaleDownDelay, in gateway mode, is how long an aborted canary
+	// keeps its pods once the route's write is confirmed.
+	AbortScaleDownDelay *time.Duration `json:"abortScaleDownDelay,omitempty"`
 	// HTTPRoute names a Gateway API HTTPRoute of the files: its weights
 	// split the traffic (gateway mode), instead of the pods' counts.
 	HTTPRoute string `json:"httpRoute,omitempty"`
@@ -121,6 +124,9 @@ func (v *validator) canary(path string, c *Canary, checks []Check) {
 		}
 	}
 	v.positive(field(path, "scaleDownDelay"), c.ScaleDownDelay)
+	if d := c.AbortScaleDownDelay; d != nil && *d < 0 {
+		v.failf(field(path, "abortScaleDownDelay"), "want a duration of 0 or more, got %s", *d)
+	}
 	if c.Analysis != "" {
 		v.backgroundAnalysis(field(path, "analysis"), c.Analysis, names[c.Analysis])
 	}

@@ -36,6 +36,7 @@ func TestLoadInvalidValues(t *testing.T) {
 		{"background analysis not an analysis", "checks:\n- {name: up, http: {url: http://a/}}\ncanary:\n  analysis: up\n", `line 4: canary.analysis: check "up" is not an analysis: only metrics run in the background`},
 		{"background analysis with a count", "checks:\n- name: errors\n  analysis:\n    metrics:\n    - {name: e, command: {run: ./e}, count: 3}\ncanary:\n  analysis: errors\n",
 			`line 7: canary.analysis: check "errors": metric e sets count: a background analysis measures until promotion`},
+		{"negative abort delay", "canary:\n  abortScaleDownDelay: -1s\n", `line 2: canary.abortScaleDownDelay: want a duration of 0 or more, got -1s`},
 		{"unknown step key", "canary:\n  steps:\n  - setweight: 10\n", `line 3: unknown key "canary.steps[0].setweight" (did you mean "setWeight"?)`},
 
 		// top level

@@ -48,10 +48,10 @@ func fullConfig() *Config {
 		Canary: Canary{
 			Steps: []CanaryStep{{SetWeight: ptr(10)}, {Analysis: "error rate"}, {SetWeight: ptr(50)},
 				{Pause: &Pause{Duration: ptr(time.Minute)}}, {Pause: &Pause{}}},
-			ScaleDownDelay: ptr(30 * time.Second),
-			HTTPRoute:      "web",
-			HeaderRoute:    &HeaderRoute{Name: "X-Canary", Value: "always"},
-			Analysis:       "canary errors",
+			ScaleDownDelay: ptr(30 * time.Second), AbortScaleDownDelay: ptr(5 * time.Second),
+			HTTPRoute:   "web",
+			HeaderRoute: &HeaderRoute{Name: "X-Canary", Value: "always"},
+			Analysis:    "canary errors",
 		},
 		Checks: []Check{{
 			Name: "tomcat test endpoint", Stage: StageStaged,

@@ -27,6 +27,8 @@ type CanarySettings struct {
 	// request's Checks, which runs there and nowhere else.
 	Steps          []strategy.CanaryStep
 	ScaleDownDelay time.Duration
+	// AbortScaleDownDelay: see strategy.CanaryOptions (0: its default).
+	AbortScaleDownDelay time.Duration
 	// Commands word, for people, how to promote and abort app in namespace
 	// ns at a pause: the CLI's commands, a dashboard's URL.
 	Commands func(app, ns string) (promote, abort string)
@@ -112,7 +114,7 @@ func (req DeployRequest) canaryOptions(ctx context.Context) (strategy.CanaryOpti
 		return strategy.CanaryOptions{}, fmt.Errorf("%w: %w", strategy.ErrRefused, err)
 	}
 	opts := strategy.CanaryOptions{RollingOptions: req.rollingOptions(), Steps: steps, ScaleDownDelay: req.Canary.ScaleDownDelay,
-		Route: req.Canary.Route, Header: req.Canary.Header, Background: background}
+		AbortScaleDownDelay: req.Canary.AbortScaleDownDelay, Route: req.Canary.Route, Header: req.Canary.Header, Background: background}
 	opts.Checks = verifyChecks
 	return opts, nil
 }
@@ -396,7 +398,7 @@ func abortLeft(ctx context.Context, req AbortRequest, s *session, r *release.Rec
 	warn(req.Sink, fmt.Sprintf("revision %d's run is gone (its lock was free to take): this command aborts the canary itself", r.Revision))
 	err := strategy.AbortLeft(ctx, req.Clients, strategy.LeftCanary{Namespace: req.Clients.Namespace, Deployment: c.Deployment,
 		Route: c.Route, Pair: route.Backends{Service: strings.TrimSuffix(c.StableService, strategy.StableSuffix), Stable: c.StableService, Canary: c.CanaryService},
-		FieldManager: "cutover", Sink: req.Sink})
+		FieldManager: "cutover", Sink: req.Sink, ScaleDownDelay: strategy.DefaultAbortScaleDownDelay})
 	r.Finished = time.Now().UTC()
 	r.Outcome, r.Error = release.OutcomeRolledBack, "aborted by "+req.By+suffixComment(req.Comment)+" after its run had died"
 	if err != nil {

@@ -45,6 +45,12 @@ type CanaryOptions struct {
 	// ScaleDownDelay is how long after promotion the canary keeps its pods
 	// (default 30s), so that every node learns the change before they go.
 	ScaleDownDelay time.Duration
+	// AbortScaleDownDelay, in gateway mode, is how long after an abort's
+	// route write is confirmed the canary keeps its pods (default
+	// DefaultAbortScaleDownDelay; negative: none): a gateway runs a route
+	// some time after it reports accepting it, and until then still sends
+	// requests to the canary. In replica mode the scale-down is the abort.
+	AbortScaleDownDelay time.Duration
 	// Resume, if set, returns the number of steps an interrupted run of
 	// the same release had done (from its record): this run starts after
 	// them, at the weight they set. It is asked after BeforeWrite.
@@ -86,6 +92,11 @@ func NewCanary(c *kube.Clients, opts CanaryOptions) *Canary {
 		opts.ScaleDownDelay = 0
 	} else if opts.ScaleDownDelay == 0 {
 		opts.ScaleDownDelay = 30 * time.Second
+	}
+	if opts.AbortScaleDownDelay < 0 {
+		opts.AbortScaleDownDelay = 0
+	} else if opts.AbortScaleDownDelay == 0 {
+		opts.AbortScaleDownDelay = DefaultAbortScaleDownDelay
 	}
 	return &Canary{Rolling: NewRolling(c, opts.RollingOptions), opts: opts}
 }
@@ -628,6 +639,11 @@ func (c *Canary) toStable(ctx context.Context, stage string, p *canaryPlan) erro
 	if p.gw != nil {
 		if err := c.gatewayRouteStable(ctx, stage, p); err != nil {
 			return err
+		}
+		if stage == StageAbort {
+			if err := drainDelay(ctx, c.sink, p.canary.Ref(), c.opts.AbortScaleDownDelay); err != nil {
+				return err
+			}
 		}
 		return c.scale(ctx, stage, p, 0)
 	}

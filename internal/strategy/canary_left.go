@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -26,6 +27,27 @@ type LeftCanary struct {
 	// FieldManager writes the route's weights and the canary's replicas.
 	FieldManager string
 	Sink         event.Sink
+	// ScaleDownDelay is how long the canary keeps its pods once the route
+	// is confirmed at 100/0 (see CanaryOptions.AbortScaleDownDelay).
+	ScaleDownDelay time.Duration
+}
+
+// DefaultAbortScaleDownDelay is how long, through a gateway, an aborted
+// canary keeps its pods after the route's write is confirmed: gateways run
+// an accepted route within their sync period (Traefik: its
+// providersThrottleDuration, 2 s by default; 58 to 707 ms seen on the test
+// bed, whose throttle is 0, under load), and requests they still send to
+// the canary meanwhile should find it serving, not terminating.
+const DefaultAbortScaleDownDelay = 5 * time.Second
+
+// drainDelay waits d before the canary's pods go, saying so.
+func drainDelay(ctx context.Context, sink event.Sink, canary string, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	event.Stamp(sink, event.Event{Type: event.ObjectStatus, Stage: StageAbort, Object: canary, Status: "waiting",
+		Message: fmt.Sprintf("scaling down in %s: gateways run an accepted route within their own sync period, and may still send to the canary until then", d)})
+	return sleep(ctx, d)
 }
 
 // AbortLeft does what the dead run's abort would have: through a gateway
@@ -49,6 +71,9 @@ func AbortLeft(ctx context.Context, c *kube.Clients, l LeftCanary) error {
 		event.Stamp(sink, event.Event{Type: event.Traffic, Stage: StageAbort, Object: "HTTPRoute/" + l.Namespace + "/" + l.Route, Status: "stable",
 			Weight:  &event.Weight{},
 			Message: fmt.Sprintf("all traffic on stable: HTTPRoute %s sends nothing to %s, accepted by every gateway; %s", l.Route, l.Pair.Canary, gatewayStatus)})
+		if err := drainDelay(ctx, sink, "Deployment/"+l.Namespace+"/"+l.Deployment, l.ScaleDownDelay); err != nil {
+			return err
+		}
 	}
 	patch, _ := json.Marshal(map[string]any{"spec": map[string]any{"replicas": 0}})
 	d, err := c.Typed.AppsV1().Deployments(l.Namespace).Patch(ctx, l.Deployment, types.MergePatchType, patch,
