@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -488,38 +487,19 @@ func assertRoute(t *testing.T, b *gatewayBed, canary int) {
 	}
 }
 
-// traefikWeights reads the weights Traefik runs from its API: the
-// children of its weighted services, by the Service their name holds.
+// traefikWeights reads the weights Traefik runs: the children of its
+// weighted services, by the Service their name holds.
 func traefikWeights(t *testing.T, gw *testbed.Gateway) map[string]int {
 	t.Helper()
-	resp, err := http.Get(gw.AdminURL + "/api/rawdata")
+	weights, err := gw.Weights(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	var raw struct {
-		Services map[string]struct {
-			Weighted *struct {
-				Services []struct {
-					Name   string `json:"name"`
-					Weight *int   `json:"weight"`
-				} `json:"services"`
-			} `json:"weighted"`
-		} `json:"services"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&raw); err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]int{}
-	for _, s := range raw.Services {
-		if s.Weighted == nil {
-			continue
-		}
-		for _, child := range s.Weighted.Services {
-			for _, name := range []string{"web-stable", "web-canary"} {
-				if strings.Contains(child.Name, name) && child.Weight != nil {
-					out[name] = *child.Weight
-				}
+	for child, w := range weights {
+		for _, name := range []string{"web-stable", "web-canary"} {
+			if strings.Contains(child, name) {
+				out[name] = w
 			}
 		}
 	}

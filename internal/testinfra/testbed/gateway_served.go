@@ -31,27 +31,58 @@ type rawData struct {
 	} `json:"services"`
 }
 
+// config reads what Traefik runs from its API.
+func (g *Gateway) config(ctx context.Context) (rawData, error) {
+	var raw rawData
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.AdminURL+"/api/rawdata", nil)
+	if err != nil {
+		return raw, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return raw, fmt.Errorf("traefik's configuration: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return raw, fmt.Errorf("traefik's configuration: %s", resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&raw); err != nil {
+		return raw, fmt.Errorf("traefik's configuration: %w", err)
+	}
+	return raw, nil
+}
+
+// Weights returns the weights Traefik runs: every weighted service's
+// children, by name (Traefik's, which holds the Kubernetes Service's).
+func (g *Gateway) Weights(ctx context.Context) (map[string]int, error) {
+	raw, err := g.config(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	for _, s := range raw.Services {
+		if s.Weighted == nil {
+			continue
+		}
+		for _, child := range s.Weighted.Services {
+			out[child.Name] = 1 // Traefik's default
+			if child.Weight != nil {
+				out[child.Name] = *child.Weight
+			}
+		}
+	}
+	return out, nil
+}
+
 // Served returns the addresses (host:port) Traefik sends requests to now,
 // sorted: the servers of every router's service, through weighted
 // services' children of weight above zero only. It is what Traefik runs,
 // which follows the routes' status by up to its throttle; nil when it
 // runs no route (just restarted, say).
 func (g *Gateway) Served(ctx context.Context) ([]string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.AdminURL+"/api/rawdata", nil)
+	raw, err := g.config(ctx)
 	if err != nil {
 		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("traefik's configuration: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("traefik's configuration: %s", resp.Status)
-	}
-	var raw rawData
-	if err := json.NewDecoder(resp.Body).Decode(&raw); err != nil {
-		return nil, fmt.Errorf("traefik's configuration: %w", err)
 	}
 	seen := map[string]bool{}
 	for _, r := range raw.Routers {
