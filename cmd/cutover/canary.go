@@ -26,11 +26,15 @@ type canaryFlags struct {
 	// background (checks come only from the config file).
 	analysis   string
 	abortDelay time.Duration // --abort-scale-down-delay
+	// --stable-service and --canary-service: explicit mode
+	stableService, canaryService string
 }
 
 func (f *canaryFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.route, "route", "", "canary: gateway mode: an HTTPRoute of the files that sends to the app's Service S; cutover derives S-stable and S-canary and sets the route's weights at each step, confirmed by its status (exact shares); without it, the split is by pod counts, an approximation")
 	fs.StringVar(&f.header, "canary-header", "", "canary, with --route: NAME=VALUE; requests carrying that header (exact value) reach the canary from the start until promotion or abort, whatever the weights, so testers see it before any user")
+	fs.StringVar(&f.stableService, "stable-service", "", "canary, with --route and --canary-service: the Service of the files the route sends stable's share to (explicit mode); cutover adds cutover.dev/track=stable to its selector. Without them cutover derives S-stable and S-canary")
+	fs.StringVar(&f.canaryService, "canary-service", "", "canary, with --route and --stable-service: the Service of the files the route sends the canary's share to; cutover adds cutover.dev/track=canary to its selector")
 	fs.DurationVar(&f.abortDelay, "abort-scale-down-delay", strategy.DefaultAbortScaleDownDelay, "canary, with --route: after an abort's route write is confirmed, how long the canary keeps its pods, for gateways that run the route a moment after they accept it; 0 scales it down at once")
 	fs.StringVar(&f.steps, "steps", "", "canary: the steps, comma-separated: a weight in percent (10), pause=DURATION, pause (until `cutover promote APP`), analysis=CHECK (a config file check's name); default "+config.DefaultCanarySteps)
 }
@@ -44,6 +48,9 @@ func (f *canaryFlags) applyConfig(c config.Canary, bg *blueGreenFlags, set func(
 	}
 	if !set("canary-header") {
 		f.hdr = c.HeaderRoute
+	}
+	if !set("stable-service") && !set("canary-service") {
+		f.stableService, f.canaryService = c.StableService, c.CanaryService
 	}
 }
 
@@ -59,6 +66,9 @@ func (f *canaryFlags) validate() error {
 	}
 	if f.hdr != nil && f.route == "" {
 		return usageError{errors.New("--canary-header: needs --route (a header route is a rule of the gateway's route)")}
+	}
+	if err := f.validateServices(); err != nil {
+		return err
 	}
 	f.parsed = f.config
 	text := f.steps
@@ -76,10 +86,27 @@ func (f *canaryFlags) validate() error {
 	return nil
 }
 
+// validateServices checks explicit mode's flags: both or neither, with
+// --route, two different Services.
+func (f *canaryFlags) validateServices() error {
+	stable, canary := f.stableService, f.canaryService
+	switch {
+	case stable == "" && canary == "":
+		return nil
+	case stable == "" || canary == "":
+		return usageError{errors.New("--stable-service and --canary-service: name both Services, or neither (cutover derives them)")}
+	case f.route == "":
+		return usageError{errors.New("--stable-service and --canary-service: need --route (the route splits between them)")}
+	case stable == canary:
+		return usageError{fmt.Errorf("--stable-service and --canary-service: want two Services, got %q for both", stable)}
+	}
+	return nil
+}
+
 // settings are the engine's canary settings; the approval flags'
 // notifications tell people when it waits for them.
 func (f *canaryFlags) settings(bg *blueGreenFlags, a *approvalFlags) engine.CanarySettings {
 	return engine.CanarySettings{Steps: engine.ConfigSteps(f.parsed), ScaleDownDelay: bg.scaleDownDelay, Commands: promoteCommands,
-		Notifiers: a.notifiers(), RunURL: ciRunURL(), Route: f.route, Header: engine.ConfigHeader(f.hdr), Analysis: f.analysis,
+		Notifiers: a.notifiers(), RunURL: ciRunURL(), Route: f.route, Header: engine.ConfigHeader(f.hdr), Analysis: f.analysis, Services: engine.ExplicitServices(f.stableService, f.canaryService),
 		AbortScaleDownDelay: cmp.Or(f.abortDelay, -1)} // the flag's 0 is none
 }

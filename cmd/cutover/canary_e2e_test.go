@@ -238,6 +238,9 @@ func TestCanaryBadInputChangesNothing(t *testing.T) {
 	two := writeFile(t, "two.yaml", plainApp+"---\n"+strings.ReplaceAll(strings.SplitN(plainApp, "---", 2)[0], "name: web\n", "name: web2\n"))
 	noService := writeFile(t, "nosvc.yaml", strings.SplitN(plainApp, "---", 2)[0])
 	elsewhere := writeFile(t, "elsewhere.yaml", strings.ReplaceAll(gatewayApp("gw"), "[{name: web, port: 80}]", "[{name: api, port: 80}]"))
+	explicit := writeFile(t, "explicit.yaml", explicitApp("gw")+"---\napiVersion: v1\nkind: Service\nmetadata: {name: api}\nspec:\n  selector: {app: api}\n  ports: [{port: 80}]\n")
+	explicitElsewhere := writeFile(t, "explicit-elsewhere.yaml", strings.ReplaceAll(explicitApp("gw"),
+		"[{name: web-primary, port: 80, weight: 100}, {name: web-canary, port: 80, weight: 0}]", "[{name: api, port: 80}]"))
 	before := snapshot(t, ns)
 	for _, tc := range []struct {
 		name string
@@ -254,6 +257,14 @@ func TestCanaryBadInputChangesNothing(t *testing.T) {
 			"--route web: the files hold no HTTPRoute web"},
 		{"a route that does not send to the app", []string{"-f", elsewhere, "--steps", "10", "--route", "web"}, exitBadInput,
 			"HTTPRoute web: no rule's backendRefs name the app's Service ([web]), which selects the pods of Deployment web"},
+		{"a named Service not in the files", []string{"-f", explicit, "--steps", "10", "--route", "web", "--stable-service", "web-primary", "--canary-service", "web-preview"},
+			exitBadInput, "the files hold no Service web-preview, named as the canary Service"},
+		{"a named Service that selects other pods", []string{"-f", explicit, "--steps", "10", "--route", "web", "--stable-service", "web-primary", "--canary-service", "api"},
+			exitBadInput, "Service api (the canary Service) does not select the pods of Deployment web"},
+		{"a route that sends to neither named Service", []string{"-f", explicitElsewhere, "--steps", "10", "--route", "web", "--stable-service", "web-primary", "--canary-service", "web-canary"},
+			exitBadInput, "HTTPRoute web: no rule's backendRefs name Service web-primary or web-canary"},
+		{"one named Service", []string{"-f", explicit, "--steps", "10", "--route", "web", "--stable-service", "web-primary"},
+			exitUsage, "--stable-service and --canary-service: name both Services, or neither"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"deploy", "--strategy", "canary", "--var", "TOMCAT_VERSION=8"}, tc.args...)

@@ -38,7 +38,9 @@ spec:
   template:
     metadata:
       labels: {app: web}
-      annotations: {testbed.cutover.dev/http-status: "${STATUS}"}
+      # Terminating for its grace period, as a kubelet keeps it until its
+      # app exits: kwok hands a gone pod's IP to the next pod at once.
+      annotations: {testbed.cutover.dev/http-status: "${STATUS}", testbed.cutover.dev/terminate-after: 5s}
     spec:
       terminationGracePeriodSeconds: 5
       containers:
@@ -67,6 +69,97 @@ spec:
   rules:
   - backendRefs: [{name: web, port: 80}]
 `
+}
+
+// explicitApp is the app as Argo Rollouts' and Flagger's users write it:
+// its Deployment, a stable Service web-primary and a canary Service
+// web-canary (both selecting its pods), and an HTTPRoute web that names
+// both, all to web-primary.
+func explicitApp(gw string) string {
+	app := strings.SplitN(gatewayApp(gw), "---", 2)[0]
+	for _, name := range []string{"web-primary", "web-canary"} {
+		app += "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: " + name + "\nspec:\n  selector: {app: web}\n  ports:\n  - port: 80\n    targetPort: 8080\n"
+	}
+	return app + `---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: web
+spec:
+  parentRefs: [{name: ` + gw + `}]
+  rules:
+  - backendRefs: [{name: web-primary, port: 80, weight: 100}, {name: web-canary, port: 80, weight: 0}]
+`
+}
+
+// TestCanaryGatewayExplicitServices: the user names the route's two
+// Services of the files (explicit mode). cutover derives none: it adds
+// cutover.dev/track to their selectors, so web-canary routes to the
+// canary's pods alone and web-primary to stable's, and sets the route's
+// weights on them; promoted, stable runs the release and the route sends
+// it everything. Users through Traefik meet no failure.
+func TestCanaryGatewayExplicitServices(t *testing.T) {
+	t.Parallel()
+	ns := cluster.Namespace(t)
+	gw := cluster.RequireGateway(t, ns)
+	cluster.RequireReachablePods(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	dp, err := dataplane.Start(ctx, dataplane.Options{Config: cluster.Config, Namespace: ns, PodAddresses: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dp.Close)
+	file := writeFile(t, "app.yaml", explicitApp(gw.Name))
+	if r := cutover(t, ns, "", "deploy", "-f", file, "--var", "TOMCAT_VERSION=7", "--var", "STATUS=200"); r.code != exitOK {
+		t.Fatalf("rolling deploy of 7: exit %d", r.code)
+	}
+	untilAnswers(t, gw.URL+"/", "Apache Tomcat/7")
+	b := &gatewayBed{ns: ns, file: file, gw: gw}
+	if b.dyn, err = dynamic.NewForConfig(cluster.Config); err != nil {
+		t.Fatal(err)
+	}
+	pair := route.Backends{Stable: "web-primary", Canary: "web-canary"}
+	stop := b.load(50, nil)
+	explicit := []string{"--route", "web", "--stable-service", "web-primary", "--canary-service", "web-canary", "--var", "STATUS=200"}
+	done := make(chan result, 1)
+	go func() { done <- canaryDeploy(t, ns, file, "8", append(explicit, "--steps", "50,pause")...) }()
+	waitPaused(t, ns, 2, done)
+	canary, stable := readyPods(t, ns, "app=web,cutover.dev/track=canary"), readyPods(t, ns, "app=web,cutover.dev/track=stable")
+	if got := serviceEndpoints(t, ns, "web-canary"); len(canary) != 1 || !slices.Equal(got, canary) {
+		t.Errorf("web-canary routes to %v, want the canary's one pod %v", got, canary)
+	}
+	if got := serviceEndpoints(t, ns, "web-primary"); len(stable) != 2 || !slices.Equal(got, stable) {
+		t.Errorf("web-primary routes to %v, want stable's two pods %v", got, stable)
+	}
+	assertRouteOf(t, b, pair, 50)
+	untilAnswers(t, gw.URL+"/", "Apache Tomcat/8")
+	svcs, err := cluster.Client.CoreV1().Services(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range svcs.Items {
+		names = append(names, s.Name)
+	}
+	if slices.Sort(names); !slices.Equal(names, []string{"web-canary", "web-primary"}) {
+		t.Errorf("the namespace's Services are %v, want the user's two: explicit mode derives none", names)
+	}
+	if r := cutover(t, ns, "", "promote", "web"); r.code != exitOK {
+		t.Fatalf("promote: exit %d", r.code)
+	}
+	if r := <-done; r.code != exitOK {
+		t.Fatalf("the promoted canary: exit %d", r.code)
+	}
+	assertRouteOf(t, b, pair, 0)
+	if d := getDeployment(t, ns, "web"); d.Spec.Template.Spec.Containers[0].Image != "tomcat:8" {
+		t.Errorf("stable runs %s, want tomcat:8", d.Spec.Template.Spec.Containers[0].Image)
+	}
+	res := stop()
+	t.Logf("users through Traefik: %s", res)
+	if res.Failures > 0 || res.Versions["Tomcat/8"] == 0 {
+		t.Errorf("users met %d failures of %d (%v), want none, with answers from 8: %q", res.Failures, res.Total, res.Versions, res.FailureDetails)
+	}
 }
 
 // gatewayBed is a namespace with the test bed's Traefik in front of pods
@@ -459,13 +552,19 @@ func trafficEvents(t *testing.T, stdout string) []string {
 // those weights.
 func assertRoute(t *testing.T, b *gatewayBed, canary int) {
 	t.Helper()
+	assertRouteOf(t, b, route.Backends{Service: "web", Stable: "web-stable", Canary: "web-canary"}, canary)
+}
+
+// assertRouteOf checks route web's weights between pair's Services, its
+// status, and that Traefik runs them.
+func assertRouteOf(t *testing.T, b *gatewayBed, pair route.Backends, canary int) {
+	t.Helper()
 	u, err := b.dyn.Resource(route.HTTPRoutes).Namespace(b.ns).Get(context.Background(), "web", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pair := route.Backends{Service: "web", Stable: "web-stable", Canary: "web-canary"}
 	if s, c, ok := route.Weights(u, pair); !ok || s != 100-canary || c != canary {
-		t.Errorf("route web weighs web-stable %d and web-canary %d (%v), want %d and %d", s, c, ok, 100-canary, canary)
+		t.Errorf("route web weighs %s %d and %s %d (%v), want %d and %d", pair.Stable, s, pair.Canary, c, ok, 100-canary, canary)
 	}
 	if a := route.Accepted(u, u.GetGeneration()); !a.Accepted {
 		t.Errorf("route web generation %d is not accepted: %s", u.GetGeneration(), a.Reason)
@@ -475,21 +574,28 @@ func assertRoute(t *testing.T, b *gatewayBed, canary int) {
 	// test bed): the figure is logged.
 	accepted := time.Now()
 	for {
-		got := traefikWeights(t, b.gw)
-		if got["web-stable"] == 100-canary && got["web-canary"] == canary {
+		got := traefikWeightsOf(t, b.gw, pair.Stable, pair.Canary)
+		if got[pair.Stable] == 100-canary && got[pair.Canary] == canary {
 			t.Logf("Traefik ran %d/%d %s after the route's status accepted it", 100-canary, canary, time.Since(accepted).Round(time.Millisecond))
 			return
 		}
 		if time.Since(accepted) > 5*time.Second {
-			t.Fatalf("5 s after the route's status accepted it, Traefik runs weights %v, want web-stable %d, web-canary %d", got, 100-canary, canary)
+			t.Fatalf("5 s after the route's status accepted it, Traefik runs weights %v, want %s %d, %s %d", got, pair.Stable, 100-canary, pair.Canary, canary)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
-// traefikWeights reads the weights Traefik runs: the children of its
-// weighted services, by the Service their name holds.
+// traefikWeights reads the weights Traefik runs for web-stable and
+// web-canary.
 func traefikWeights(t *testing.T, gw *testbed.Gateway) map[string]int {
+	t.Helper()
+	return traefikWeightsOf(t, gw, "web-stable", "web-canary")
+}
+
+// traefikWeightsOf reads the weights Traefik runs: the children of its
+// weighted services, by the Service of names their name holds.
+func traefikWeightsOf(t *testing.T, gw *testbed.Gateway, names ...string) map[string]int {
 	t.Helper()
 	weights, err := gw.Weights(context.Background())
 	if err != nil {
@@ -497,7 +603,7 @@ func traefikWeights(t *testing.T, gw *testbed.Gateway) map[string]int {
 	}
 	out := map[string]int{}
 	for child, w := range weights {
-		for _, name := range []string{"web-stable", "web-canary"} {
+		for _, name := range names {
 			if strings.Contains(child, name) {
 				out[name] = w
 			}

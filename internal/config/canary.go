@@ -22,6 +22,11 @@ type Canary struct {
 	// HeaderRoute, with HTTPRoute, sends requests that carry this header
 	// to the canary from the start, whatever the weights.
 	HeaderRoute *HeaderRoute `json:"headerRoute,omitempty"`
+	// StableService and CanaryService, with HTTPRoute, name the two
+	// Services of the files that the route splits between (explicit
+	// mode); without them cutover derives S-stable and S-canary.
+	StableService string `json:"stableService,omitempty"`
+	CanaryService string `json:"canaryService,omitempty"`
 	// Analysis names an analysis check (checks[].name) that runs in the
 	// background from the first step that gives the canary traffic until
 	// promotion: a failed metric aborts at once, mid-step; one that cannot
@@ -130,6 +135,7 @@ func (v *validator) canary(path string, c *Canary, checks []Check) {
 	if c.Analysis != "" {
 		v.backgroundAnalysis(field(path, "analysis"), c.Analysis, names[c.Analysis])
 	}
+	v.explicitServices(path, c)
 	if h := c.HeaderRoute; h != nil {
 		if c.HTTPRoute == "" {
 			v.failf(field(path, "headerRoute"), "needs httpRoute: a header route is a rule of the gateway's route")
@@ -158,4 +164,24 @@ func (v *validator) backgroundAnalysis(path, name string, c *Check) {
 			}
 		}
 	}
+}
+
+// explicitServices validates explicit mode's two Services: both or
+// neither, with a route, different, each a Service's name.
+func (v *validator) explicitServices(path string, c *Canary) {
+	stable, canary := c.StableService, c.CanaryService
+	switch {
+	case stable == "" && canary == "":
+		return
+	case stable == "":
+		v.failf(field(path, "stableService"), "required with canaryService: name both Services, or neither (cutover derives them)")
+	case canary == "":
+		v.failf(field(path, "canaryService"), "required with stableService: name both Services, or neither (cutover derives them)")
+	case c.HTTPRoute == "":
+		v.failf(field(path, "stableService"), "needs httpRoute: the route splits between the two Services")
+	case stable == canary:
+		v.failf(field(path, "canaryService"), "want a Service other than stableService, got %q for both", canary)
+	}
+	v.dnsLabel(field(path, "stableService"), stable)
+	v.dnsLabel(field(path, "canaryService"), canary)
 }

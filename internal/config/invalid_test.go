@@ -37,6 +37,9 @@ func TestLoadInvalidValues(t *testing.T) {
 		{"background analysis with a count", "checks:\n- name: errors\n  analysis:\n    metrics:\n    - {name: e, command: {run: ./e}, count: 3}\ncanary:\n  analysis: errors\n",
 			`line 7: canary.analysis: check "errors": metric e sets count: a background analysis measures until promotion`},
 		{"negative abort delay", "canary:\n  abortScaleDownDelay: -1s\n", `line 2: canary.abortScaleDownDelay: want a duration of 0 or more, got -1s`},
+		{"stable service alone", "canary:\n  httpRoute: web\n  stableService: web-primary\n", `canary.canaryService: required with stableService`},
+		{"explicit services without a route", "canary:\n  stableService: a\n  canaryService: b\n", `line 2: canary.stableService: needs httpRoute`},
+		{"the same service twice", "canary:\n  httpRoute: web\n  stableService: a\n  canaryService: a\n", `line 4: canary.canaryService: want a Service other than stableService, got "a" for both`},
 		{"unknown step key", "canary:\n  steps:\n  - setweight: 10\n", `line 3: unknown key "canary.steps[0].setweight" (did you mean "setWeight"?)`},
 
 		// top level

@@ -41,6 +41,10 @@ type CanarySettings struct {
 	// reaches the canary whatever the weights.
 	Route  string
 	Header *route.Header
+	// Services, with Route, names the stable and the canary Service of the
+	// files the route splits between (explicit mode); nil: cutover derives
+	// them (see strategy.CanaryOptions.Services).
+	Services *route.Backends
 	// Analysis names a check of the request's Checks, an analysis, run in
 	// the background from the first weight until promotion (see
 	// strategy.CanaryOptions.Background), and nowhere else.
@@ -85,7 +89,7 @@ func deployCanary(ctx context.Context, req DeployRequest) error {
 func (req DeployRequest) canaryOptions(ctx context.Context) (strategy.CanaryOptions, error) {
 	steps := append([]strategy.CanaryStep(nil), req.Canary.Steps...)
 	b := req.Checks.binding(req.Run)
-	b.Canary = canaryNames(req.Objects, req.Canary.Route)
+	b.Canary = canaryNames(req.Objects, req.Canary)
 	named := map[string]bool{}
 	for i, s := range steps {
 		if s.Kind != strategy.StepAnalysis {
@@ -114,7 +118,7 @@ func (req DeployRequest) canaryOptions(ctx context.Context) (strategy.CanaryOpti
 		return strategy.CanaryOptions{}, fmt.Errorf("%w: %w", strategy.ErrRefused, err)
 	}
 	opts := strategy.CanaryOptions{RollingOptions: req.rollingOptions(), Steps: steps, ScaleDownDelay: req.Canary.ScaleDownDelay,
-		AbortScaleDownDelay: req.Canary.AbortScaleDownDelay, Route: req.Canary.Route, Header: req.Canary.Header, Background: background}
+		AbortScaleDownDelay: req.Canary.AbortScaleDownDelay, Services: req.Canary.Services, Route: req.Canary.Route, Header: req.Canary.Header, Background: background}
 	opts.Checks = verifyChecks
 	return opts, nil
 }
@@ -146,8 +150,8 @@ func (req DeployRequest) backgroundChecks(ctx context.Context, b CheckBinding, n
 
 // canaryNames names the release's canary workloads: its one Deployment
 // and the canary derived from it, and its first Service, or through the
-// HTTPRoute route the pair derived from the Service it sends to.
-func canaryNames(objs []manifest.Object, route string) CanaryNames {
+// settings' HTTPRoute the pair of Services it splits between.
+func canaryNames(objs []manifest.Object, s CanarySettings) CanaryNames {
 	var n CanaryNames
 	for _, o := range objs {
 		switch {
@@ -157,7 +161,7 @@ func canaryNames(objs []manifest.Object, route string) CanaryNames {
 			n.Service, n.StableService = o.GetName(), o.GetName()
 		}
 	}
-	if pair, ok := strategy.CanaryPair(objs, route); ok && route != "" {
+	if pair, ok := strategy.CanaryPair(objs, s.Route, s.Services); ok && s.Route != "" {
 		n.Service, n.StableService = pair.Canary, pair.Stable
 	}
 	return n
@@ -260,7 +264,7 @@ func (c *canaryRun) watchAbort(ctx context.Context, cancel context.CancelCauseFu
 // progress is the record's account of the canary after done steps, the
 // weight they left, and the objects an abort of a dead run needs.
 func (c *canaryRun) progress(done int, w event.Weight) *release.Canary {
-	n := canaryNames(c.req.Objects, c.req.Canary.Route)
+	n := canaryNames(c.req.Objects, c.req.Canary)
 	p := &release.Canary{Step: done, Steps: c.steps, Plan: c.plan, Weight: w.Asked, Share: w.Share, Deployment: n.Deployment}
 	if c.req.Canary.Route != "" {
 		p.Route, p.StableService, p.CanaryService = c.req.Canary.Route, n.StableService, n.Service
@@ -408,6 +412,15 @@ func abortLeft(ctx context.Context, req AbortRequest, s *session, r *release.Rec
 		return nil, errors.Join(err, fmt.Errorf("record the abort: %w", uerr))
 	}
 	return r, err
+}
+
+// ExplicitServices names explicit mode's Services (see
+// CanarySettings.Services); nil without them.
+func ExplicitServices(stable, canary string) *route.Backends {
+	if stable == "" && canary == "" {
+		return nil
+	}
+	return &route.Backends{Stable: stable, Canary: canary}
 }
 
 // ConfigHeader turns the config file's (or --canary-header's) header

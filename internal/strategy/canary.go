@@ -64,6 +64,11 @@ type CanaryOptions struct {
 	// route's weights split the traffic (see canary_gateway.go). Empty:
 	// replica mode.
 	Route string
+	// Services, with Route, names the stable and the canary Service of the
+	// files that the route splits between (explicit mode; Service unset):
+	// cutover adds TrackLabel to their selectors. Nil: managed mode, where
+	// cutover derives them from the Service the route sends to.
+	Services *route.Backends
 	// Header, with Route, sends requests that carry it to the canary from
 	// Apply until promotion or abort, whatever the weights: the canary then
 	// runs at least one pod.
@@ -182,11 +187,19 @@ func (c *Canary) applyThroughGateway(ctx context.Context, p *canaryPlan) error {
 		}
 		p.canary = it
 	}
+	if err := c.adoptBeforeApply(ctx, p); err != nil {
+		return err
+	}
 	if err := c.ap.Apply(ctx, append(p.others, p.canary)); err != nil {
 		return err
 	}
-	if err := c.adoptStable(ctx, p); err != nil {
+	if err := c.adoptStable(ctx, p, p.routing()); err != nil {
 		return err
+	}
+	if c.opts.Services != nil { // the user's Services, now by track, route to stable's pods
+		if err := c.waitRollout(ctx, StageApply, []*apply.Item{p.stable}, p.routing()); err != nil {
+			return err
+		}
 	}
 	if liveCount(p.canary) > 0 {
 		if err := c.waitRollout(ctx, StageApply, []*apply.Item{p.canary}, p.routing()); err != nil {
@@ -203,6 +216,16 @@ func (c *Canary) applyThroughGateway(ctx context.Context, p *canaryPlan) error {
 		return err
 	}
 	return c.waitRollout(ctx, StageApply, []*apply.Item{p.canary}, p.routing())
+}
+
+// adoptBeforeApply, in explicit mode, labels stable's pods before the
+// user's stable Service, which the route already sends to, selects by
+// the label: applied first, it would select no pod until they roll.
+func (c *Canary) adoptBeforeApply(ctx context.Context, p *canaryPlan) error {
+	if c.opts.Services == nil {
+		return nil
+	}
+	return c.adoptStable(ctx, p, []*apply.Item{p.stable})
 }
 
 // routeToStable, in gateway mode, sends every request to stable once its

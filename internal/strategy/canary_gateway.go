@@ -60,23 +60,42 @@ func (c *Canary) planGateway(stable manifest.Object, others []manifest.Object) (
 	if rt == nil {
 		return stable, nil, nil, fmt.Errorf("canary: --route %s: the files hold no HTTPRoute %s (gateway.networking.k8s.io/v1)", name, name)
 	}
-	svc, err := appService(*rt, stable, rest)
+	g := &gatewayPlan{source: copyObject(*rt), header: c.opts.Header}
+	var err error
+	if c.opts.Services != nil {
+		g.pair = *c.opts.Services
+		rest, err = trackNamed(*rt, stable, rest, g.pair)
+	} else {
+		rest, g.pair, err = deriveTracked(*rt, stable, rest)
+	}
 	if err != nil {
 		return stable, nil, nil, err
 	}
-	g := &gatewayPlan{source: copyObject(*rt), pair: pairOf(svc.GetName()), header: c.opts.Header}
 	marked := copyObject(stable)
 	if err := setLabel(marked.Unstructured, ManagedOptions{SelectorKey: TrackLabel, Color: TrackStable}, "spec", "template", "metadata", "labels"); err != nil {
 		return stable, nil, nil, fmt.Errorf("canary: %s: %w", stable.Source, err)
 	}
-	rest = append(rest, trackService(svc, g.pair.Stable, TrackStable), trackService(svc, g.pair.Canary, TrackCanary))
 	return marked, rest, g, nil
+}
+
+// deriveTracked finds the app's Service S that route rt sends to and adds
+// S-stable and S-canary to the objects: managed mode.
+func deriveTracked(rt, stable manifest.Object, rest []manifest.Object) ([]manifest.Object, route.Backends, error) {
+	svc, err := appService(rt, stable, rest)
+	if err != nil {
+		return nil, route.Backends{}, err
+	}
+	pair := pairOf(svc.GetName())
+	return append(rest, trackService(svc, pair.Stable, TrackStable), trackService(svc, pair.Canary, TrackCanary)), pair, nil
 }
 
 // CanaryPair is the pair of Services a canary through HTTPRoute name of
 // objs splits between, when the files hold what it needs (validation says
 // what is missing otherwise).
-func CanaryPair(objs []manifest.Object, name string) (route.Backends, bool) {
+func CanaryPair(objs []manifest.Object, name string, named *route.Backends) (route.Backends, bool) {
+	if named != nil {
+		return *named, true
+	}
 	stable, others, err := splitStable(objs)
 	if err != nil {
 		return route.Backends{}, false
@@ -246,9 +265,12 @@ func (c *Canary) gatewayRouteStable(ctx context.Context, stage string, p *canary
 
 // adoptStable gives a live stable Deployment whose pods lack
 // TrackLabel=stable that label, alone, as its own field manager (the
-// pods roll once, on the version they run), and waits until S-stable
-// routes to them all. Until then the route still sends to S.
-func (c *Canary) adoptStable(ctx context.Context, p *canaryPlan) error {
+// pods roll once, on the version they run), and waits until the routing
+// items' Services route to them all. In managed mode the route still
+// sends to S until then; in explicit mode it sends to the user's stable
+// Service, which selects by the label only once they have it (see
+// applyThroughGateway).
+func (c *Canary) adoptStable(ctx context.Context, p *canaryPlan, routing []*apply.Item) error {
 	live := p.stable.Before
 	if live == nil || templateLabels(live.Object)[TrackLabel] == TrackStable {
 		return nil
@@ -274,7 +296,7 @@ func (c *Canary) adoptStable(ctx context.Context, p *canaryPlan) error {
 	before := live.DeepCopy()
 	addLabel(before, ManagedOptions{SelectorKey: TrackLabel, Color: TrackStable}, "spec", "template", "metadata", "labels")
 	p.stable.Before = before
-	return c.waitRollout(ctx, StageApply, []*apply.Item{p.stable}, p.routing())
+	return c.waitRollout(ctx, StageApply, []*apply.Item{p.stable}, routing)
 }
 
 // canaryService is S-canary among the planned items, routed by its

@@ -35,7 +35,12 @@ type Options struct {
 	// PodAddresses makes each backend listen on its pod's IP and first
 	// container port, where a real gateway reaches it by the pod's
 	// EndpointSlice; it needs the pod range local
-	// (testbed.Cluster.ReachablePods).
+	// (testbed.Cluster.ReachablePods). Backends then start once their pod
+	// runs, before it is Ready, as a real app listens before its
+	// readiness probe passes. kwok frees a deleted pod's IP when the pod
+	// goes and hands it to the next pod, of any namespace, at once: give
+	// pods served at their addresses a terminate-after of at least their
+	// grace period, so that the IP stays theirs while they serve.
 	PodAddresses bool
 }
 
@@ -134,7 +139,7 @@ func (d *DataPlane) onPod(obj any) {
 	}
 	b := d.reg.get(pod.UID)
 	if b == nil {
-		if !podReady(pod) {
+		if !podReady(pod) && !(d.opts.PodAddresses && podStarted(pod)) {
 			return
 		}
 		var err error
@@ -247,6 +252,15 @@ func (d *DataPlane) addRouter(r *Router) error {
 	}
 	d.routers = append(d.routers, r)
 	return nil
+}
+
+// podStarted reports a pod whose containers run at its IP, ready or not:
+// served at its address (Options.PodAddresses), its app listens before its
+// readiness passes, as a real app does, so that a gateway that follows the
+// EndpointSlices faster than the data plane follows the pods never finds
+// a ready endpoint that refuses it.
+func podStarted(pod *corev1.Pod) bool {
+	return pod.Status.Phase == corev1.PodRunning && pod.Status.PodIP != "" && pod.DeletionTimestamp == nil
 }
 
 func podReady(pod *corev1.Pod) bool {

@@ -292,3 +292,47 @@ func TestTerminatingPodServesUntilDeletionTimestamp(t *testing.T) {
 		t.Errorf("backend after its deletionTimestamp: got %v, want connection refused", err)
 	}
 }
+
+// TestPodAddressesListenBeforeReady: served at its own address, a pod's
+// app listens once the pod runs, before it is Ready (this one never is),
+// as a real app does before its readiness probe passes; a gateway that
+// learns of a ready endpoint before the data plane learns the pod is
+// Ready then finds it listening.
+func TestPodAddressesListenBeforeReady(t *testing.T) {
+	t.Parallel()
+	cluster.RequireReachablePods(t)
+	ns := cluster.Namespace(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dp, err := dataplane.Start(ctx, dataplane.Options{Config: cluster.Config, Namespace: ns, PodAddresses: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dp.Close)
+	createDeployment(t, ns, app{name: "web", image: "tomcat:8.0", replicas: 1, behavior: testbed.PodBehavior{Behavior: testbed.NeverReady}})
+	var ip string
+	for ip == "" {
+		pods, err := cluster.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pods.Items) == 1 && pods.Items[0].Status.PodIP != "" {
+			ip = pods.Items[0].Status.PodIP
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the pod got no IP")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for {
+		got, err := get(t, "http://"+ip+":80/")
+		if err == nil && got.status == http.StatusOK && strings.HasPrefix(got.body, "Apache Tomcat/8") {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the running, never ready pod's address does not answer: %+v, %v", got, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
