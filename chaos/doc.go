@@ -112,7 +112,9 @@
 // cannot judge, the canary waits for a person and never promotes; the
 // injector then runs cutover abort, exit 4) and traefik-restart (Traefik
 // SIGKILLed when the second weight starts and started again 0.5-2 s later;
-// the release goes on, exit 0). -chaos.gateway makes every seed one (also
+// the release goes on, exit 0; its metrics start again from nothing, and
+// should the analysis find no data for too long, it waits for a person,
+// and the injector promotes). -chaos.gateway makes every seed one (also
 // with none, kill and apiserver-restart). The auditor follows what Traefik
 // runs (its API's configuration, read every 20 ms: it has no watch), so
 // the drained invariant holds through the gateway too: requests that

@@ -32,7 +32,7 @@ type injector struct {
 	errs    []error
 	notes   []string
 	restart *testbed.RestartResult
-	decided bool // the rejection was given
+	decided bool // a person's decision was given: the rejection, an abort, a promote
 	once    sync.Once
 }
 

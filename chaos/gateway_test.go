@@ -70,6 +70,12 @@ func generateGateway(seed uint64, f Fault) Scenario {
 	}
 	s := generateCase(seed, faultCase{Canary, f})
 	s.Gateway = true
+	// A deleted pod stays Terminating as long as its app serves (its grace
+	// period), as a kubelet keeps it until its containers exit: kwok frees
+	// its IP when it goes and hands it out first, to a pod of any
+	// namespace, and the gateway, which reaches pods by IP, must not find
+	// another app there while its endpoint lingers.
+	s.TerminateAfter = time.Duration(s.Grace) * time.Second
 	r := rand.New(rand.NewPCG(seed, 0x67_61_74_65))
 	s.Steps = gatewaySteps(r)
 	if f == TraefikRestart {
@@ -118,8 +124,9 @@ func newGatewayBed(t *testing.T, ns, dir string) (*gatewayBed, string, error) {
 // share of 5xx answers (above 1% fails) and its mean latency (100 ms or
 // more fails), over the last 3 s, every second. The first measurements,
 // before the canary's first requests are scraped, find no series: they
-// are inconclusive, and a few are tolerated; a provider that cannot be
-// reached twice in a row makes the analysis unable to judge.
+// are inconclusive, and a few are tolerated (as are those after Traefik
+// restarted, its counters gone); a provider that cannot be reached twice
+// in a row makes the analysis unable to judge.
 func writeGatewayConfig(dir, ns, promURL string) (string, error) {
 	sel := fmt.Sprintf(`service=~".*-svc-%s-%s-.*"`, ns, canaryService)
 	metric := func(name, query, success, failure string) string {
@@ -128,7 +135,7 @@ func writeGatewayConfig(dir, ns, promURL string) (string, error) {
             address: %s
             query: '%s'
           interval: 1s
-          inconclusiveLimit: 6
+          inconclusiveLimit: 10
           consecutiveErrorLimit: 2
           successCondition: size(result) == 1 && %s
           failureCondition: size(result) == 1 && %s
@@ -269,21 +276,24 @@ func (in *injector) stopPrometheus() {
 	in.note("prometheus stopped")
 }
 
-// abort runs `cutover abort` once the canary waits for a person: after
-// Prometheus stopped, nobody can tell whether it is good.
-func (in *injector) abort(ctx context.Context) {
-	args := append([]string{"abort", rollingApp, "--by", "chaos"}, in.b.kube()...)
+// decide runs `cutover abort` or `cutover promote` once the canary waits
+// for a person: after Prometheus stopped nobody can tell whether it is
+// good (abort); after Traefik restarted its metrics start again from
+// nothing, and an analysis that found no data for too long asks a person,
+// who knows the release is good (promote).
+func (in *injector) decide(ctx context.Context, verb string) {
+	args := append([]string{verb, rollingApp, "--by", "chaos"}, in.b.kube()...)
 	r, err := runCutover(ctx, args, nil)
 	switch {
 	case err != nil:
 		in.fail(err)
 	case r.exit != exitOK:
-		in.fail(fmt.Errorf("cutover abort exited %d: %s", r.exit, r.stderr))
+		in.fail(fmt.Errorf("cutover %s exited %d: %s", verb, r.exit, r.stderr))
 	default:
 		in.mu.Lock()
 		in.decided = true
 		in.mu.Unlock()
-		in.note("aborted with `cutover abort` while the canary waited for a person")
+		in.note("cutover %s while the canary waited for a person", verb)
 	}
 }
 
@@ -297,7 +307,9 @@ func (in *injector) onGatewayEvent(ctx context.Context, e event.Event) {
 	case s.Fault == PrometheusStop && e.Type == event.StageStarted && e.Stage == stages[1]:
 		in.once.Do(in.stopPrometheus)
 	case s.Fault == PrometheusStop && e.Type == event.Approval && e.Status == "waiting":
-		in.done.Go(func() { in.abort(ctx) })
+		in.done.Go(func() { in.decide(ctx, "abort") })
+	case s.Fault == TraefikRestart && e.Type == event.Approval && e.Status == "waiting":
+		in.done.Go(func() { in.decide(ctx, "promote") })
 	}
 }
 
