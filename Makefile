@@ -21,7 +21,11 @@ lint:
 	$(GO) vet ./...
 
 # Everything: lint, then all tests with the race detector on the real test bed.
+# The packages run one at a time (-p 1: each starts a test bed of its own),
+# which also builds one at a time: their code and its dependencies are
+# built first, race-instrumented, on every core.
 test: test-bed real-node-deps prometheus-deps lint
+	$(GO) build -race ./...
 	CUTOVER_TESTBED_BIN=$$(upstream/build.sh) CUTOVER_GATEWAY_BIN=$$(upstream/gateway.sh) \
 		$(GO) test -race -count=1 -p 1 -timeout 40m ./...
 

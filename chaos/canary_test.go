@@ -168,9 +168,10 @@ func (c *checkServer) failedShare(w http.ResponseWriter, _ *http.Request) {
 // saw, beyond the checks every scenario gets. Its methods do nothing on
 // a nil canaryJudge (the other strategies).
 type canaryJudge struct {
-	s  Scenario
-	ns string
-	gw *gatewayBed // a canary through the gateway
+	s     Scenario
+	ns    string
+	gw    *gatewayBed // a canary through the gateway
+	route *routeGuard // its route's weights, checked
 	// stable is the stable Deployment's spec before the faulted deploy:
 	// a canary aborted before Promote must leave it as it was.
 	stable appsv1.DeploymentSpec
@@ -201,7 +202,11 @@ func newCanaryJudge(ctx context.Context, t *testing.T, b *bed) *canaryJudge {
 	if err != nil {
 		t.Fatalf("stable deployment after 7: %v", err)
 	}
-	return &canaryJudge{s: b.s, ns: b.ns, gw: b.gw, stable: d.Spec, reads: map[int64]sliceRead{}}
+	j := &canaryJudge{s: b.s, ns: b.ns, gw: b.gw, stable: d.Spec, reads: map[int64]sliceRead{}}
+	if b.gw != nil {
+		j.route = b.gw.guardRoute(ctx, b.ns)
+	}
+	return j
 }
 
 // onEvent reads production's EndpointSlices from the API as soon as
@@ -257,6 +262,11 @@ func (j *canaryJudge) violations(t *testing.T, rep *audit.Report, final *run) (v
 		return nil, ""
 	}
 	vs = rep.CheckRoutedReady()
+	if j.route != nil {
+		weighted, checked := j.route.result()
+		vs = append(vs, weighted...)
+		t.Logf("the route's weights, checked at each of its %d changes: %d gave weight to a Service with no ready endpoint", checked, len(weighted))
+	}
 	confirmed, ok := final.trafficStable()
 	if !ok {
 		if final.exit == exitOK || final.exit == exitRolledBack {

@@ -10,10 +10,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -350,4 +352,92 @@ func gatewayFailure(t *testing.T, s Scenario, final *run) {
 	if !ok || !strings.Contains(failed.Error, metric) || !strings.HasPrefix(failed.Stage, "Step ") {
 		t.Errorf("the %s canary failed stage %q with %q, want a step ended by the background analysis naming %s", s.Fault, failed.Stage, failed.Error, metric)
 	}
+}
+
+// routeGuard watches the scenario's route and checks, at each of its
+// generations, that every backendRef it gives weight to is a Service with
+// a ready endpoint (invariant WeightedReady), read from the API at once.
+type routeGuard struct {
+	mu         sync.Mutex
+	violations []audit.Violation
+	checked    int
+	stop       context.CancelFunc
+	done       chan struct{}
+}
+
+func (g *gatewayBed) guardRoute(ctx context.Context, ns string) *routeGuard {
+	ctx, cancel := context.WithCancel(ctx)
+	r := &routeGuard{stop: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		w, err := g.dyn.Resource(httpRoutes).Namespace(ns).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + routeName})
+		if err != nil {
+			r.add(audit.Violation{Invariant: audit.WeightedReady, Time: time.Now(), Detail: "watch the route: " + err.Error()})
+			return
+		}
+		defer w.Stop()
+		for ev := range w.ResultChan() {
+			if u, ok := ev.Object.(*unstructured.Unstructured); ok {
+				r.check(ctx, ns, u)
+			}
+		}
+	}()
+	return r
+}
+
+// check reads the endpoints of every Service the route gives weight to.
+func (r *routeGuard) check(ctx context.Context, ns string, u *unstructured.Unstructured) {
+	at := time.Now()
+	r.mu.Lock()
+	r.checked++
+	r.mu.Unlock()
+	rules, _, _ := unstructured.NestedSlice(u.Object, "spec", "rules")
+	for _, rule := range rules {
+		refs, _, _ := unstructured.NestedSlice(rule.(map[string]any), "backendRefs")
+		for _, ref := range refs {
+			m := ref.(map[string]any)
+			w, set := m["weight"].(int64)
+			if set && w == 0 {
+				continue
+			}
+			name := fmt.Sprint(m["name"])
+			if n, err := routedEndpoints(ctx, ns, name); err == nil && n == 0 {
+				r.add(audit.Violation{Invariant: audit.WeightedReady, Time: at, Detail: fmt.Sprintf(
+					"route %s generation %d gives Service %s weight %v, and it has no ready endpoint", routeName, u.GetGeneration(), name, m["weight"])})
+			}
+		}
+	}
+}
+
+func (r *routeGuard) add(v audit.Violation) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.violations = append(r.violations, v)
+}
+
+// result stops the watch and returns what it found, and how many
+// generations it checked.
+func (r *routeGuard) result() ([]audit.Violation, int) {
+	r.stop()
+	<-r.done
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.violations, r.checked
+}
+
+// routedEndpoints counts the ready endpoints of Service name.
+func routedEndpoints(ctx context.Context, ns, name string) (int, error) {
+	list, err := cluster.Client.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + name})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, sl := range list.Items {
+		for _, ep := range sl.Endpoints {
+			if ep.Conditions.Ready == nil || *ep.Conditions.Ready {
+				n++
+			}
+		}
+	}
+	return n, nil
 }

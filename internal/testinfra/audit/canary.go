@@ -24,6 +24,10 @@ const (
 	// became Ready: the Service never routes to a pod that never got
 	// ready (a canary that crash-loops or never passes its probe).
 	RoutedReady Invariant = "routed-ready"
+	// WeightedReady (7): a gateway's route never gives weight to a
+	// Service with no ready endpoint. Checked by who watches the route
+	// (the chaos suite's gateway scenarios).
+	WeightedReady Invariant = "weighted-ready"
 )
 
 // podLabels maps every pod the timeline saw to its labels. A pod's labels
