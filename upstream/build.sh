@@ -41,30 +41,17 @@ modbin() {
 	echo "$root/$1-$key"
 }
 
-# buildmod MODULE_DIR "PACKAGE OUTPUT"...: the module's binaries not built
-# yet, in one go build (the packages they share compile once; their links
-# run side by side). go build names a binary after its package's last
-# element, or the one before a major version (go.etcd.io/etcd/server/v3:
-# server); each is then moved to its OUTPUT name.
-buildmod() {
-	local dir=$1 mb pkgs=() outs=() names=() t pkg out name
-	shift
+# build MODULE_DIR PACKAGE OUTPUT
+build() {
+	local dir=$1 pkg=$2 out=$3 mb
 	mb=$(modbin "$dir")
-	for t in "$@"; do
-		read -r pkg out <<<"$t"
-		if [ -x "$mb/$out" ]; then continue; fi
-		name=${pkg##*/}
-		if [[ $name =~ ^v[0-9]+$ ]]; then name=$(basename "$(dirname "$pkg")"); fi
-		pkgs+=("$pkg") outs+=("$out") names+=("$name")
-	done
-	if [ ${#pkgs[@]} -eq 0 ]; then return 0; fi
-	mkdir -p "$mb/.tmp"
-	log "building ${outs[*]}"
+	if [ -x "$mb/$out" ]; then return 0; fi
+	mkdir -p "$mb"
+	log "building $out ($pkg)"
 	local start=$SECONDS
-	(cd "$here/$dir" && CGO_ENABLED=0 go build -trimpath -ldflags="$(ldflags "$dir")" -o "$mb/.tmp/" "${pkgs[@]}")
-	for i in "${!pkgs[@]}"; do mv "$mb/.tmp/${names[$i]}" "$mb/${outs[$i]}"; done
-	rmdir "$mb/.tmp"
-	log "built ${outs[*]} in $((SECONDS - start))s"
+	(cd "$here/$dir" && CGO_ENABLED=0 go build -trimpath -ldflags="$(ldflags "$dir")" -o "$mb/$out.tmp" "$pkg")
+	mv "$mb/$out.tmp" "$mb/$out"
+	log "built $out in $((SECONDS - start))s"
 }
 
 targets=(
@@ -96,21 +83,9 @@ if [ -f "$bin/.complete" ]; then
 fi
 log "building what is not cached yet into $root (cold: about 15 min on 2 cores)"
 mkdir -p "$bin"
-# The modules build side by side: while one links or downloads, another
-# compiles.
-pids=()
-for dir in etcd kwok kube; do
-	mods=()
-	for t in "${targets[@]}"; do
-		read -r d pkg out <<<"$t"
-		if [ "$d" = "$dir" ]; then mods+=("$pkg $out"); fi
-	done
-	buildmod "$dir" "${mods[@]}" &
-	pids+=($!)
-done
-for pid in "${pids[@]}"; do wait "$pid"; done
 for t in "${targets[@]}"; do
-	read -r dir _ out <<<"$t"
+	read -r dir pkg out <<<"$t"
+	build "$dir" "$pkg" "$out"
 	ln -sfn "$(modbin "$dir")/$out" "$bin/$out"
 done
 touch "$bin/.complete"
