@@ -61,7 +61,7 @@ var hostPorts = []int{10248, 10249, 10250, 10256}
 // teardown, checks that no other real node runs here, records the host
 // state and creates the bridge and the cgroup root.
 func claimHost(ctx context.Context, nodeDir string, logf func(string, ...any)) (*hostState, error) {
-	if err := recoverHost(ctx, logf); err != nil {
+	if err := RecoverHost(ctx, logf); err != nil {
 		return nil, err
 	}
 	if _, err := os.Stat("/run/netns/" + userNetns); err == nil {

@@ -54,10 +54,12 @@ func forget() error {
 	return nil
 }
 
-// recoverHost puts the machine back from a real node whose process died
+// RecoverHost puts the machine back from a real node whose process died
 // before its teardown, as its record says, and removes that node's
-// directory. It refuses while that process still runs.
-func recoverHost(ctx context.Context, logf func(string, ...any)) error {
+// directory. It refuses while that process still runs. Starting a real node
+// does it first; a test that compares the host before and after a real node
+// calls it before it takes its "before".
+func RecoverHost(ctx context.Context, logf func(string, ...any)) error {
 	b, err := os.ReadFile(hostStateFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
