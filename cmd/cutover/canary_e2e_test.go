@@ -241,6 +241,7 @@ func TestCanaryBadInputChangesNothing(t *testing.T) {
 	explicit := writeFile(t, "explicit.yaml", explicitApp("gw")+"---\napiVersion: v1\nkind: Service\nmetadata: {name: api}\nspec:\n  selector: {app: api}\n  ports: [{port: 80}]\n")
 	explicitElsewhere := writeFile(t, "explicit-elsewhere.yaml", strings.ReplaceAll(explicitApp("gw"),
 		"[{name: web-primary, port: 80, weight: 100}, {name: web-canary, port: 80, weight: 0}]", "[{name: api, port: 80}]"))
+	notAJob := writeFile(t, "cutover.yaml", strings.ReplaceAll(jobMetricConfig, "JOBFILE", file))
 	before := snapshot(t, ns)
 	for _, tc := range []struct {
 		name string
@@ -248,6 +249,8 @@ func TestCanaryBadInputChangesNothing(t *testing.T) {
 		code int
 		want string
 	}{
+		{"a job metric whose file is not a Job", []string{"-f", file, "-c", notAJob}, exitBadInput,
+			"metric smoke-test: job check " + file + ": want exactly one Job, found 2 objects"},
 		{"weight over 100", []string{"-f", file, "--steps", "10,120"}, exitUsage, `step 2 ("120"): weight 120 is out of 0 to 100`},
 		{"--route of a rolling update", []string{"-f", file, "--strategy", "rolling", "--route", "web"}, exitUsage, "--route: only with --strategy canary"},
 		{"analysis of no check", []string{"-f", file, "--steps", "10,analysis=errors"}, exitBadInput, `step 2 runs the analysis "errors", and no check has that name`},

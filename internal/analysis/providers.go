@@ -236,3 +236,36 @@ func (c *Command) Measure(ctx context.Context, args Args) (any, error) {
 	}
 	return strings.TrimSpace(out.String()), nil
 }
+
+// Job runs a Kubernetes Job for each measurement: a test suite, a load
+// test's verdict. Its result is {"succeeded": bool, "detail": string}:
+// a Job that ran and failed is a value (succeeded false) for the
+// conditions to judge, one that could not be run or followed to its end is
+// an error. The caller, who holds the clients, builds Run.
+type Job struct {
+	// Name is the Job's template, for messages.
+	Name string
+	// Run runs one Job with the measurement's Args and reports whether it
+	// completed (see verify.Job.Run).
+	Run func(ctx context.Context, args Args) (complete bool, detail string, err error)
+}
+
+// JobSucceeded is the condition a Job metric gets when it names none.
+const JobSucceeded = "result.succeeded"
+
+// Validate checks that there is a Job to run.
+func (j *Job) Validate() error {
+	if j.Run == nil {
+		return fmt.Errorf("job %s: nothing to run", j.Name)
+	}
+	return nil
+}
+
+// Measure runs the Job.
+func (j *Job) Measure(ctx context.Context, args Args) (any, error) {
+	complete, detail, err := j.Run(ctx, args)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"succeeded": complete, "detail": detail}, nil
+}

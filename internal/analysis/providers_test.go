@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -86,5 +87,53 @@ func assertMeasured(t *testing.T, got any, err error, want any, wantErr string) 
 		t.Fatal(err)
 	case wantErr == "" && !reflect.DeepEqual(got, want):
 		t.Errorf("got %#v, want %#v", got, want)
+	}
+}
+
+func TestJobResult(t *testing.T) {
+	cases := []struct {
+		name     string
+		complete bool
+		err      error
+		want     any
+		wantErr  string
+	}{
+		{"a Job that completes succeeded", true, nil, map[string]any{"succeeded": true, "detail": "job smoke-x complete"}, ""},
+		{"a Job that failed is a value, not an error", false, nil, map[string]any{"succeeded": false, "detail": "job smoke-x complete"}, ""},
+		{"a Job that could not run is an error", false, errors.New("create job: forbidden"), nil, "forbidden"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var got Args
+			j := &Job{Name: "smoke.yaml", Run: func(_ context.Context, a Args) (bool, string, error) {
+				got = a
+				return tc.complete, "job smoke-x complete", tc.err
+			}}
+			if err := j.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			v, err := j.Measure(context.Background(), canaryArgs)
+			assertMeasured(t, v, err, tc.want, tc.wantErr)
+			if got != canaryArgs {
+				t.Errorf("the Job ran with %+v, want the measurement's Args %+v", got, canaryArgs)
+			}
+		})
+	}
+	if err := (&Job{Name: "smoke.yaml"}).Validate(); err == nil || !strings.Contains(err.Error(), "nothing to run") {
+		t.Errorf("a Job metric without Run: %v, want nothing to run", err)
+	}
+}
+
+// TestJobSucceededJudges: the condition a Job metric gets by default
+// passes a completed Job and fails a failed one.
+func TestJobSucceededJudges(t *testing.T) {
+	cond, err := compileConditions(JobSucceeded, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for complete, want := range map[bool]Phase{true: Successful, false: Failed} {
+		if got, err := cond.judge(map[string]any{"succeeded": complete, "detail": "x"}); err != nil || got != want {
+			t.Errorf("succeeded %v: %s, %v; want %s", complete, got, err, want)
+		}
 	}
 }

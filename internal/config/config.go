@@ -154,12 +154,14 @@ type AnalysisCheck struct {
 }
 
 // Metric is one measured quantity: exactly one provider, how often, and
-// the CEL conditions over `result` that judge each value.
+// the CEL conditions over `result` that judge each value. A job metric
+// without conditions succeeds when its Job does (result.succeeded).
 type Metric struct {
 	Name                  string            `json:"name,omitempty"`
 	Prometheus            *PrometheusMetric `json:"prometheus,omitempty"`
 	Web                   *WebMetric        `json:"web,omitempty"`
 	Command               *CommandMetric    `json:"command,omitempty"`
+	Job                   *JobCheck         `json:"job,omitempty"` // a Job per measurement; result.succeeded
 	Interval              *time.Duration    `json:"interval,omitempty"`
 	Count                 *int              `json:"count,omitempty"` // default 1
 	InitialDelay          *time.Duration    `json:"initialDelay,omitempty"`

@@ -78,7 +78,7 @@ func TestLoadInvalidValues(t *testing.T) {
 		// analysis checks
 		{"no metrics", "checks:\n- analysis: {metrics: []}\n", `line 2: checks[0].analysis.metrics: want at least one metric`},
 		{"metric without a provider", "checks:\n- analysis:\n    metrics:\n    - name: m\n      successCondition: result < 1.0\n",
-			`line 4: checks[0].analysis.metrics[0]: want exactly one of prometheus, web and command, got 0`},
+			`line 4: checks[0].analysis.metrics[0]: want exactly one of prometheus, web, command and job, got 0`},
 		{"metric without a condition", "checks:\n- analysis:\n    metrics:\n    - name: m\n      command: {run: x}\n",
 			`line 4: checks[0].analysis.metrics[0]: want a successCondition or a failureCondition`},
 		{"a CEL syntax error, with its position", "checks:\n- analysis:\n    metrics:\n    - name: m\n      command: {run: x}\n      successCondition: result <\n",

@@ -110,6 +110,14 @@ func (c *Config) resolve(dir string) {
 		if ch.Job != nil {
 			ch.Job.File = resolvePath(dir, ch.Job.File)
 		}
+		if ch.Analysis == nil {
+			continue
+		}
+		for _, m := range ch.Analysis.Metrics {
+			if m.Job != nil {
+				m.Job.File = resolvePath(dir, m.Job.File)
+			}
+		}
 	}
 }
 

@@ -96,6 +96,9 @@ func fullConfig() *Config {
 				Name:             "error budget",
 				Command:          &CommandMetric{Run: "./error-budget.sh {{.Namespace}}"},
 				FailureCondition: "result == 'exhausted'",
+			}, {
+				Name: "load test",
+				Job:  &JobCheck{File: "testdata/jobs/load-test.yaml"},
 			}}},
 		}, {
 			Name: "canary errors",

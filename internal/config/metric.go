@@ -7,10 +7,15 @@ import (
 )
 
 // Analysis returns the metric as package analysis runs it, with fill
-// applied to its query, URL and command (the check's {color}).
+// applied to its query, URL and command (the check's {color}). A job
+// metric's Provider is an *analysis.Job without Run: the caller, who holds
+// the clients, gives it one.
 func (m Metric) Analysis(fill func(string) string) analysis.Metric {
 	out := analysis.Metric{Name: m.Name, Provider: m.provider(fill), Count: 1,
 		SuccessCondition: m.SuccessCondition, FailureCondition: m.FailureCondition}
+	if m.Job != nil && m.SuccessCondition == "" && m.FailureCondition == "" {
+		out.SuccessCondition = analysis.JobSucceeded
+	}
 	Use(&out.Interval, m.Interval, false)
 	Use(&out.Count, m.Count, false)
 	Use(&out.InitialDelay, m.InitialDelay, false)
@@ -28,12 +33,15 @@ func (m Metric) provider(fill func(string) string) analysis.Provider {
 		return &analysis.Web{URL: fill(m.Web.URL), Headers: m.Web.Headers, JSONPath: m.Web.JSONPath}
 	case m.Command != nil:
 		return &analysis.Command{Run: fill(m.Command.Run)}
+	case m.Job != nil:
+		return &analysis.Job{Name: m.Job.File}
 	}
 	return nil
 }
 
 // Duration bounds an analysis check's one attempt: every metric's initial
-// delay and its measurements, each given up to 10 s, plus a minute.
+// delay and its measurements, each given up to 10 s (a Job's up to 10
+// minutes, as a Job check's), plus a minute.
 func (a *AnalysisCheck) Duration() time.Duration {
 	var most time.Duration
 	for _, m := range a.Metrics {
@@ -42,7 +50,11 @@ func (a *AnalysisCheck) Duration() time.Duration {
 		if interval == 0 {
 			interval = analysis.DefaultInterval
 		}
-		most = max(most, am.InitialDelay+time.Duration(am.Count)*(interval+10*time.Second))
+		measure := 10 * time.Second
+		if m.Job != nil {
+			measure = 10 * time.Minute
+		}
+		most = max(most, am.InitialDelay+time.Duration(am.Count)*(interval+measure))
 	}
 	return most + time.Minute
 }

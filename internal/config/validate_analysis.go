@@ -23,7 +23,7 @@ func (v *validator) analysis(path string, a *AnalysisCheck) {
 
 func (v *validator) metric(path string, m *Metric) {
 	v.provider(path, m)
-	if m.SuccessCondition == "" && m.FailureCondition == "" {
+	if m.SuccessCondition == "" && m.FailureCondition == "" && m.Job == nil {
 		v.failf(path, "want a successCondition or a failureCondition to judge the result")
 	}
 	for _, c := range [][2]string{{"successCondition", m.SuccessCondition}, {"failureCondition", m.FailureCondition}} {
@@ -43,8 +43,12 @@ func (v *validator) metric(path string, m *Metric) {
 
 // provider checks that exactly one provider is set, and its settings.
 func (v *validator) provider(path string, m *Metric) {
-	if n := count(m.Prometheus != nil, m.Web != nil, m.Command != nil); n != 1 {
-		v.failf(path, "want exactly one of prometheus, web and command, got %d", n)
+	if n := count(m.Prometheus != nil, m.Web != nil, m.Command != nil, m.Job != nil); n != 1 {
+		v.failf(path, "want exactly one of prometheus, web, command and job, got %d", n)
+		return
+	}
+	if m.Job != nil { // its Job is built and checked with the run's clients
+		v.required(field(path, "job.file"), m.Job.File)
 		return
 	}
 	key := map[bool]string{m.Prometheus != nil: "prometheus", m.Web != nil: "web", m.Command != nil: "command"}[true]

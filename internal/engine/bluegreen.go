@@ -84,7 +84,7 @@ type bgRun struct {
 
 func (req DeployRequest) blueGreen(ctx context.Context, r bgRun) *strategy.BlueGreen {
 	bg := req.BlueGreen
-	keep := &keeper{rec: r.rec, secrets: req.Secrets, sink: req.Sink}
+	keep := &keeper{rec: r.rec, run: req.Run, secrets: req.Secrets, sink: req.Sink}
 	opts := strategy.BlueGreenOptions{
 		Service:           bg.Service,
 		SelectorKey:       bg.SelectorKey,
@@ -139,6 +139,7 @@ func (r bgRun) confirm(a *Approval, sink event.Sink) func(ctx context.Context, f
 // rollback can redeploy this release later without its files.
 type keeper struct {
 	rec     *release.Recorder
+	run     Run // learns the record's revision
 	secrets []string
 	sink    event.Sink
 	pending sync.WaitGroup // objects being encoded for the record
@@ -180,7 +181,13 @@ func (k *keeper) set(ctx context.Context, objs []manifest.Object, withImages boo
 // start stores the record: the strategy's BeforeWrite.
 func (k *keeper) start(ctx context.Context) error {
 	k.pending.Wait()
-	return k.rec.Start(ctx)
+	if err := k.rec.Start(ctx); err != nil {
+		return err
+	}
+	if k.run.revision != nil {
+		k.run.revision.Store(int64(k.rec.Record().Revision))
+	}
+	return nil
 }
 
 // recordStarter stores a run's record at its first write (the strategy's

@@ -240,7 +240,7 @@ func (c *canaryRun) start(ctx, bctx context.Context, cancel context.CancelCauseF
 		x.Canary = c.progress(c.resume, event.Weight{})
 		setImages(x, c.req.Objects, c.req.Secrets)
 	})
-	keep := &keeper{rec: c.rec, secrets: c.req.Secrets, sink: c.req.Sink}
+	keep := &keeper{rec: c.rec, run: c.req.Run, secrets: c.req.Secrets, sink: c.req.Sink}
 	keep.set(bctx, c.req.Objects, false)
 	if err := keep.start(bctx); err != nil {
 		return err

@@ -43,6 +43,9 @@ type CheckBinding struct {
 	// Background builds analyses whose metrics measure until stopped, not
 	// to a count: a canary's background analysis.
 	Background bool
+	// Revision is the release's revision once its record is stored: the
+	// checks are built before.
+	Revision func() int
 }
 
 // CanaryNames are a canary release's Deployments and Services; in
@@ -160,32 +163,38 @@ func CommandCheck(run string, env map[string]string, label string, testURL strin
 // variables and the role variable set to the color.
 func JobCheck(path, label string) func(context.Context, CheckBinding) (verify.Check, error) {
 	return func(ctx context.Context, b CheckBinding) (verify.Check, error) {
-		vars, err := b.Vars()
-		if err != nil {
+		return jobFromFile(ctx, b, path, label)
+	}
+}
+
+// jobFromFile builds the Job a Job check or metric runs. Its errors are
+// bad input: the callers, who build the checks before any write, refuse.
+func jobFromFile(ctx context.Context, b CheckBinding, path, label string) (*verify.Job, error) {
+	vars, err := b.Vars()
+	if err != nil {
+		return nil, err
+	}
+	if b.Color != "" {
+		if err := vars.Set(b.RoleVar + "=" + b.Color); err != nil {
 			return nil, err
 		}
-		if b.Color != "" {
-			if err := vars.Set(b.RoleVar + "=" + b.Color); err != nil {
-				return nil, err
-			}
-		}
-		set, err := manifest.Load(ctx, manifest.Options{Paths: []string{path}, Vars: vars})
-		if err != nil {
-			return nil, fmt.Errorf("%w: job check: %w", strategy.ErrRefused, err)
-		}
-		if len(set.Objects) != 1 {
-			return nil, fmt.Errorf("%w: job check %s: want exactly one Job, found %d objects", strategy.ErrRefused, path, len(set.Objects))
-		}
-		tmpl, err := verify.JobFromManifest(set.Objects[0].Unstructured)
-		if err != nil {
-			return nil, fmt.Errorf("%w: job check %s: %w", strategy.ErrRefused, path, err)
-		}
-		return &verify.Job{Client: b.Clients.Typed, Namespace: b.Clients.Namespace, Template: tmpl, Label: label,
-			Labels: map[string]string{"cutover.dev/app": b.App},
-			OnLogs: func(pod, text string) {
-				event.Stamp(b.Sink, event.Event{Type: event.Warning, Message: fmt.Sprintf("job check pod %s logs:\n%s", pod, text)})
-			}}, nil
 	}
+	set, err := manifest.Load(ctx, manifest.Options{Paths: []string{path}, Vars: vars})
+	if err != nil {
+		return nil, fmt.Errorf("job check: %w", err)
+	}
+	if len(set.Objects) != 1 {
+		return nil, fmt.Errorf("job check %s: want exactly one Job, found %d objects", path, len(set.Objects))
+	}
+	tmpl, err := verify.JobFromManifest(set.Objects[0].Unstructured)
+	if err != nil {
+		return nil, fmt.Errorf("job check %s: %w", path, err)
+	}
+	return &verify.Job{Client: b.Clients.Typed, Namespace: b.Clients.Namespace, Template: tmpl, Label: label,
+		Labels: map[string]string{"cutover.dev/app": b.App},
+		OnLogs: func(pod, text string) {
+			event.Stamp(b.Sink, event.Event{Type: event.Warning, Message: fmt.Sprintf("job check pod %s logs:\n%s", pod, text)})
+		}}, nil
 }
 
 // ConfigChecks turns the config file's checks into definitions.
@@ -277,7 +286,7 @@ func (p CheckPlan) forProd(ctx context.Context, r Run, color string) ([]verify.S
 }
 
 func (p CheckPlan) binding(r Run) CheckBinding {
-	b := CheckBinding{Clients: r.Clients, App: r.App, RoleVar: p.RoleVar, Vars: p.Vars, Sink: r.Sink}
+	b := CheckBinding{Clients: r.Clients, App: r.App, RoleVar: p.RoleVar, Vars: p.Vars, Sink: r.Sink, Revision: r.Revision}
 	if b.RoleVar == "" {
 		b.RoleVar = "TARGET_ROLE"
 	}

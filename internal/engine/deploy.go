@@ -88,6 +88,7 @@ type BlueGreenSettings struct {
 // masked in the error's text.
 func Deploy(ctx context.Context, req DeployRequest) error {
 	var err error
+	req.Run = req.Run.withRevision()
 	switch req.Strategy {
 	case Rolling:
 		if req.built, err = req.Checks.forColors(ctx, req.Run); err == nil {
@@ -120,7 +121,7 @@ func deployRolling(ctx context.Context, req DeployRequest) error {
 	store := release.NewStore(req.Clients.Typed, req.Clients.Namespace)
 	rec := release.NewRecorder(store, &release.Record{App: req.App, Strategy: Rolling,
 		Digest: manifest.Digest(req.Objects), Started: time.Now().UTC()}, req.sinkLog())
-	keep := &keeper{rec: rec, secrets: req.Secrets, sink: req.Sink}
+	keep := &keeper{rec: rec, run: req.Run, secrets: req.Secrets, sink: req.Sink}
 	var s *session
 	opts.Needs = RecordNeeds(req.Clients.Namespace)
 	opts.Sink = req.recorded(rec)

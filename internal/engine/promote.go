@@ -135,6 +135,8 @@ func Promote(ctx context.Context, req PromoteRequest) error {
 	if err != nil {
 		return fmt.Errorf("%w: read the objects of revision %d: %w", strategy.ErrRefused, r.Revision, err)
 	}
+	req.Run = req.Run.withRevision()
+	req.revision.Store(int64(r.Revision))
 	checks, err := req.Checks.forProd(ctx, req.Run, r.ToColor)
 	if err != nil {
 		return err

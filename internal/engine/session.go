@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -28,6 +29,25 @@ type Run struct {
 	Sink event.Sink
 	// Secrets are values masked in records, events and errors.
 	Secrets []string
+	// revision is the revision of the run's record once stored (0
+	// before): analyses name it ({{.Revision}}, a Job's CUTOVER_REVISION).
+	revision *atomic.Int64
+}
+
+// withRevision gives r a revision of its own to learn from its record.
+func (r Run) withRevision() Run {
+	if r.revision == nil {
+		r.revision = new(atomic.Int64)
+	}
+	return r
+}
+
+// Revision is the revision of the run's record, 0 until it is stored.
+func (r Run) Revision() int {
+	if r.revision == nil {
+		return 0
+	}
+	return int(r.revision.Load())
 }
 
 // recorded is the run's sink, with rec receiving its events too (secret

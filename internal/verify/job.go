@@ -210,35 +210,52 @@ func (j *Job) Validate() error {
 
 // Probe runs one Job to its end, or until ctx ends, and deletes it.
 func (j *Job) Probe(ctx context.Context) Result {
-	if err := j.Validate(); err != nil {
+	complete, detail, err := j.Run(ctx)
+	if err != nil {
 		return Result{Detail: err.Error()}
+	}
+	return Result{OK: complete, Detail: detail}
+}
+
+// Run runs one Job to its end and deletes it. complete says whether it
+// completed or failed, with detail about it; err says that it could not be
+// run or followed to its end: not created, cut short by ctx, deleted
+// before it finished, a watch that broke.
+func (j *Job) Run(ctx context.Context) (complete bool, detail string, err error) {
+	if err := j.Validate(); err != nil {
+		return false, "", err
 	}
 	start := time.Now()
 	job, err := j.create(ctx)
 	if err != nil {
-		return Result{Detail: "create job: " + apiDetail(err)}
+		return false, "", errors.New("create job: " + apiDetail(err))
 	}
-	r := j.attempt(ctx, start, job)
-	if err := j.delete(ctx, job.Name); err != nil {
-		r.Detail += fmt.Sprintf("; delete job %s: %s", job.Name, apiDetail(err))
+	complete, detail, err = j.attempt(ctx, start, job)
+	if derr := j.delete(ctx, job.Name); derr != nil {
+		cleanup := fmt.Sprintf("delete job %s: %s", job.Name, apiDetail(derr))
+		if err != nil {
+			err = fmt.Errorf("%w; %s", err, cleanup)
+		} else {
+			detail += "; " + cleanup
+		}
 	}
-	return r
+	return complete, detail, err
 }
 
 // attempt watches a created Job to its end and judges it.
-func (j *Job) attempt(ctx context.Context, start time.Time, job *batchv1.Job) Result {
+func (j *Job) attempt(ctx context.Context, start time.Time, job *batchv1.Job) (bool, string, error) {
 	final, err := j.await(ctx, job)
 	switch {
 	case err == nil && jobCondition(final, batchv1.JobComplete):
-		return Result{OK: true, Detail: "job " + job.Name + " complete"}
+		return true, "job " + job.Name + " complete", nil
 	case err == nil:
-		return Result{Detail: j.failure(ctx, final)}
+		return false, j.failure(ctx, final), nil
 	case errors.Is(err, context.Canceled):
-		return Result{Detail: "job " + job.Name + ": " + stoppedAfter(ctx, ctx.Err(), start)}
+		return false, "", errors.New("job " + job.Name + ": " + stoppedAfter(ctx, ctx.Err(), start))
 	case ctx.Err() != nil:
-		return Result{Detail: j.timeout(ctx, start, job)}
+		return false, "", errors.New(j.timeout(ctx, start, job))
 	default:
-		return Result{Detail: fmt.Sprintf("job %s: %s", job.Name, apiDetail(err))}
+		return false, "", fmt.Errorf("job %s: %s", job.Name, apiDetail(err))
 	}
 }
 
