@@ -28,6 +28,7 @@ type canaryFlags struct {
 	abortDelay time.Duration // --abort-scale-down-delay
 	// --stable-service and --canary-service: explicit mode
 	stableService, canaryService string
+	dynamicStable                bool // --dynamic-stable-scale
 }
 
 func (f *canaryFlags) register(fs *pflag.FlagSet) {
@@ -36,12 +37,14 @@ func (f *canaryFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.stableService, "stable-service", "", "canary, with --route and --canary-service: the Service of the files the route sends stable's share to (explicit mode); cutover adds cutover.dev/track=stable to its selector. Without them cutover derives S-stable and S-canary")
 	fs.StringVar(&f.canaryService, "canary-service", "", "canary, with --route and --stable-service: the Service of the files the route sends the canary's share to; cutover adds cutover.dev/track=canary to its selector")
 	fs.DurationVar(&f.abortDelay, "abort-scale-down-delay", strategy.DefaultAbortScaleDownDelay, "canary, with --route: after an abort's route write is confirmed, how long the canary keeps its pods, for gateways that run the route a moment after they accept it; 0 scales it down at once")
+	fs.BoolVar(&f.dynamicStable, "dynamic-stable-scale", false, "canary, without --route: stable gives up as many pods as the canary runs, so the two keep about stable's count (fewer pods than stable beside the canary); each side grows before the other shrinks, and an abort brings stable back to full before the canary goes, so it takes as long as stable's pods take to start")
 	fs.StringVar(&f.steps, "steps", "", "canary: the steps, comma-separated: a weight in percent (10), pause=DURATION, pause (until `cutover promote APP`), analysis=CHECK (a config file check's name); default "+config.DefaultCanarySteps)
 }
 
 func (f *canaryFlags) applyConfig(c config.Canary, bg *blueGreenFlags, set func(string) bool) {
 	f.config, f.analysis = c.Steps, c.Analysis
 	config.Use(&f.abortDelay, c.AbortScaleDownDelay, set("abort-scale-down-delay"))
+	config.Use(&f.dynamicStable, c.DynamicStableScale, set("dynamic-stable-scale"))
 	config.Use(&bg.scaleDownDelay, c.ScaleDownDelay, set("scale-down-delay"))
 	if !set("route") && c.HTTPRoute != "" {
 		f.route = c.HTTPRoute
@@ -66,6 +69,9 @@ func (f *canaryFlags) validate() error {
 	}
 	if f.hdr != nil && f.route == "" {
 		return usageError{errors.New("--canary-header: needs --route (a header route is a rule of the gateway's route)")}
+	}
+	if f.dynamicStable && f.route != "" {
+		return usageError{errors.New("--dynamic-stable-scale: only without --route (through a gateway the weights split the traffic, and stable keeps its pods for an abort)")}
 	}
 	if err := f.validateServices(); err != nil {
 		return err
@@ -108,5 +114,6 @@ func (f *canaryFlags) validateServices() error {
 func (f *canaryFlags) settings(bg *blueGreenFlags, a *approvalFlags) engine.CanarySettings {
 	return engine.CanarySettings{Steps: engine.ConfigSteps(f.parsed), ScaleDownDelay: bg.scaleDownDelay, Commands: promoteCommands,
 		Notifiers: a.notifiers(), RunURL: ciRunURL(), Route: f.route, Header: engine.ConfigHeader(f.hdr), Analysis: f.analysis, Services: engine.ExplicitServices(f.stableService, f.canaryService),
-		AbortScaleDownDelay: cmp.Or(f.abortDelay, -1)} // the flag's 0 is none
+		AbortScaleDownDelay: cmp.Or(f.abortDelay, -1), // the flag's 0 is none
+		DynamicStableScale:  f.dynamicStable}
 }

@@ -79,18 +79,8 @@ func TestCanaryWalksItsSteps(t *testing.T) {
 	if r.code != exitOK {
 		t.Fatalf("canary of 8: exit %d", r.code)
 	}
-	var weights []string
-	for _, ev := range jsonEvents(t, r.stdout) {
-		if ev["type"] != "traffic" {
-			continue
-		}
-		w, _ := ev["weight"].(map[string]any)
-		weights = append(weights, fmt.Sprintf("%v %v/%v/%v", ev["status"], w["asked"], w["canaryPods"], w["stablePods"]))
-	}
 	// 25% of 2 stable pods is 1 canary pod; so is 50%: a third of the traffic.
-	if want := []string{"set 25/1/2", "set 50/1/2", "stable 0/<nil>/2"}; !slices.Equal(weights, want) {
-		t.Errorf("traffic events %q, want %q", weights, want)
-	}
+	assertTraffic(t, r.stdout, []string{"set 25/1/2", "set 50/1/2", "stable 0/<nil>/2"})
 	assertOnStable(t, ns, "tomcat:8")
 	rec := latestOf(t, ns, "web")
 	if rec.Strategy != "canary" || rec.Outcome != release.OutcomeSucceeded || rec.Canary == nil || rec.Canary.Step != 3 || rec.Canary.Steps != 3 {

@@ -141,7 +141,7 @@ func (o *deployOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	for _, name := range []string{"steps", "route", "abort-scale-down-delay", "stable-service", "canary-service"} {
+	for _, name := range []string{"steps", "route", "abort-scale-down-delay", "stable-service", "canary-service", "dynamic-stable-scale"} {
 		if strat != engine.Canary && cmd.Flags().Changed(name) {
 			return usageError{fmt.Errorf("--%s: only with --strategy canary", name)}
 		}

@@ -71,6 +71,7 @@ func (a *Applier) takeOver() []string {
 	if list == nil {
 		list = DefaultTakeOver
 	}
+	list = append(slices.Clone(list), ScaleManager(a.opts.FieldManager))
 	if a.opts.TakeOwnership {
 		list = append(slices.Clone(list), helmManager)
 	}
@@ -80,11 +81,17 @@ func (a *Applier) takeOver() []string {
 // helmManager is the field manager of Helm's writes.
 const helmManager = "helm"
 
+// ScaleManager is the field manager of cutover's own scale writes between
+// its applies (a canary's dynamic stable scale): the next apply of the
+// files takes their fields back, and says nothing of it.
+func ScaleManager(fieldManager string) string { return fieldManager + "-scale" }
+
 // reportTakeOver says which fields the item takes (its plan, in every
 // run's Validate) or took (a write that found other owners than its plan),
 // from whom.
 func (a *Applier) reportTakeOver(it *Item, dryRun bool) {
-	if len(it.TakenOver) == 0 {
+	taken := slices.DeleteFunc(slices.Clone(it.TakenOver), func(f TakenField) bool { return f.Manager == ScaleManager(a.opts.FieldManager) })
+	if len(taken) == 0 {
 		return
 	}
 	verb := "took over"
@@ -93,7 +100,7 @@ func (a *Applier) reportTakeOver(it *Item, dryRun bool) {
 	}
 	by := map[string][]string{}
 	var managers []string
-	for _, f := range it.TakenOver {
+	for _, f := range taken {
 		if by[f.Manager] == nil {
 			managers = append(managers, f.Manager)
 		}

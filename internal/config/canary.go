@@ -16,6 +16,9 @@ type Canary struct {
 	// AbortScaleDownDelay, in gateway mode, is how long an aborted canary
 	// keeps its pods once the route's write is confirmed.
 	AbortScaleDownDelay *time.Duration `json:"abortScaleDownDelay,omitempty"`
+	// DynamicStableScale, in replica mode, scales stable down by the
+	// canary's pods (see strategy.CanaryOptions.DynamicStableScale).
+	DynamicStableScale *bool `json:"dynamicStableScale,omitempty"`
 	// HTTPRoute names a Gateway API HTTPRoute of the files: its weights
 	// split the traffic (gateway mode), instead of the pods' counts.
 	HTTPRoute string `json:"httpRoute,omitempty"`
@@ -131,6 +134,9 @@ func (v *validator) canary(path string, c *Canary, checks []Check) {
 	v.positive(field(path, "scaleDownDelay"), c.ScaleDownDelay)
 	if d := c.AbortScaleDownDelay; d != nil && *d < 0 {
 		v.failf(field(path, "abortScaleDownDelay"), "want a duration of 0 or more, got %s", *d)
+	}
+	if c.DynamicStableScale != nil && *c.DynamicStableScale && c.HTTPRoute != "" {
+		v.failf(field(path, "dynamicStableScale"), "only without httpRoute: through a gateway the weights split the traffic, and stable keeps its pods for an abort")
 	}
 	if c.Analysis != "" {
 		v.backgroundAnalysis(field(path, "analysis"), c.Analysis, names[c.Analysis])

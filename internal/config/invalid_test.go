@@ -37,6 +37,7 @@ func TestLoadInvalidValues(t *testing.T) {
 		{"background analysis with a count", "checks:\n- name: errors\n  analysis:\n    metrics:\n    - {name: e, command: {run: ./e}, count: 3}\ncanary:\n  analysis: errors\n",
 			`line 7: canary.analysis: check "errors": metric e sets count: a background analysis measures until promotion`},
 		{"negative abort delay", "canary:\n  abortScaleDownDelay: -1s\n", `line 2: canary.abortScaleDownDelay: want a duration of 0 or more, got -1s`},
+		{"dynamic stable scale through a gateway", "canary:\n  httpRoute: web\n  dynamicStableScale: true\n", `line 3: canary.dynamicStableScale: only without httpRoute`},
 		{"stable service alone", "canary:\n  httpRoute: web\n  stableService: web-primary\n", `canary.canaryService: required with stableService`},
 		{"explicit services without a route", "canary:\n  stableService: a\n  canaryService: b\n", `line 2: canary.stableService: needs httpRoute`},
 		{"the same service twice", "canary:\n  httpRoute: web\n  stableService: a\n  canaryService: a\n", `line 4: canary.canaryService: want a Service other than stableService, got "a" for both`},
@@ -77,6 +78,7 @@ func TestLoadInvalidValues(t *testing.T) {
 		{"url and service", "checks:\n- http:\n    url: http://a/\n    service: {name: a}\n", `line 2: checks[0].http: want exactly one of url and service`},
 		// analysis checks
 		{"no metrics", "checks:\n- analysis: {metrics: []}\n", `line 2: checks[0].analysis.metrics: want at least one metric`},
+		{"job metric without a file", "checks:\n- analysis:\n    metrics:\n    - name: m\n      job: {}\n", `checks[0].analysis.metrics[0].job.file: required`},
 		{"metric without a provider", "checks:\n- analysis:\n    metrics:\n    - name: m\n      successCondition: result < 1.0\n",
 			`line 4: checks[0].analysis.metrics[0]: want exactly one of prometheus, web, command and job, got 0`},
 		{"metric without a condition", "checks:\n- analysis:\n    metrics:\n    - name: m\n      command: {run: x}\n",

@@ -48,7 +48,7 @@ func fullConfig() *Config {
 		Canary: Canary{
 			Steps: []CanaryStep{{SetWeight: ptr(10)}, {Analysis: "error rate"}, {SetWeight: ptr(50)},
 				{Pause: &Pause{Duration: ptr(time.Minute)}}, {Pause: &Pause{}}},
-			ScaleDownDelay: ptr(30 * time.Second), AbortScaleDownDelay: ptr(5 * time.Second),
+			ScaleDownDelay: ptr(30 * time.Second), AbortScaleDownDelay: ptr(5 * time.Second), DynamicStableScale: ptr(false),
 			HTTPRoute:     "web",
 			HeaderRoute:   &HeaderRoute{Name: "X-Canary", Value: "always"},
 			StableService: "web-primary", CanaryService: "web-canary",

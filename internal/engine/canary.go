@@ -29,6 +29,8 @@ type CanarySettings struct {
 	ScaleDownDelay time.Duration
 	// AbortScaleDownDelay: see strategy.CanaryOptions (0: its default).
 	AbortScaleDownDelay time.Duration
+	// DynamicStableScale: see strategy.CanaryOptions.
+	DynamicStableScale bool
 	// Commands word, for people, how to promote and abort app in namespace
 	// ns at a pause: the CLI's commands, a dashboard's URL.
 	Commands func(app, ns string) (promote, abort string)
@@ -118,7 +120,8 @@ func (req DeployRequest) canaryOptions(ctx context.Context) (strategy.CanaryOpti
 		return strategy.CanaryOptions{}, fmt.Errorf("%w: %w", strategy.ErrRefused, err)
 	}
 	opts := strategy.CanaryOptions{RollingOptions: req.rollingOptions(), Steps: steps, ScaleDownDelay: req.Canary.ScaleDownDelay,
-		AbortScaleDownDelay: req.Canary.AbortScaleDownDelay, Services: req.Canary.Services, Route: req.Canary.Route, Header: req.Canary.Header, Background: background}
+		AbortScaleDownDelay: req.Canary.AbortScaleDownDelay, Services: req.Canary.Services, Route: req.Canary.Route, Header: req.Canary.Header, Background: background,
+		DynamicStableScale: req.Canary.DynamicStableScale}
 	opts.Checks = verifyChecks
 	return opts, nil
 }

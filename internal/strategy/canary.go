@@ -77,6 +77,13 @@ type CanaryOptions struct {
 	// canary traffic until promotion (see background); each Check's Probe
 	// measures until its ctx ends or a metric fails or cannot judge.
 	Background []verify.Spec
+	// DynamicStableScale, in replica mode, scales stable down by as many
+	// pods as the canary runs (see dynamicSplit), so the two keep about
+	// stable's count instead of adding the canary's to it. Each change
+	// grows one side until its pods are ready before it shrinks the other,
+	// and an abort brings stable back to full before the canary goes: it
+	// takes as long as stable's pods take to start.
+	DynamicStableScale bool
 }
 
 // Canary runs a canary release: Validate, Apply (everything but the
@@ -113,9 +120,11 @@ type canaryPlan struct {
 	stable *apply.Item   // the stable Deployment, as the files have it
 	// services route to stable's pods, and so to the canary's.
 	services []routed
-	// stableReplicas is what stable runs now; 0 on a first release.
-	stableReplicas int
-	gw             *gatewayPlan // nil in replica mode
+	// stableReplicas is stable's full count: what it runs, or what a
+	// dynamic scale of a killed run left in StableReplicasAnnotation; 0 on
+	// a first release. stableNow is what it runs now; -1 unknown.
+	stableReplicas, stableNow int
+	gw                        *gatewayPlan // nil in replica mode
 }
 
 // routing are the items waitRollout watches the Services of.
@@ -249,7 +258,7 @@ func (c *Canary) startAt(ctx context.Context, p *canaryPlan) error {
 	if p.gw != nil {
 		p.gw.weight = w
 	}
-	n, _ := canaryReplicas(w, p.stableReplicas)
+	n, _, _ := c.split(p, w)
 	if sameTemplate(p.canary.Before, p.canary.Planned) {
 		// A run of this release scaled it, maybe past its last recorded
 		// step: the steps from here set its count, not Apply.
@@ -313,6 +322,9 @@ func (c *Canary) validate(ctx context.Context, objs []manifest.Object) (*canaryP
 		return nil, err
 	}
 	p := &canaryPlan{}
+	if c.opts.DynamicStableScale && c.opts.Route != "" {
+		return nil, errors.New("canary: a dynamic stable scale is for a split by replicas: through a gateway the route's weights split the traffic, and stable keeps its pods so that an abort can send everything back to it at once")
+	}
 	if c.opts.Header != nil && c.opts.Route == "" {
 		return nil, errors.New("canary: a header route for testers needs a gateway: --route NAME")
 	}
@@ -330,7 +342,7 @@ func (c *Canary) validate(ctx context.Context, objs []manifest.Object) (*canaryP
 	if p.stable, err = c.planOne(ctx, stable); err != nil {
 		return nil, err
 	}
-	p.stableReplicas = liveReplicas(p.stable.Before)
+	p.stableReplicas, p.stableNow = fullReplicas(p.stable.Before), liveReplicas(p.stable.Before)
 	items, err := c.ap.Plan(ctx, append(others, canaryObj))
 	if err != nil {
 		return nil, err
@@ -446,7 +458,7 @@ func (c *Canary) stepDone(done int, p *canaryPlan) {
 		return
 	}
 	w, _ := weightBefore(c.opts.Steps, done)
-	_, share := canaryReplicas(w, p.stableReplicas)
+	_, _, share := c.split(p, w)
 	if p.gw != nil {
 		share = w
 	}
@@ -549,17 +561,14 @@ func (c *Canary) setWeight(ctx context.Context, stage string, p *canaryPlan, wei
 	if p.gw != nil {
 		return c.gatewayWeight(ctx, stage, p, weight)
 	}
-	n, share := canaryReplicas(weight, p.stableReplicas)
-	if err := c.scale(ctx, stage, p, n); err != nil {
-		return err
-	}
-	if err := c.waitRollout(ctx, stage, []*apply.Item{p.canary}, p.routing()); err != nil {
+	n, s, share := c.split(p, weight)
+	if err := c.scaleBoth(ctx, stage, p, n, s); err != nil {
 		return err
 	}
 	event.Stamp(c.sink, event.Event{Type: event.Traffic, Stage: stage, Object: p.canary.Ref(), Status: "set",
-		Weight: &event.Weight{Asked: weight, Share: share, CanaryPods: n, StablePods: p.stableReplicas},
+		Weight: &event.Weight{Asked: weight, Share: share, CanaryPods: n, StablePods: s},
 		Message: fmt.Sprintf("weight %d%%: %d canary and %d stable pods ready, so about %d%% of requests reach the canary (split by replicas, an approximation)",
-			weight, n, p.stableReplicas, share)})
+			weight, n, s, share)})
 	return nil
 }
 
@@ -586,7 +595,7 @@ func (c *Canary) scale(ctx context.Context, stage string, p *canaryPlan, n int) 
 // rolled out and routed to, and runs the Verify checks.
 func (c *Canary) promote(ctx context.Context, p *canaryPlan) error {
 	err := c.stage(StagePromote, func() error {
-		if err := c.ap.Apply(ctx, []*apply.Item{p.stable}); err != nil {
+		if err := c.applyStable(ctx, p); err != nil {
 			return err
 		}
 		if err := c.waitRollout(ctx, StagePromote, []*apply.Item{p.stable}, p.routing()); err != nil {
@@ -642,6 +651,7 @@ func (c *Canary) abort(ctx context.Context, p *canaryPlan, cause error) error {
 			restored, err := c.rollback(ctx, []*apply.Item{p.stable})
 			f.Restored = append(f.Restored, restored...)
 			errs = append(errs, err)
+			p.stableNow = -1 // as restored: scaled to full again below
 		}
 		if err := c.toStable(ctx, StageAbort, p); err != nil {
 			errs = append(errs, err)
@@ -669,6 +679,9 @@ func (c *Canary) toStable(ctx context.Context, stage string, p *canaryPlan) erro
 			}
 		}
 		return c.scale(ctx, stage, p, 0)
+	}
+	if err := c.scaleStable(ctx, stage, p, p.stableReplicas); err != nil { // a dynamic scale's
+		return err
 	}
 	if err := c.scale(ctx, stage, p, 0); err != nil {
 		return err

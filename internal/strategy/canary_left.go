@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -74,6 +75,13 @@ func AbortLeft(ctx context.Context, c *kube.Clients, l LeftCanary) error {
 		if err := drainDelay(ctx, sink, "Deployment/"+l.Namespace+"/"+l.Deployment, l.ScaleDownDelay); err != nil {
 			return err
 		}
+	}
+	stable := strings.TrimSuffix(l.Deployment, CanarySuffix)
+	if restored, err := restoreLeftStable(ctx, c, l.Namespace, stable, l.FieldManager); err != nil {
+		return err
+	} else if restored {
+		event.Stamp(sink, event.Event{Type: event.ObjectApplied, Stage: StageAbort, Object: "Deployment/" + l.Namespace + "/" + stable,
+			Action: "scaled back to full (a dynamic stable scale had scaled it down), its pods ready"})
 	}
 	patch, _ := json.Marshal(map[string]any{"spec": map[string]any{"replicas": 0}})
 	d, err := c.Typed.AppsV1().Deployments(l.Namespace).Patch(ctx, l.Deployment, types.MergePatchType, patch,

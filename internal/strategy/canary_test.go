@@ -32,6 +32,29 @@ func TestCanaryReplicas(t *testing.T) {
 	}
 }
 
+func TestDynamicSplit(t *testing.T) {
+	for _, tc := range []struct {
+		weight, full, canary, stable, share int
+	}{
+		{0, 4, 0, 4, 0},
+		{10, 4, 1, 3, 25},   // the smallest canary is a pod
+		{25, 4, 1, 3, 25},   // exact
+		{50, 4, 2, 2, 50},   // exact
+		{75, 4, 3, 1, 75},   // exact
+		{90, 4, 4, 1, 80},   // stable keeps a pod below 100: one more than full
+		{100, 4, 4, 0, 100}, // the canary takes every pod
+		{50, 1, 1, 1, 50},   // one pod: the canary's is extra
+		{10, 20, 2, 18, 10},
+		{10, 0, 1, 0, 100}, // nothing stable to share with
+	} {
+		canary, stable, share := dynamicSplit(tc.weight, tc.full)
+		if canary != tc.canary || stable != tc.stable || share != tc.share {
+			t.Errorf("dynamicSplit(%d%%, %d) = %d canary, %d stable, %d%%; want %d, %d, %d%%",
+				tc.weight, tc.full, canary, stable, share, tc.canary, tc.stable, tc.share)
+		}
+	}
+}
+
 func TestWeightBefore(t *testing.T) {
 	steps := []CanaryStep{{Kind: StepWeight, Weight: 10}, {Kind: StepPause}, {Kind: StepWeight, Weight: 50}, {Kind: StepAnalysis}}
 	for _, tc := range []struct {
