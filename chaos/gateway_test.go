@@ -409,6 +409,13 @@ func (r *routeGuard) check(ctx context.Context, ns string, u *unstructured.Unstr
 	}
 }
 
+// checkedSoFar is how many generations the guard has checked.
+func (r *routeGuard) checkedSoFar() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.checked
+}
+
 func (r *routeGuard) add(v audit.Violation) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
