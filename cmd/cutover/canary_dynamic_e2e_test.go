@@ -36,6 +36,7 @@ func TestCanaryDynamicStableScale(t *testing.T) {
 		steps  string
 		config string
 		kill   string // the stage to kill the run at, then abort it
+		resume bool   // after the kill, rerun and promote instead
 		code   int
 		image  string
 		// traffic are the traffic events: status asked/canary/stable pods
@@ -46,6 +47,10 @@ func TestCanaryDynamicStableScale(t *testing.T) {
 		{name: "aborted", steps: "50,analysis=smoke", config: failingSmoke, code: exitRolledBack, image: "tomcat:7",
 			traffic: []string{"set 50/1/1", "stable 0/<nil>/2"}},
 		{name: "dead run aborted", steps: "50,pause", kill: "Step 2/2: pause until promoted", code: exitOK, image: "tomcat:7"},
+		// The rerun learns stable's full count from its annotation, not
+		// from the one pod the killed run left it.
+		{name: "killed run resumed", steps: "50,pause,100", kill: "Step 2/3: pause until promoted", resume: true, code: exitOK, image: "tomcat:8",
+			traffic: []string{"set 50/1/1", "set 100/2/<nil>", "stable 0/<nil>/2"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -70,8 +75,13 @@ func TestCanaryDynamicStableScale(t *testing.T) {
 				if d := getDeployment(t, ns, "web"); d.Spec.Replicas == nil || *d.Spec.Replicas != 1 || d.Annotations[strategy.StableReplicasAnnotation] != "2" {
 					t.Fatalf("the killed run left web at %v replicas, annotations %v; want 1, keeping 2", d.Spec.Replicas, d.Annotations)
 				}
+			}
+			switch {
+			case tc.resume:
+				r = resumeAndPromote(t, ns, file, args)
+			case tc.kill != "":
 				r = cutover(t, ns, "", "abort", "web", "--timeout", "1m")
-			} else {
+			default:
 				r = canaryDeploy(t, ns, file, "8", args...)
 			}
 			if r.code != tc.code {
@@ -93,6 +103,19 @@ func TestCanaryDynamicStableScale(t *testing.T) {
 			}
 		})
 	}
+}
+
+// resumeAndPromote reruns a killed canary release and promotes it once it
+// pauses again.
+func resumeAndPromote(t *testing.T, ns, file string, args []string) result {
+	t.Helper()
+	done := make(chan result, 1)
+	go func() { done <- canaryDeploy(t, ns, file, "8", args...) }()
+	waitPaused(t, ns, 3, done) // not the killed run's revision 2, paused too
+	if p := cutover(t, ns, "", "promote", "web"); p.code != exitOK {
+		t.Fatalf("promote: exit %d", p.code)
+	}
+	return <-done
 }
 
 // assertTraffic checks a run's traffic events: "status asked/canary
