@@ -1,12 +1,11 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
-	"github.com/cutover/cutover/internal/release"
+	"github.com/cutover/cutover/internal/engine"
 )
 
 type decideOptions struct {
@@ -51,12 +50,11 @@ func (o *decideOptions) run(cmd *cobra.Command, app string, approve bool) error 
 	if by == "" {
 		by = decider()
 	}
-	r, err := release.NewStore(clients.Typed, clients.Namespace).Decide(cmd.Context(), app, approve, by, o.comment)
-	if errors.Is(err, release.ErrNoPendingApproval) {
-		return badInput{err}
-	}
+	r, err := engine.Decide(cmd.Context(), engine.DecideRequest{
+		Run: engine.Run{Clients: clients, App: app}, Approve: approve, By: by, Comment: o.comment,
+	})
 	if err != nil {
-		return forbiddenIsBadInput(err)
+		return err // a refusal (nothing pending, denied) wraps strategy.ErrRefused: exit 3
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "%s revision %d of %s (%s to %s) as %s\n",
 		pastTense(approve), r.Revision, r.App, orNone(r.FromColor), r.ToColor, by)

@@ -96,7 +96,7 @@ func (l *Live) frame() []string {
 		if s.status == "running" {
 			took = time.Since(s.started)
 		}
-		out = append(out, fmt.Sprintf("%-10s %-10s %s", s.name, s.status, short(took)))
+		out = append(out, fmt.Sprintf("%-10s %-10s %s", s.name, s.status, ShortDuration(took)))
 	}
 	for _, o := range l.objects {
 		out = append(out, fmt.Sprintf("  %-50s %s", o, clean(l.rows[o])))
@@ -107,8 +107,8 @@ func (l *Live) frame() []string {
 	return out
 }
 
-// short formats a duration for the stage view: 850ms, 12.3s, 2m5s.
-func short(d time.Duration) string {
+// ShortDuration formats a duration for a stage view: 850ms, 12.3s, 2m5s.
+func ShortDuration(d time.Duration) string {
 	switch {
 	case d < time.Second:
 		return d.Round(time.Millisecond).String()

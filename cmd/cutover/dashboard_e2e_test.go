@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDashboardAddrIsLoopbackOnly(t *testing.T) {
+	cases := []struct {
+		addr string
+		ok   bool
+	}{
+		{"127.0.0.1:0", true},
+		{"127.0.0.1:8080", true},
+		{"[::1]:0", true},
+		{"localhost:0", true},
+		{":8080", false},
+		{"0.0.0.0:0", false},
+		{"[::]:0", false},
+		{"192.168.1.2:80", false},
+		{"dashboard.example.com:80", false},
+		{"127.0.0.1", false}, // no port
+	}
+	for _, tc := range cases {
+		t.Run(tc.addr, func(t *testing.T) {
+			if err := checkLoopback(tc.addr); (err == nil) != tc.ok {
+				t.Errorf("checkLoopback(%q) = %v, want ok %v", tc.addr, err, tc.ok)
+			}
+		})
+	}
+}
+
+func TestDashboardRefusesNonLoopbackAddr(t *testing.T) {
+	var stderr strings.Builder
+	code := run(context.Background(), []string{"dashboard", "--addr", "0.0.0.0:8080", "--no-browser"},
+		streams{in: strings.NewReader(""), out: io.Discard, err: &stderr})
+	if code != exitUsage || !strings.Contains(stderr.String(), "loopback") {
+		t.Fatalf("exit %d, stderr %q; want %d and a word on loopback", code, stderr.String(), exitUsage)
+	}
+}
+
+// The command prints its URL, serves the dashboard there, and stops
+// cleanly when its context ends (SIGINT, SIGTERM).
+func TestDashboardServesUntilInterrupted(t *testing.T) {
+	t.Parallel()
+	ns := cluster.Namespace(t)
+	if r := blueGreen(t, ns, "7"); r.code != exitOK {
+		t.Fatalf("deploy exited %d", r.code)
+	}
+	urls := make(chan string, 1)
+	out := &lineWriter{on: func(line string) {
+		if u, ok := strings.CutPrefix(line, "dashboard: "); ok {
+			urls <- u
+		}
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	exited := make(chan int, 1)
+	go func() {
+		exited <- run(ctx, []string{"dashboard", "--no-browser", "--by", "alice", "--kubeconfig", cluster.Kubeconfig, "-n", ns},
+			streams{in: strings.NewReader(""), out: out, err: io.Discard})
+	}()
+	var base string
+	select {
+	case base = <-urls:
+	case code := <-exited:
+		t.Fatalf("dashboard exited %d before printing its URL", code)
+	case <-time.After(time.Minute):
+		t.Fatal("dashboard printed no URL")
+	}
+	if !strings.HasPrefix(base, "http://127.0.0.1:") || !strings.HasSuffix(base, "/") {
+		t.Fatalf("URL %q, want http://127.0.0.1:PORT/", base)
+	}
+	resp, err := http.Get(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `href="/apps/tomcat-service"`) {
+		t.Fatalf("GET %s: %d\n%s", base, resp.StatusCode, body)
+	}
+	// An open event stream must not hold up the shutdown.
+	req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, base+"events", nil)
+	stream, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Body.Close()
+	cancel()
+	select {
+	case code := <-exited:
+		if code != exitOK {
+			t.Fatalf("dashboard exited %d after the interrupt, want %d", code, exitOK)
+		}
+	case <-time.After(shutdownGrace + 5*time.Second):
+		t.Fatal("dashboard did not stop after the interrupt")
+	}
+	if _, err := http.Get(base + "healthz"); err == nil {
+		t.Error("dashboard still serves after it stopped")
+	}
+}

@@ -1,0 +1,122 @@
+package dashboard
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/cutover/cutover/internal/engine"
+	"github.com/cutover/cutover/internal/output"
+	"github.com/cutover/cutover/internal/release"
+)
+
+// wait says whether, and how, a record waits for people.
+type wait struct {
+	// Label is the marker shown: "waiting for approval", "paused" or
+	// "staged, waiting for a promote"; empty when the record waits for
+	// nobody.
+	Label string
+	// Decidable: Approve and Reject (engine.Decide) answer it, since its
+	// run is alive and watches its record.
+	Decidable bool
+}
+
+// waitOf tells whether r waits: a running blue/green release at Confirm
+// (deploy --approval manual) or a canary paused at a step, both with a
+// pending approval that the run watches; or a blue/green release staged
+// with --until confirm, which waits for a promote.
+func waitOf(r *release.Record) wait {
+	pending := r.Approval != nil && r.Approval.State == release.ApprovalPending
+	switch {
+	case r.Outcome == release.OutcomeRunning && pending && r.Strategy == engine.Canary:
+		return wait{Label: "paused", Decidable: true}
+	case r.Outcome == release.OutcomeRunning && pending:
+		return wait{Label: "waiting for approval", Decidable: true}
+	case r.Outcome == release.OutcomePending:
+		return wait{Label: "staged, waiting for a promote"}
+	}
+	return wait{}
+}
+
+// appRow is one app of the apps view.
+type appRow struct {
+	Name, Strategy, Outcome string
+	Revision                int
+	When                    time.Time
+	Images                  []string
+	// Target is where the release goes: "blue → green", or a canary's
+	// weight.
+	Target string
+	Wait   wait
+}
+
+func appRowOf(r *release.Record) appRow {
+	return appRow{
+		Name: r.App, Strategy: r.Strategy, Outcome: r.Outcome, Revision: r.Revision,
+		When: lastTime(r), Images: r.Images, Target: targetOf(r), Wait: waitOf(r),
+	}
+}
+
+// lastTime is when r finished, or started while it runs.
+func lastTime(r *release.Record) time.Time {
+	if !r.Finished.IsZero() {
+		return r.Finished
+	}
+	return r.Started
+}
+
+// targetOf words where r's release goes.
+func targetOf(r *release.Record) string {
+	switch {
+	case r.Canary != nil:
+		return fmt.Sprintf("canary weight %d%% (step %d of %d)", r.Canary.Weight, r.Canary.Step, r.Canary.Steps)
+	case r.ToColor != "" && r.FromColor != "":
+		return r.FromColor + " → " + r.ToColor
+	case r.ToColor != "":
+		return r.ToColor + " (first deploy)"
+	}
+	return ""
+}
+
+// stageRow is one stage of a release's timeline.
+type stageRow struct {
+	Name, Status, Error string
+	Duration            string
+}
+
+func stageRows(r *release.Record, now time.Time) []stageRow {
+	out := make([]stageRow, 0, len(r.Stages))
+	for _, s := range r.Stages {
+		out = append(out, stageRow{Name: s.Name, Status: s.Status, Error: s.Error, Duration: stageDuration(s, now)})
+	}
+	return out
+}
+
+// stageDuration is how long s took, or has run so far.
+func stageDuration(s release.Stage, now time.Time) string {
+	switch {
+	case s.Started.IsZero():
+		return ""
+	case s.Finished.IsZero():
+		return output.ShortDuration(now.Sub(s.Started)) + " so far"
+	}
+	return output.ShortDuration(s.Finished.Sub(s.Started))
+}
+
+// releaseView is the release view of an app: its latest record, and its
+// history.
+type releaseView struct {
+	Latest  appRow
+	Record  *release.Record
+	Stages  []stageRow
+	History []appRow
+}
+
+func releaseViewOf(list []*release.Record, now time.Time) *releaseView {
+	v := &releaseView{Latest: appRowOf(list[0]), Record: list[0], Stages: stageRows(list[0], now)}
+	for _, r := range list {
+		row := appRowOf(r)
+		row.When = r.Started
+		v.History = append(v.History, row)
+	}
+	return v
+}
