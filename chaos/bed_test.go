@@ -129,6 +129,9 @@ func (b *bed) deployArgs(release string) []string {
 			"--idle-policy", s.IdlePolicy, "--scale-down-delay", "1s")
 	case Canary: // release 7 is a first release: it rolls out in full
 		args = append(args, "--strategy", "canary", "--steps", s.Steps, "-c", b.config, "--scale-down-delay", "1s")
+		if s.DynamicStable {
+			args = append(args, "--dynamic-stable-scale")
+		}
 	}
 	if s.Verify {
 		attempts := 25

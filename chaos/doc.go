@@ -74,7 +74,10 @@
 // weight step waits), and -chaos.canary makes every seed a canary
 // (-chaos.kill-at moves a kill to another stage, e.g. Promote). The steps
 // are a first weight of 10, 25 or 50%, the analysis error-rate, a 1 s
-// pause and a second weight of 50 or 100%. The analysis is a config file
+// pause and a second weight of 50 or 100%. About half of the canaries
+// without a gateway share stable's pods with the canary
+// (--dynamic-stable-scale; drawn after every other value, so the seeds
+// kept theirs): 5000, 5002, 5003 and 5004 of the CI set. The analysis is a config file
 // check (cutover.yaml in the scenario's directory): a web metric of the
 // users' failed share over the last second, from the data plane router's
 // record, which the check server serves at /errors; the router sends round

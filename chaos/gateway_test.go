@@ -71,7 +71,7 @@ func generateGateway(seed uint64, f Fault) Scenario {
 		f = gatewayFaults[seed%uint64(len(gatewayFaults))]
 	}
 	s := generateCase(seed, faultCase{Canary, f})
-	s.Gateway = true
+	s.Gateway, s.DynamicStable = true, false // a gateway's split keeps stable's pods
 	// A deleted pod stays Terminating as long as its app serves (its grace
 	// period), as a kubelet keeps it until its containers exit: kwok frees
 	// its IP when it goes and hands it out first, to a pod of any

@@ -102,6 +102,9 @@ type Scenario struct {
 	// Traefik (--route), judged by a background analysis in a real
 	// Prometheus (gateway_test.go).
 	Gateway bool
+	// DynamicStable makes a canary without a gateway share stable's pods
+	// with the canary (--dynamic-stable-scale).
+	DynamicStable bool
 	// KillAt is the stage whose start triggers the kill, KillDelay later.
 	KillAt    string
 	KillDelay time.Duration
@@ -139,6 +142,9 @@ func (s Scenario) String() string {
 	}
 	if s.Strategy == Canary {
 		fmt.Fprintf(&b, ", steps %s", s.Steps)
+	}
+	if s.DynamicStable {
+		b.WriteString(", dynamic stable scale")
 	}
 	if s.Gateway {
 		b.WriteString(", through the gateway")
@@ -238,6 +244,8 @@ func generateCase(seed uint64, c faultCase) Scenario {
 		s.KillAt = stages[r.IntN(len(stages))]
 		s.KillDelay = ms(r.IntN(300))
 	}
+	// Drawn last, so that the draws before keep the seeds' other values.
+	s.DynamicStable = s.Strategy == Canary && r.IntN(2) == 0
 	return s
 }
 

@@ -122,7 +122,7 @@ type canaryPlan struct {
 	services []routed
 	// stableReplicas is stable's full count: what it runs, or what a
 	// dynamic scale of a killed run left in StableReplicasAnnotation; 0 on
-	// a first release. stableNow is what it runs now; -1 unknown.
+	// a first release. stableNow is what it runs now.
 	stableReplicas, stableNow int
 	gw                        *gatewayPlan // nil in replica mode
 }
@@ -651,7 +651,7 @@ func (c *Canary) abort(ctx context.Context, p *canaryPlan, cause error) error {
 			restored, err := c.rollback(ctx, []*apply.Item{p.stable})
 			f.Restored = append(f.Restored, restored...)
 			errs = append(errs, err)
-			p.stableNow = -1 // as restored: scaled to full again below
+			p.stableNow = liveReplicas(p.stable.Before) // as restored; toStable brings a short one back to full
 		}
 		if err := c.toStable(ctx, StageAbort, p); err != nil {
 			errs = append(errs, err)
