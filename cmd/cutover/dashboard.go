@@ -40,8 +40,9 @@ The apps view lists every app with release records: strategy, last outcome
 and when, images, the target color or canary weight, and a marker when a
 release waits for approval or is paused. An app's page shows its latest
 release's stage timeline, who approved it, and its history. A release that
-waits at Confirm (deploy --approval manual) gets Approve and Reject buttons,
-which act as cutover approve and cutover reject do, recorded as --by
+waits at Confirm (deploy --approval manual) gets Approve and Reject buttons;
+a canary in progress Promote (at a pause) and Abort; a staged release Abort.
+They act as cutover approve, reject, promote and abort do, recorded as --by
 (default $CUTOVER_USER, $BUILD_USER_ID, $GITHUB_ACTOR, $GITLAB_USER_LOGIN or
 user@host). Pages update live as the records change.
 

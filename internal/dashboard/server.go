@@ -87,8 +87,7 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.appsPage)
 	mux.HandleFunc("GET /apps/{app}", s.appPage)
-	mux.HandleFunc("POST /apps/{app}/approve", s.decide(true))
-	mux.HandleFunc("POST /apps/{app}/reject", s.decide(false))
+	mux.HandleFunc("POST /apps/{app}/{action}", s.act)
 	mux.HandleFunc("GET /events", s.events)
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {

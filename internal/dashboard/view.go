@@ -18,24 +18,36 @@ type wait struct {
 	// Decidable: Approve and Reject (engine.Decide) answer it, since its
 	// run is alive and watches its record.
 	Decidable bool
+	// Promotable: Promote (engine.Promote) lets a paused canary go on.
+	Promotable bool
+	// Abortable: Abort (engine.Abort) ends it: a canary in progress,
+	// paused or not (all traffic back on stable), or a staged release.
+	Abortable bool
 }
 
 // waitOf tells whether r waits: a running blue/green release at Confirm
-// (deploy --approval manual) or a canary paused at a step, both with a
-// pending approval that the run watches; or a blue/green release staged
-// with --until confirm, which waits for a promote.
+// (deploy --approval manual) with a pending approval that the run
+// watches; a canary paused at a step; or a blue/green release staged with
+// --until confirm, which waits for a promote. A canary in progress can be
+// aborted at any time.
 func waitOf(r *release.Record) wait {
 	pending := r.Approval != nil && r.Approval.State == release.ApprovalPending
+	running := r.Outcome == release.OutcomeRunning
 	switch {
-	case r.Outcome == release.OutcomeRunning && pending && r.Strategy == engine.Canary:
-		return wait{Label: "paused", Decidable: true}
-	case r.Outcome == release.OutcomeRunning && pending:
+	case running && r.Strategy == engine.Canary && pending:
+		return wait{Label: "paused", Promotable: true, Abortable: true}
+	case running && r.Strategy == engine.Canary:
+		return wait{Abortable: true}
+	case running && pending:
 		return wait{Label: "waiting for approval", Decidable: true}
 	case r.Outcome == release.OutcomePending:
-		return wait{Label: "staged, waiting for a promote"}
+		return wait{Label: "staged, waiting for a promote", Abortable: true}
 	}
 	return wait{}
 }
+
+// Acts says whether any action answers the record.
+func (w wait) Acts() bool { return w.Decidable || w.Promotable || w.Abortable }
 
 // appRow is one app of the apps view.
 type appRow struct {
