@@ -190,6 +190,18 @@ func (v *records) latest() []*release.Record {
 	return out
 }
 
+// names returns the apps that have records, sorted.
+func (v *records) names() []string {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	out := make([]string, 0, len(v.apps))
+	for app := range v.apps {
+		out = append(out, app)
+	}
+	slices.Sort(out)
+	return out
+}
+
 // subscribe returns a channel that receives the name of each app whose
 // records change, and a function that ends the subscription.
 func (v *records) subscribe() (<-chan string, func()) {

@@ -89,6 +89,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /apps/{app}", s.appPage)
 	mux.HandleFunc("POST /apps/{app}/{action}", s.act)
 	mux.HandleFunc("GET /events", s.events)
+	mux.Handle("GET /metrics", metricsHandler(newMetrics(s.records, s.opts.Clients.Namespace)))
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
