@@ -43,6 +43,9 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 	srv := newDashboard(t, clientsFor(t, ns), "alice")
+	if _, page := get(t, srv.URL+"/apps/api"); strings.Count(page, `<circle class="point phase-`) != 3 || !strings.Contains(page, `phase-failed`) {
+		t.Errorf("the canary's page does not chart its 3 measurements, one failed:\n%s", page)
+	}
 	families := scrape(t, srv.URL+"/metrics")
 	cases := []struct {
 		family string

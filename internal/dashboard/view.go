@@ -117,14 +117,16 @@ func stageDuration(s release.Stage, now time.Time) string {
 // releaseView is the release view of an app: its latest record, and its
 // history.
 type releaseView struct {
-	Latest  appRow
-	Record  *release.Record
-	Stages  []stageRow
+	Latest appRow
+	Record *release.Record
+	Stages []stageRow
+	// Charts are the analysis measurements, a chart per metric.
+	Charts  []chart
 	History []appRow
 }
 
 func releaseViewOf(list []*release.Record, now time.Time) *releaseView {
-	v := &releaseView{Latest: appRowOf(list[0]), Record: list[0], Stages: stageRows(list[0], now)}
+	v := &releaseView{Latest: appRowOf(list[0]), Record: list[0], Stages: stageRows(list[0], now), Charts: chartsOf(list[0])}
 	for _, r := range list {
 		row := appRowOf(r)
 		row.When = r.Started
