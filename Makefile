@@ -4,7 +4,7 @@ SHELL := bash
 GO ?= go
 BIN := bin
 
-.PHONY: all build test test-fast test-gateway test-bed real-node-deps prometheus-deps lint cluster demo bench timeline chaos-stress clean
+.PHONY: all build test test-fast test-gateway test-bed real-node-deps prometheus-deps browser-deps lint cluster demo bench timeline chaos-stress clean
 
 all: build
 
@@ -33,7 +33,7 @@ lint:
 # node's 18 min, the other 22), against 32 one package at a time.
 REAL_NODE_STREAM := ./realnode ./internal/testinfra/testbed ./internal/release ./internal/verify \
 	./internal/testinfra/dataplane ./internal/testinfra/audit
-test: test-bed real-node-deps prometheus-deps lint
+test: test-bed real-node-deps prometheus-deps browser-deps lint
 	$(GO) build -race ./...
 	@export CUTOVER_TESTBED_BIN=$$(upstream/build.sh) CUTOVER_GATEWAY_BIN=$$(upstream/gateway.sh); \
 	log=$$(mktemp); trap 'rm -f $$log' EXIT; \
@@ -69,6 +69,10 @@ cluster: test-bed build $(if $(REALNODE),real-node-deps) $(if $(ROOT),prometheus
 # The real node's Debian packages (containerd, runc, CNI plugins, nftables), as root.
 real-node-deps:
 	@upstream/realnode-deps.sh
+
+# Debian's Chromium, for the dashboard's browser tests (chromedp), as root.
+browser-deps:
+	@upstream/browser-deps.sh
 
 # Debian's Prometheus, for the metric analysis tests (as root; its service
 # is left stopped: the tests run their own).

@@ -1,6 +1,6 @@
 // Live updates: on a change of this page's app (any app on the apps
-// view), fetch the page again and swap its <main>, keeping what was typed
-// in the comment. Without this script, or without EventSource, the pages
+// view), and whenever the event stream (re)opens, fetch the page again and
+// swap its <main>, keeping what was typed in the comment. Without this script, or without EventSource, the pages
 // are still complete: reload to see changes.
 (function () {
   'use strict';
@@ -56,6 +56,10 @@
   }
 
   var events = new EventSource('/events');
+  // Changes between this page's rendering and the stream's start (or
+  // while it was reconnecting) sent no event to this page: look again
+  // each time the stream opens.
+  events.addEventListener('open', refresh);
   events.addEventListener('change', function (e) {
     if (app === '' || e.data === app) {
       refresh();

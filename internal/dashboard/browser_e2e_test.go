@@ -1,0 +1,180 @@
+package dashboard
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/cutover/cutover/internal/engine"
+	"github.com/cutover/cutover/internal/release"
+)
+
+// ScreenshotsEnv names a directory the browser tests save their
+// screenshots to (the README's come from there); default the test's
+// temporary directory.
+const ScreenshotsEnv = "CUTOVER_SCREENSHOTS"
+
+// browser starts a headless Chromium for the test, as root on a machine
+// without a display or a network: no sandbox, no GPU, none of its
+// background connections, a fresh profile.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Skip("needs Debian's chromium: make test installs it (upstream/browser-deps.sh)")
+	}
+	actx, cancel := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1200, 900))
+	t.Cleanup(cancel)
+	ctx, cancelTab := chromedp.NewContext(actx)
+	t.Cleanup(cancelTab)
+	if err := chromedp.Do(ctx); err != nil { // starts the browser, with no deadline: see chromedp.Run
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// do runs browser steps, bounded by d.
+func do(t *testing.T, ctx context.Context, d time.Duration, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		html, _ := chromedp.Run(context.WithoutCancel(ctx), chromedp.Evaluate[string](`document.querySelector('main').outerHTML`))
+		t.Fatalf("%s: %v; the page's main:\n%s", what, err, html)
+	}
+}
+
+// value runs one browser action for its value, bounded by d.
+func value[T any](t *testing.T, ctx context.Context, d time.Duration, what string, a chromedp.Action[T]) T {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	return v
+}
+
+// screenshot saves the page as name.png.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	png := value(t, ctx, 10*time.Second, "screenshot", chromedp.FullScreenshot(100))
+	dir := os.Getenv(ScreenshotsEnv)
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	path := filepath.Join(dir, name+".png")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot %s", path)
+}
+
+// TestBrowserApprovesAWaitingRelease: in Chromium, the apps view shows a
+// release that starts waiting at Confirm without a reload, within a
+// second of its run reaching Confirm; a click on Approve switches
+// production (the Service's selector and its ready endpoints are green's
+// pods), and the release's page then shows the finished timeline, live.
+func TestBrowserApprovesAWaitingRelease(t *testing.T) {
+	t.Parallel()
+	bctx := browser(t)
+	ns := cluster.Namespace(t)
+	clients := clientsFor(t, ns)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := deployBlueGreen(ctx, clients, "7", nil); err != nil {
+		t.Fatalf("first deploy: %v", err)
+	}
+	srv := newDashboard(t, clients, "alice")
+	row := "#app-" + app
+	do(t, bctx, 30*time.Second, "open the apps view", chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS(row)))
+	value(t, bctx, 5*time.Second, "mark the page", chromedp.Evaluate[bool](`window.stillThisPage = true`))
+
+	done := make(chan error, 1)
+	go func() { done <- deployBlueGreen(ctx, clients, "8", &engine.Approval{Timeout: 2 * time.Minute}) }()
+	do(t, bctx, 2*time.Minute, "see the release wait", chromedp.WaitVisible(chromedp.CSS(row+" span.marker")))
+	seen := time.Now()
+	if !value(t, bctx, 5*time.Second, "check the page was not reloaded", chromedp.Evaluate[bool](`window.stillThisPage === true`)) {
+		t.Error("the apps view was reloaded to show the waiting release")
+	}
+	if at := confirmStarted(t, ns); seen.Sub(at) > time.Second {
+		t.Errorf("the waiting release showed %s after its run reached Confirm, want within 1s", seen.Sub(at).Round(time.Millisecond))
+	} else {
+		t.Logf("the waiting release showed %s after its run reached Confirm", seen.Sub(at).Round(time.Millisecond))
+	}
+	screenshot(t, bctx, "apps-waiting")
+
+	do(t, bctx, 30*time.Second, "open the release", chromedp.Click(chromedp.CSS(row+" a")),
+		chromedp.WaitVisible(chromedp.CSS("button.approve")),
+		chromedp.SendKeys(chromedp.CSS("#comment"), "checked the test URL"))
+	screenshot(t, bctx, "release-confirm")
+	do(t, bctx, 30*time.Second, "click Approve", chromedp.Click(chromedp.CSS("button.approve")))
+	if err := <-done; err != nil {
+		t.Fatalf("the release's run: %v", err)
+	}
+	if got := prodColor(t, ns); got != "green" {
+		t.Errorf("production selects %s, want green", got)
+	}
+	for _, pod := range readyEndpoints(t, ns) {
+		if !strings.Contains(pod, "-green-") {
+			t.Errorf("production routes to %s, not a green pod", pod)
+		}
+	}
+	do(t, bctx, 30*time.Second, "see the finished timeline", chromedp.WaitVisible(chromedp.CSS("#summary .outcome-succeeded")),
+		chromedp.WaitNotPresent(chromedp.CSS("li.stage-running")), chromedp.WaitVisible(chromedp.CSS("#approval strong")))
+	screenshot(t, bctx, "release-done")
+	if rec := latestRecord(t, ns, app); rec.Approval == nil || rec.Approval.By != "alice" || rec.Approval.Comment != "checked the test URL" {
+		t.Errorf("the record's approval %+v, want alice's with the comment typed", rec.Approval)
+	}
+}
+
+// confirmStarted is when the app's running release reached Confirm.
+func confirmStarted(t *testing.T, ns string) time.Time {
+	t.Helper()
+	rec := latestRecord(t, ns, app)
+	for _, s := range rec.Stages {
+		if s.Name == "Confirm" && s.Status == release.StageRunning {
+			return s.Started
+		}
+	}
+	t.Fatalf("the latest record is not at Confirm: %+v", rec.Stages)
+	return time.Time{}
+}
+
+// readyEndpoints are the pods the production Service's EndpointSlices
+// list as ready; at least one.
+func readyEndpoints(t *testing.T, ns string) []string {
+	t.Helper()
+	list, err := cluster.Client.DiscoveryV1().EndpointSlices(ns).List(context.Background(),
+		metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + app})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, s := range list.Items {
+		for _, e := range s.Endpoints {
+			if e.Conditions.Ready != nil && *e.Conditions.Ready && e.TargetRef != nil {
+				out = append(out, e.TargetRef.Name)
+			}
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("production has no ready endpoint")
+	}
+	return out
+}
