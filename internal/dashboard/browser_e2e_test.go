@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -85,13 +86,31 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Logf("screenshot %s", path)
 }
 
-// TestBrowserApprovesAWaitingRelease: in Chromium, the apps view shows a
+// TestBrowserDecidesAWaitingRelease: in Chromium, the apps view shows a
 // release that starts waiting at Confirm without a reload, within a
 // second of its run reaching Confirm; a click on Approve switches
 // production (the Service's selector and its ready endpoints are green's
-// pods), and the release's page then shows the finished timeline, live.
-func TestBrowserApprovesAWaitingRelease(t *testing.T) {
+// pods), a click on Reject leaves it on blue; the release's page then
+// shows the finished timeline, live, and who decided.
+func TestBrowserDecidesAWaitingRelease(t *testing.T) {
 	t.Parallel()
+	cases := []struct {
+		button, color string
+		runErr        error
+		shots         bool // the README's screenshots
+	}{
+		{"approve", "green", nil, true},
+		{"reject", "blue", engine.ErrRejected, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.button, func(t *testing.T) {
+			t.Parallel()
+			decideInBrowser(t, tc.button, tc.color, tc.runErr, tc.shots)
+		})
+	}
+}
+
+func decideInBrowser(t *testing.T, button, color string, runErr error, shots bool) {
 	bctx := browser(t)
 	ns := cluster.Namespace(t)
 	clients := clientsFor(t, ns)
@@ -101,6 +120,11 @@ func TestBrowserApprovesAWaitingRelease(t *testing.T) {
 		t.Fatalf("first deploy: %v", err)
 	}
 	srv := newDashboard(t, clients, "alice")
+	shot := func(name string) {
+		if shots {
+			screenshot(t, bctx, name)
+		}
+	}
 	row := "#app-" + app
 	do(t, bctx, 30*time.Second, "open the apps view", chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS(row)))
 	value(t, bctx, 5*time.Second, "mark the page", chromedp.Evaluate[bool](`window.stillThisPage = true`))
@@ -117,28 +141,29 @@ func TestBrowserApprovesAWaitingRelease(t *testing.T) {
 	} else {
 		t.Logf("the waiting release showed %s after its run reached Confirm", seen.Sub(at).Round(time.Millisecond))
 	}
-	screenshot(t, bctx, "apps-waiting")
+	shot("apps-waiting")
 
 	do(t, bctx, 30*time.Second, "open the release", chromedp.Click(chromedp.CSS(row+" a")),
-		chromedp.WaitVisible(chromedp.CSS("button.approve")),
+		chromedp.WaitVisible(chromedp.CSS("button."+button)),
 		chromedp.SendKeys(chromedp.CSS("#comment"), "checked the test URL"))
-	screenshot(t, bctx, "release-confirm")
-	do(t, bctx, 30*time.Second, "click Approve", chromedp.Click(chromedp.CSS("button.approve")))
-	if err := <-done; err != nil {
-		t.Fatalf("the release's run: %v", err)
+	shot("release-confirm")
+	do(t, bctx, 30*time.Second, "click "+button, chromedp.Click(chromedp.CSS("button."+button)))
+	if err := <-done; !errors.Is(err, runErr) {
+		t.Fatalf("the release's run ended with %v, want %v", err, runErr)
 	}
-	if got := prodColor(t, ns); got != "green" {
-		t.Errorf("production selects %s, want green", got)
+	if got := prodColor(t, ns); got != color {
+		t.Errorf("production selects %s, want %s", got, color)
 	}
 	for _, pod := range readyEndpoints(t, ns) {
-		if !strings.Contains(pod, "-green-") {
-			t.Errorf("production routes to %s, not a green pod", pod)
+		if !strings.Contains(pod, "-"+color+"-") {
+			t.Errorf("production routes to %s, not a %s pod", pod, color)
 		}
 	}
-	do(t, bctx, 30*time.Second, "see the finished timeline", chromedp.WaitVisible(chromedp.CSS("#summary .outcome-succeeded")),
+	rec := latestRecord(t, ns, app)
+	do(t, bctx, 30*time.Second, "see the finished timeline", chromedp.WaitVisible(chromedp.CSS("#summary .outcome-"+rec.Outcome)),
 		chromedp.WaitNotPresent(chromedp.CSS("li.stage-running")), chromedp.WaitVisible(chromedp.CSS("#approval strong")))
-	screenshot(t, bctx, "release-done")
-	if rec := latestRecord(t, ns, app); rec.Approval == nil || rec.Approval.By != "alice" || rec.Approval.Comment != "checked the test URL" {
+	shot("release-done")
+	if rec.Approval == nil || rec.Approval.By != "alice" || rec.Approval.Comment != "checked the test URL" {
 		t.Errorf("the record's approval %+v, want alice's with the comment typed", rec.Approval)
 	}
 }
