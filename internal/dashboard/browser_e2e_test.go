@@ -203,3 +203,31 @@ func readyEndpoints(t *testing.T, ns string) []string {
 	}
 	return out
 }
+
+// TestBrowserRendersWhatPeopleWroteAsText: in Chromium, markup in a
+// record's comment, approver, images, error and stage names is text: the
+// page has no element but its own (one script, no img), and the text reads
+// as written.
+func TestBrowserRendersWhatPeopleWroteAsText(t *testing.T) {
+	t.Parallel()
+	bctx := browser(t)
+	ns := cluster.Namespace(t)
+	storeHostileRecord(t, ns, "hostile", release.OutcomeFailed,
+		&release.Approval{State: release.ApprovalRejected, By: imgTag, Comment: scriptTag})
+	srv := newDashboard(t, clientsFor(t, ns), "alice")
+	for _, path := range []string{"/", "/apps/hostile"} {
+		do(t, bctx, 30*time.Second, "open "+path, chromedp.Navigate(srv.URL+path), chromedp.WaitVisible(chromedp.CSS("main")))
+		counts := value(t, bctx, 5*time.Second, "count the elements", chromedp.Evaluate[[]int](
+			`[document.scripts.length, document.images.length, document.querySelectorAll('[onerror]').length]`))
+		if len(counts) != 3 || counts[0] != 1 || counts[1] != 0 || counts[2] != 0 {
+			t.Errorf("%s has %v scripts, images and onerror attributes; want the page's one script and none of the others", path, counts)
+		}
+		text := value(t, bctx, 5*time.Second, "read the text", chromedp.Evaluate[string](`document.querySelector('main').innerText`))
+		if !strings.Contains(text, imgTag) {
+			t.Errorf("%s does not read %q as text:\n%s", path, imgTag, text)
+		}
+	}
+	if text := value(t, bctx, 5*time.Second, "read the comment", chromedp.Evaluate[string](`document.querySelector('#approval blockquote').innerText`)); text != scriptTag {
+		t.Errorf("the comment reads %q, want %q", text, scriptTag)
+	}
+}
