@@ -2,9 +2,13 @@ package dashboard
 
 import (
 	"cmp"
+	"context"
 	"net/http"
 	"slices"
 	"time"
+
+	"github.com/cutover/cutover/internal/engine"
+	"github.com/cutover/cutover/internal/release"
 )
 
 // appsPage shows every app with records, those that wait first.
@@ -38,7 +42,21 @@ func (s *Server) appPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusNotFound, "", "No release records of app "+app+" in this namespace.")
 		return
 	}
-	s.render(w, r, http.StatusOK, "app", page{
-		Title: app, App: app, Release: releaseViewOf(list, time.Now()), CSRF: s.csrf,
-	})
+	v := releaseViewOf(list, time.Now())
+	v.Production, v.ProductionErr = s.production(r.Context(), list[0])
+	s.render(w, r, http.StatusOK, "app", page{Title: app, App: app, Release: v, CSRF: s.csrf})
+}
+
+// production reads what the production Service of a blue/green record
+// routes to now; nil for a record without one (a rolling update's, a
+// canary's). A failure to read is shown on the page, not an error page.
+func (s *Server) production(ctx context.Context, rec *release.Record) (*engine.ProductionReport, string) {
+	if rec.Service == "" {
+		return nil, ""
+	}
+	rep, err := engine.Production(ctx, s.opts.Clients, rec.Service, rec.SelectorKey)
+	if err != nil {
+		return nil, err.Error()
+	}
+	return &rep, ""
 }

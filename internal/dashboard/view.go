@@ -123,6 +123,10 @@ type releaseView struct {
 	// Charts are the analysis measurements, a chart per metric.
 	Charts  []chart
 	History []appRow
+	// Production is what the blue/green production Service routes to
+	// now, read when the page is; ProductionErr why it could not be read.
+	Production    *engine.ProductionReport
+	ProductionErr string
 }
 
 func releaseViewOf(list []*release.Record, now time.Time) *releaseView {
