@@ -3,20 +3,61 @@ package testbed
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
 
 // podRange is the cluster's kwok pod CIDR: one /22 of 198.19.0.0/16
-// (RFC 2544's benchmarking range, where nothing real answers), picked by
-// the kwok port so that test beds side by side differ (64 blocks; kwok
-// hands a freed IP out again first, so 1,022 addresses are plenty).
-// EndpointSlices refuse loopback addresses, so pods cannot live in
-// 127.0.0.0/8; ReachablePods makes this range local instead.
+// (RFC 2544's benchmarking range, where nothing real answers), the block
+// claimPodBlock took (64 blocks; kwok hands a freed IP out again first, so
+// 1,022 addresses are plenty). EndpointSlices refuse loopback addresses,
+// so pods cannot live in 127.0.0.0/8; ReachablePods makes this range local
+// instead.
 func (c *Cluster) podRange() string {
-	return fmt.Sprintf("198.19.%d.0/22", c.ports.kwok%64*4)
+	return fmt.Sprintf("198.19.%d.0/22", c.podBlock*4)
+}
+
+// podBlocks is how many /22 blocks 198.19.0.0/16 holds.
+const podBlocks = 64
+
+// claimPodBlock takes a pod range no other test bed of this host uses
+// while this one runs: an exclusive lock on a file per block, starting
+// from one picked by the kwok port, held until Stop. Test beds side by
+// side (make test runs two packages at a time) then never share a range,
+// whose local route one of them would lack.
+func (c *Cluster) claimPodBlock() error {
+	dir := filepath.Join(os.TempDir(), "cutover-testbed-podranges")
+	if err := os.MkdirAll(dir, 0o1777); err != nil {
+		return fmt.Errorf("pod ranges: %w", err)
+	}
+	_ = os.Chmod(dir, 0o1777) // past the umask: every user's test beds share it; fails unless ours
+	for i := range podBlocks {
+		block := (c.ports.kwok + i) % podBlocks
+		f, err := os.OpenFile(filepath.Join(dir, fmt.Sprintf("block-%d.lock", block)), os.O_CREATE|os.O_RDWR, 0o666)
+		if err != nil {
+			return fmt.Errorf("pod ranges: %w", err)
+		}
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			f.Close()
+			continue // another test bed's
+		}
+		c.podBlock, c.podLock = block, f
+		return nil
+	}
+	return fmt.Errorf("pod ranges: all %d blocks of 198.19.0.0/16 are taken by test beds of this host", podBlocks)
+}
+
+// releasePodBlock lets another test bed take the range.
+func (c *Cluster) releasePodBlock() {
+	if c.podLock != nil {
+		c.podLock.Close() // the lock goes with the file
+		c.podLock = nil
+	}
 }
 
 // kwokCIDR is podRange as kwok's --cidr takes it: its first address.

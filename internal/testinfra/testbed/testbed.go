@@ -67,7 +67,9 @@ type Cluster struct {
 	stopErr   error
 	StartedIn time.Duration
 	routeMu   sync.Mutex
-	podRoute  bool // ReachablePods added the pod range's route
+	podRoute  bool     // ReachablePods added the pod range's route
+	podBlock  int      // the pod range's /22 block (podRange)
+	podLock   *os.File // holds podBlock for this test bed
 }
 
 type ports struct {
@@ -121,6 +123,10 @@ func newCluster(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	c.ports = ports{p[0], p[1], p[2], p[3], p[4], p[5], p[6]}
+	if err := c.claimPodBlock(); err != nil {
+		c.removeDir()
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -211,6 +217,7 @@ func (c *Cluster) Stop() error {
 			errs = append(errs, c.node.host.release(context.Background()))
 		}
 		errs = append(errs, c.removePodRoute())
+		c.releasePodBlock()
 		c.stopErr = errors.Join(errs...)
 		if c.stopErr == nil {
 			c.removeDir()
