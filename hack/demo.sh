@@ -38,6 +38,17 @@ grep '^testbed ready\|^gateway\|^traefik\|^prometheus' "$work/testbed.log"
 gateway=$(sed -n 's/^gateway: //p' "$work/testbed.log")
 export KUBECONFIG=$kubeconfig
 
+# The dashboard, beside the demo, for namespace default.
+bin/cutover dashboard --no-browser --by "${USER:-demo}" >"$work/dashboard.log" 2>&1 &
+dashboard=$!
+trap 'kill $dashboard $testbed 2>/dev/null; wait $dashboard $testbed 2>/dev/null; rm -rf "$work"' EXIT
+until grep -q '^dashboard: ' "$work/dashboard.log"; do
+	if ! kill -0 $dashboard 2>/dev/null; then cat "$work/dashboard.log"; break; fi
+	sleep 0.2
+done
+dash=$(sed -n 's/^dashboard: //p' "$work/dashboard.log")
+echo "dashboard: $dash (the blue/green release below waits for approval there)"
+
 # The blue/green job of the article as a cutover.yaml: Verify Staged reads
 # the new color's test Service, Verify Prod the production Service.
 config() { # VERSION
@@ -76,8 +87,19 @@ config 8
 bin/cutover deploy -c "$work/cutover.yaml" --var TOMCAT_VERSION=8 | cat &
 deploy=$!
 until bin/cutover status tomcat 2>/dev/null | grep -q '^approval: *pending'; do sleep 0.2; done
-echo ">> the demo answers: cutover approve tomcat"
-bin/cutover approve tomcat --by demo --comment "Ready to go"
+if [ -t 0 ] && [ -n "$dash" ]; then
+	# A person at the terminal approves with a click, or lets the demo.
+	echo ">> approve it at ${dash}apps/tomcat, or press Enter and the demo approves"
+	while bin/cutover status tomcat 2>/dev/null | grep -q '^approval: *pending'; do
+		if read -r -t 0.5 _; then
+			bin/cutover approve tomcat --by demo --comment "Ready to go"
+			break
+		fi
+	done
+else
+	echo ">> the demo answers: cutover approve tomcat"
+	bin/cutover approve tomcat --by demo --comment "Ready to go"
+fi
 wait $deploy
 echo "-- exit code $?"
 echo
