@@ -143,8 +143,10 @@ func decideInBrowser(t *testing.T, button, color string, runErr error, shots boo
 	}
 	shot("apps-waiting")
 
-	do(t, bctx, 30*time.Second, "open the release", chromedp.Click(chromedp.CSS(row+" a")),
-		chromedp.WaitVisible(chromedp.CSS("button."+button)),
+	// The page fetches itself again once its event stream opens (live.js),
+	// which replaces the nodes: act once it has.
+	do(t, bctx, 30*time.Second, "open the release", chromedp.Navigate(srv.URL+"/apps/"+app),
+		chromedp.WaitVisible(chromedp.CSS("body[data-synced] button."+button)),
 		chromedp.SendKeys(chromedp.CSS("#comment"), "checked the test URL"))
 	shot("release-confirm")
 	do(t, bctx, 30*time.Second, "click "+button, chromedp.Click(chromedp.CSS("button."+button)))

@@ -10,6 +10,7 @@
   var app = document.body.getAttribute('data-app') || '';
   var busy = false;
   var again = false;
+  var synced = 0;
 
   function keepTyped(from, to) {
     from.querySelectorAll('textarea[name]').forEach(function (old) {
@@ -44,6 +45,10 @@
             document.getElementById(focused).focus();
           }
         }
+        // How many times the page caught up: a browser test waits for
+        // the first, after the stream opened, before it clicks.
+        synced++;
+        document.body.setAttribute('data-synced', String(synced));
       })
       .catch(function () { /* the next change tries again */ })
       .finally(function () {
