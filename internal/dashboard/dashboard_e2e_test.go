@@ -43,7 +43,7 @@ func TestDecideWaitingRelease(t *testing.T) {
 			done := make(chan error, 1)
 			go func() { done <- deployBlueGreen(ctx, clients, "8", &engine.Approval{Timeout: 2 * time.Minute}) }()
 
-			waitUntilWaiting(t, srv.URL, events, done)
+			waitForPage(t, srv.URL+"/", `<span class="marker">waiting for approval</span>`, events, done)
 			_, page := get(t, srv.URL+"/apps/"+app)
 			token := csrfToken(t, page)
 			refuseForgedDecisions(t, srv.URL, ns)
@@ -72,25 +72,6 @@ func TestDecideWaitingRelease(t *testing.T) {
 			}
 			assertDecisionShown(t, srv.URL, events, rec)
 		})
-	}
-}
-
-// waitUntilWaiting follows the event stream until the apps view shows
-// the release waiting for approval.
-func waitUntilWaiting(t *testing.T, base string, events <-chan string, done <-chan error) {
-	t.Helper()
-	deadline := time.After(2 * time.Minute)
-	for {
-		if _, body := get(t, base+"/"); strings.Contains(body, `<span class="marker">waiting for approval</span>`) {
-			return
-		}
-		select {
-		case <-events:
-		case err := <-done:
-			t.Fatalf("the run ended before waiting for approval: %v", err)
-		case <-deadline:
-			t.Fatal("the apps view never showed the release waiting for approval")
-		}
 	}
 }
 
