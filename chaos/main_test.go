@@ -1,13 +1,14 @@
 package chaos
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
+	"github.com/cutover/cutover/internal/testinfra/gobuild"
 	"github.com/cutover/cutover/internal/testinfra/testbed"
 )
 
@@ -62,9 +63,7 @@ func TestMain(m *testing.M) {
 // to kill it like CI would.
 func build(dir string) (string, error) {
 	bin := filepath.Join(dir, "cutover")
-	cmd := exec.Command("go", "build", "-o", bin, "../cmd/cutover")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
+	if err := gobuild.Build(context.Background(), gobuild.Options{Package: "../cmd/cutover", Out: bin}); err != nil {
 		return "", fmt.Errorf("build cutover: %w", err)
 	}
 	return bin, nil

@@ -1,13 +1,14 @@
 package realnode
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
+	"github.com/cutover/cutover/internal/testinfra/gobuild"
 	"github.com/cutover/cutover/internal/testinfra/testbed"
 )
 
@@ -30,9 +31,7 @@ func TestMain(m *testing.M) {
 			return testbed.Run(m, &cluster) // starts nothing; the tests skip
 		}
 		cutoverBin = filepath.Join(dir, "cutover")
-		cmd := exec.Command("go", "build", "-o", cutoverBin, "../cmd/cutover")
-		cmd.Stderr = os.Stderr
-		if err := cmd.Run(); err != nil {
+		if err := gobuild.Build(context.Background(), gobuild.Options{Package: "../cmd/cutover", Out: cutoverBin}); err != nil {
 			fmt.Fprintln(os.Stderr, "build cutover:", err)
 			return 1
 		}

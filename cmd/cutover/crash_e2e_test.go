@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cutover/cutover/internal/release"
+	"github.com/cutover/cutover/internal/testinfra/gobuild"
 )
 
 var (
@@ -34,10 +35,7 @@ func cutoverBinary(t *testing.T) string {
 			return
 		}
 		binaryPath = filepath.Join(dir, "cutover")
-		out, err := exec.Command("go", "build", "-o", binaryPath, ".").CombinedOutput()
-		if err != nil {
-			binaryErr = fmt.Errorf("go build: %w\n%s", err, out)
-		}
+		binaryErr = gobuild.Build(context.Background(), gobuild.Options{Package: ".", Out: binaryPath})
 	})
 	if binaryErr != nil {
 		t.Fatal(binaryErr)
