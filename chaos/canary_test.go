@@ -111,9 +111,10 @@ func (s Scenario) countedPods() labels.Selector {
 }
 
 // writeCanaryConfig writes the config file that holds the analysis step's
-// check and returns its path: a web metric of the users' failed share over
-// the last second, measured four times in a second; one failed
-// measurement fails it.
+// check and returns its path: a web metric of the failed share of the
+// canary's requests over the last second (failedShare), measured four
+// times in a second; one failed measurement fails it, one with no canary
+// request could not be taken.
 func writeCanaryConfig(dir, checkURL string) (string, error) {
 	cfg := fmt.Sprintf(`checks:
   - name: %s
@@ -137,18 +138,25 @@ func writeCanaryConfig(dir, checkURL string) (string, error) {
 // failedWindow is how far back the analysis looks at the users' requests.
 const failedWindow = time.Second
 
-// failedShare answers the analysis: the share of the users' requests
-// through production's router that failed in the last failedWindow. The
-// router sends requests round robin, so once the canary's pods are among
-// its endpoints they answer their share of every round, at least 1 in 11
-// (one canary pod beside 10 stable ones): a canary that answers 500 fails
-// far more than the 1% the analysis allows, at any load the scenario
-// accepts (judge: at least 40 requests a second).
+// failedShare answers the analysis: the share of the requests that the
+// canary's pods answered in the last failedWindow that failed, as a
+// PromQL ratio of the canary's errors to its requests does. With no
+// request answered by a canary pod in the window it gives no share, so
+// the measurement cannot be taken: "no canary traffic yet" (the router,
+// kube-proxy's stand-in, has not learned the canary's endpoints) must
+// never read as "no errors". The router sends requests round robin, so
+// once the canary's pods are among its endpoints they answer at least 1
+// in 11 (one canary pod beside 10 stable ones): a canary that answers 500
+// fails all of its share, far more than the 1% the analysis allows.
 func (c *checkServer) failedShare(w http.ResponseWriter, _ *http.Request) {
 	since := time.Now().Add(-failedWindow)
-	var total, failed int
+	var total, failed, all int
 	for _, o := range c.b.prod.Outcomes() {
 		if o.Time.Before(since) {
+			continue
+		}
+		all++
+		if !strings.HasPrefix(o.Pod, canaryDeployment+"-") {
 			continue
 		}
 		total++
@@ -156,12 +164,12 @@ func (c *checkServer) failedShare(w http.ResponseWriter, _ *http.Request) {
 			failed++
 		}
 	}
-	share := 0.0
+	doc := map[string]any{"failed": failed, "total": total, "requests": all}
 	if total > 0 {
-		share = float64(failed) / float64(total)
+		doc["share"] = float64(failed) / float64(total)
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"failed": failed, "total": total, "share": share})
+	_ = json.NewEncoder(w).Encode(doc)
 }
 
 // canaryJudge checks what a canary scenario leaves and what its users

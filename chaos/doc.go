@@ -79,9 +79,11 @@
 // (--dynamic-stable-scale; drawn after every other value, so the seeds
 // kept theirs): 5000, 5002, 5003 and 5004 of the CI set. The analysis is a config file
 // check (cutover.yaml in the scenario's directory): a web metric of the
-// users' failed share over the last second, from the data plane router's
-// record, which the check server serves at /errors; the router sends round
-// robin, so a canary answering 500 fails a share of several percent.
+// failed share of the requests the canary's pods answered over the last
+// second, from the data plane router's record, which the check server
+// serves at /errors; with none answered it is no data, never "no errors"
+// (a bad canary was once promoted under overload, measured before the
+// router sent to it). A bad canary answers 500 to all of its share.
 // Besides the checks every scenario gets (production ends on the release
 // the exit code calls for, with its replicas; no lock, no record left
 // running), each canary scenario checks that the canary Deployment asks

@@ -28,7 +28,8 @@ type canaryFlags struct {
 	abortDelay time.Duration // --abort-scale-down-delay
 	// --stable-service and --canary-service: explicit mode
 	stableService, canaryService string
-	dynamicStable                bool // --dynamic-stable-scale
+	dynamicStable                bool          // --dynamic-stable-scale
+	proxySync                    time.Duration // --proxy-sync-delay
 }
 
 func (f *canaryFlags) register(fs *pflag.FlagSet) {
@@ -38,6 +39,7 @@ func (f *canaryFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.canaryService, "canary-service", "", "canary, with --route and --stable-service: the Service of the files the route sends the canary's share to; cutover adds cutover.dev/track=canary to its selector")
 	fs.DurationVar(&f.abortDelay, "abort-scale-down-delay", strategy.DefaultAbortScaleDownDelay, "canary, with --route: after an abort's route write is confirmed, how long the canary keeps its pods, for gateways that run the route a moment after they accept it; 0 scales it down at once")
 	fs.BoolVar(&f.dynamicStable, "dynamic-stable-scale", false, "canary, without --route: stable gives up as many pods as the canary runs, so the two keep about stable's count (fewer pods than stable beside the canary); each side grows before the other shrinks, and an abort brings stable back to full before the canary goes, so it takes as long as stable's pods take to start")
+	fs.DurationVar(&f.proxySync, "proxy-sync-delay", strategy.DefaultProxySyncDelay, "canary, without --route: after each weight change shows in the EndpointSlices, how long to wait for every node's kube-proxy to apply it (its default minimum sync period is 1s) before the next step, so an analysis measures traffic at the new weight; 0 for none (a data plane that follows at once)")
 	fs.StringVar(&f.steps, "steps", "", "canary: the steps, comma-separated: a weight in percent (10), pause=DURATION, pause (until `cutover promote APP`), analysis=CHECK (a config file check's name); default "+config.DefaultCanarySteps)
 }
 
@@ -45,6 +47,7 @@ func (f *canaryFlags) applyConfig(c config.Canary, bg *blueGreenFlags, set func(
 	f.config, f.analysis = c.Steps, c.Analysis
 	config.Use(&f.abortDelay, c.AbortScaleDownDelay, set("abort-scale-down-delay"))
 	config.Use(&f.dynamicStable, c.DynamicStableScale, set("dynamic-stable-scale"))
+	config.Use(&f.proxySync, c.ProxySyncDelay, set("proxy-sync-delay"))
 	config.Use(&bg.scaleDownDelay, c.ScaleDownDelay, set("scale-down-delay"))
 	if !set("route") && c.HTTPRoute != "" {
 		f.route = c.HTTPRoute
@@ -113,7 +116,8 @@ func (f *canaryFlags) validateServices() error {
 // notifications tell people when it waits for them.
 func (f *canaryFlags) settings(bg *blueGreenFlags, a *approvalFlags) engine.CanarySettings {
 	return engine.CanarySettings{Steps: engine.ConfigSteps(f.parsed), ScaleDownDelay: bg.scaleDownDelay, Commands: promoteCommands,
-		Notifiers: a.notifiers(), RunURL: ciRunURL(), Route: f.route, Header: engine.ConfigHeader(f.hdr), Analysis: f.analysis, Services: engine.ExplicitServices(f.stableService, f.canaryService),
+		Notifiers: a.notifiers(), RunURL: ciRunURL(), DashboardURL: a.dashboard, Route: f.route, Header: engine.ConfigHeader(f.hdr), Analysis: f.analysis, Services: engine.ExplicitServices(f.stableService, f.canaryService),
 		AbortScaleDownDelay: cmp.Or(f.abortDelay, -1), // the flag's 0 is none
-		DynamicStableScale:  f.dynamicStable}
+		DynamicStableScale:  f.dynamicStable,
+		ProxySyncDelay:      cmp.Or(f.proxySync, -1)} // the flag's 0 is none
 }

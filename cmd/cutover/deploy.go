@@ -141,7 +141,7 @@ func (o *deployOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	for _, name := range []string{"steps", "route", "abort-scale-down-delay", "stable-service", "canary-service", "dynamic-stable-scale"} {
+	for _, name := range []string{"steps", "route", "abort-scale-down-delay", "stable-service", "canary-service", "dynamic-stable-scale", "proxy-sync-delay"} {
 		if strat != engine.Canary && cmd.Flags().Changed(name) {
 			return usageError{fmt.Errorf("--%s: only with --strategy canary", name)}
 		}

@@ -19,6 +19,9 @@ type Canary struct {
 	// DynamicStableScale, in replica mode, scales stable down by the
 	// canary's pods (see strategy.CanaryOptions.DynamicStableScale).
 	DynamicStableScale *bool `json:"dynamicStableScale,omitempty"`
+	// ProxySyncDelay, in replica mode, is how long each weight change
+	// waits for the nodes' kube-proxies once the EndpointSlices confirm it.
+	ProxySyncDelay *time.Duration `json:"proxySyncDelay,omitempty"`
 	// HTTPRoute names a Gateway API HTTPRoute of the files: its weights
 	// split the traffic (gateway mode), instead of the pods' counts.
 	HTTPRoute string `json:"httpRoute,omitempty"`
@@ -134,6 +137,9 @@ func (v *validator) canary(path string, c *Canary, checks []Check) {
 	v.positive(field(path, "scaleDownDelay"), c.ScaleDownDelay)
 	if d := c.AbortScaleDownDelay; d != nil && *d < 0 {
 		v.failf(field(path, "abortScaleDownDelay"), "want a duration of 0 or more, got %s", *d)
+	}
+	if d := c.ProxySyncDelay; d != nil && *d < 0 {
+		v.failf(field(path, "proxySyncDelay"), "want a duration of 0 or more, got %s", *d)
 	}
 	if c.DynamicStableScale != nil && *c.DynamicStableScale && c.HTTPRoute != "" {
 		v.failf(field(path, "dynamicStableScale"), "only without httpRoute: through a gateway the weights split the traffic, and stable keeps its pods for an abort")

@@ -36,6 +36,7 @@ func TestLoadInvalidValues(t *testing.T) {
 		{"background analysis not an analysis", "checks:\n- {name: up, http: {url: http://a/}}\ncanary:\n  analysis: up\n", `line 4: canary.analysis: check "up" is not an analysis: only metrics run in the background`},
 		{"background analysis with a count", "checks:\n- name: errors\n  analysis:\n    metrics:\n    - {name: e, command: {run: ./e}, count: 3}\ncanary:\n  analysis: errors\n",
 			`line 7: canary.analysis: check "errors": metric e sets count: a background analysis measures until promotion`},
+		{"negative proxy sync delay", "canary:\n  proxySyncDelay: -1s\n", `line 2: canary.proxySyncDelay: want a duration of 0 or more, got -1s`},
 		{"negative abort delay", "canary:\n  abortScaleDownDelay: -1s\n", `line 2: canary.abortScaleDownDelay: want a duration of 0 or more, got -1s`},
 		{"dynamic stable scale through a gateway", "canary:\n  httpRoute: web\n  dynamicStableScale: true\n", `line 3: canary.dynamicStableScale: only without httpRoute`},
 		{"stable service alone", "canary:\n  httpRoute: web\n  stableService: web-primary\n", `canary.canaryService: required with stableService`},

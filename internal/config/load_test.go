@@ -49,9 +49,10 @@ func fullConfig() *Config {
 			Steps: []CanaryStep{{SetWeight: ptr(10)}, {Analysis: "error rate"}, {SetWeight: ptr(50)},
 				{Pause: &Pause{Duration: ptr(time.Minute)}}, {Pause: &Pause{}}},
 			ScaleDownDelay: ptr(30 * time.Second), AbortScaleDownDelay: ptr(5 * time.Second), DynamicStableScale: ptr(false),
-			HTTPRoute:     "web",
-			HeaderRoute:   &HeaderRoute{Name: "X-Canary", Value: "always"},
-			StableService: "web-primary", CanaryService: "web-canary",
+			ProxySyncDelay: ptr(time.Second),
+			HTTPRoute:      "web",
+			HeaderRoute:    &HeaderRoute{Name: "X-Canary", Value: "always"},
+			StableService:  "web-primary", CanaryService: "web-canary",
 			Analysis: "canary errors",
 		},
 		Checks: []Check{{

@@ -31,9 +31,14 @@ type CanarySettings struct {
 	AbortScaleDownDelay time.Duration
 	// DynamicStableScale: see strategy.CanaryOptions.
 	DynamicStableScale bool
+	// ProxySyncDelay: see strategy.CanaryOptions (0: its default;
+	// negative: none).
+	ProxySyncDelay time.Duration
 	// Commands word, for people, how to promote and abort app in namespace
 	// ns at a pause: the CLI's commands, a dashboard's URL.
 	Commands func(app, ns string) (promote, abort string)
+	// DashboardURL: see Approval.
+	DashboardURL string
 	// Notifiers are told when the canary waits for a person: at a pause
 	// until promoted, and when an analysis could not judge.
 	Notifiers []notify.Notifier
@@ -121,7 +126,7 @@ func (req DeployRequest) canaryOptions(ctx context.Context) (strategy.CanaryOpti
 	}
 	opts := strategy.CanaryOptions{RollingOptions: req.rollingOptions(), Steps: steps, ScaleDownDelay: req.Canary.ScaleDownDelay,
 		AbortScaleDownDelay: req.Canary.AbortScaleDownDelay, Services: req.Canary.Services, Route: req.Canary.Route, Header: req.Canary.Header, Background: background,
-		DynamicStableScale: req.Canary.DynamicStableScale}
+		DynamicStableScale: req.Canary.DynamicStableScale, ProxySyncDelay: req.Canary.ProxySyncDelay}
 	opts.Checks = verifyChecks
 	return opts, nil
 }
@@ -342,6 +347,7 @@ func (c *canaryRun) message(ctx context.Context, r *release.Record) notify.Messa
 	if cmds := c.req.Canary.Commands; cmds != nil {
 		m.ApproveCommand, m.RejectCommand = cmds(r.App, r.Namespace)
 	}
+	m.PageURL = PageURL(c.req.Canary.DashboardURL, r.App)
 	return m
 }
 

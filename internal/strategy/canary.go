@@ -84,7 +84,17 @@ type CanaryOptions struct {
 	// and an abort brings stable back to full before the canary goes: it
 	// takes as long as stable's pods take to start.
 	DynamicStableScale bool
+	// ProxySyncDelay, in replica mode, is how long each weight change
+	// waits once the EndpointSlices confirm it, for every node's
+	// kube-proxy to apply them (default DefaultProxySyncDelay; negative:
+	// none): the next step, an analysis above all, then measures traffic
+	// at the new weight, not before the proxies learned it.
+	ProxySyncDelay time.Duration
 }
+
+// DefaultProxySyncDelay is kube-proxy's default minimum sync period: the
+// time it may take to apply a change of EndpointSlices.
+const DefaultProxySyncDelay = time.Second
 
 // Canary runs a canary release: Validate, Apply (everything but the
 // stable Deployment, and the canary at the weight it starts with), the
@@ -565,11 +575,28 @@ func (c *Canary) setWeight(ctx context.Context, stage string, p *canaryPlan, wei
 	if err := c.scaleBoth(ctx, stage, p, n, s); err != nil {
 		return err
 	}
+	hold := c.proxySyncDelay()
+	if err := sleep(ctx, hold); err != nil {
+		return err
+	}
 	event.Stamp(c.sink, event.Event{Type: event.Traffic, Stage: stage, Object: p.canary.Ref(), Status: "set",
 		Weight: &event.Weight{Asked: weight, Share: share, CanaryPods: n, StablePods: s},
-		Message: fmt.Sprintf("weight %d%%: %d canary and %d stable pods ready, so about %d%% of requests reach the canary (split by replicas, an approximation)",
-			weight, n, s, share)})
+		Message: fmt.Sprintf("weight %d%%: %d canary and %d stable pods ready, routed to in the EndpointSlices %s ago, so about %d%% of requests reach the canary (split by replicas, an approximation)",
+			weight, n, s, hold, share)})
 	return nil
+}
+
+// proxySyncDelay is how long a weight change waits for the nodes'
+// kube-proxies once the EndpointSlices confirm it.
+func (c *Canary) proxySyncDelay() time.Duration {
+	switch d := c.opts.ProxySyncDelay; {
+	case d < 0:
+		return 0
+	case d == 0:
+		return DefaultProxySyncDelay
+	default:
+		return d
+	}
 }
 
 // scale sets the canary's replicas in one write, as the field manager
