@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -24,6 +25,9 @@ type approvalFlags struct {
 	webhook string
 	smtp    *notify.SMTP // from the config file only
 	headers map[string]string
+	// dashboard is where cutover serve serves the namespace: the
+	// notifications link to the release's page.
+	dashboard string
 }
 
 func (f *approvalFlags) register(fs *pflag.FlagSet) {
@@ -33,6 +37,8 @@ func (f *approvalFlags) register(fs *pflag.FlagSet) {
 		"blue-green: abort with production untouched if nobody decides in time")
 	fs.StringVar(&f.webhook, "notify-webhook", "",
 		"blue-green: POST a JSON message (Slack-compatible \"text\") here while approval waits (default $CUTOVER_NOTIFY_WEBHOOK)")
+	fs.StringVar(&f.dashboard, "dashboard-url", "",
+		"the URL cutover's dashboard serves this namespace at (cutover serve): the notifications link to the release's page, where people decide with a click (default $CUTOVER_DASHBOARD_URL)")
 }
 
 func (f *approvalFlags) validate() error {
@@ -46,6 +52,12 @@ func (f *approvalFlags) validate() error {
 	}
 	if f.webhook == "" {
 		f.webhook = os.Getenv("CUTOVER_NOTIFY_WEBHOOK")
+	}
+	if f.dashboard == "" {
+		f.dashboard = os.Getenv("CUTOVER_DASHBOARD_URL")
+	}
+	if u, err := url.Parse(f.dashboard); f.dashboard != "" && (err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "") {
+		return usageError{fmt.Errorf("--dashboard-url %q: want an http or https URL, such as https://cutover.example.com", f.dashboard)}
 	}
 	for _, n := range f.notifiers() {
 		if v, ok := n.(interface{ Validate() error }); ok {
@@ -75,7 +87,7 @@ func (f *approvalFlags) engine(terminal io.Reader) *engine.Approval {
 	if f.mode != config.ApprovalManual {
 		return nil
 	}
-	a := &engine.Approval{Timeout: f.timeout, Notifiers: f.notifiers(), RunURL: ciRunURL(), Commands: decideCommands}
+	a := &engine.Approval{Timeout: f.timeout, Notifiers: f.notifiers(), RunURL: ciRunURL(), Commands: decideCommands, DashboardURL: f.dashboard}
 	if terminal != nil {
 		a.Gate = terminalGate{terminal}
 	}

@@ -19,6 +19,8 @@ func TestExitCodes(t *testing.T) {
 		{"unknown flag", []string{"--no-such-flag"}, exitUsage},
 		{"unknown command", []string{"no-such-command"}, exitUsage},
 		{"extra argument", []string{"version", "extra"}, exitUsage},
+		{"dashboard URL without a scheme", []string{"deploy", "-f", "app.yaml", "--strategy", "blue-green", "--service", "web",
+			"--approval", "manual", "--dashboard-url", "cutover.example.com"}, exitUsage},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

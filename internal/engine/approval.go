@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/cutover/cutover/internal/event"
@@ -25,6 +27,9 @@ type Approval struct {
 	// Commands word, for people, how to approve and reject app in
 	// namespace ns: the CLI's commands, a dashboard's URL.
 	Commands func(app, ns string) (approve, reject string)
+	// DashboardURL is where cutover's dashboard serves the namespace
+	// (cutover serve): the notifications link to the release's page.
+	DashboardURL string
 	// RunURL is the CI job's page, if any.
 	RunURL string
 }
@@ -131,6 +136,7 @@ func (a *approver) message(ctx context.Context, r *release.Record, from, to stri
 	if a.Commands != nil {
 		m.ApproveCommand, m.RejectCommand = a.Commands(r.App, ns)
 	}
+	m.PageURL = PageURL(a.DashboardURL, r.App)
 	return m
 }
 
@@ -160,4 +166,12 @@ func orNone(s string) string {
 		return "(none: first deploy)"
 	}
 	return s
+}
+
+// PageURL is app's page in the dashboard served at base; "" without one.
+func PageURL(base, app string) string {
+	if base == "" {
+		return ""
+	}
+	return strings.TrimSuffix(base, "/") + "/apps/" + url.PathEscape(app)
 }

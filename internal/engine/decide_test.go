@@ -38,3 +38,17 @@ func TestRefusalKeepsText(t *testing.T) {
 		t.Fatalf("refusal %q: is inner %v, is refused %v", err, errors.Is(err, inner), errors.Is(err, strategy.ErrRefused))
 	}
 }
+
+func TestPageURL(t *testing.T) {
+	cases := []struct{ base, app, want string }{
+		{"", "web", ""},
+		{"https://cutover.example.com", "web", "https://cutover.example.com/apps/web"},
+		{"https://cutover.example.com/", "web", "https://cutover.example.com/apps/web"},
+		{"https://example.com/cutover/prod", "web", "https://example.com/cutover/prod/apps/web"},
+	}
+	for _, c := range cases {
+		if got := PageURL(c.base, c.app); got != c.want {
+			t.Errorf("PageURL(%q, %q) = %q, want %q", c.base, c.app, got, c.want)
+		}
+	}
+}

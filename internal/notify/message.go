@@ -29,6 +29,9 @@ type Message struct {
 	// RejectCommand to "cutover reject APP -n NAMESPACE".
 	ApproveCommand string
 	RejectCommand  string
+	// PageURL is the release's page in cutover's dashboard, where people
+	// can decide with a click; empty when no dashboard URL is configured.
+	PageURL string
 	// Canary, for a canary paused for a person, says where it stands,
 	// e.g. "step 2 of 4, weight 50% (analysis inconclusive)"; FromImages
 	// are then stable's, ToImages the canary's, ApproveCommand promotes
@@ -114,6 +117,9 @@ func (m Message) writeRun(b *strings.Builder) {
 }
 
 func (m Message) writeCommands(b *strings.Builder) {
+	if m.PageURL != "" {
+		fmt.Fprintf(b, "Decide in the dashboard:\n  %s\nor from a shell:\n", m.PageURL)
+	}
 	if m.Canary != "" {
 		fmt.Fprintf(b, "To promote, going on with the next step:\n  %s\n", m.approveCommand())
 		fmt.Fprintf(b, "To abort, putting all traffic back on stable:\n  %s\n", m.rejectCommand())

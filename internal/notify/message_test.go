@@ -89,6 +89,9 @@ func TestMessageTextVariants(t *testing.T) {
 		}, []string{"Canary:         step 2 of 4, weight 10%", "To promote, going on with the next step:\n  cutover promote web -n prod\n",
 			"To abort, putting all traffic back on stable:\n  cutover abort web -n prod\n", "the run aborts: all traffic goes back on stable"},
 			[]string{"Switch to", "production stays as it is"}},
+		{"a dashboard link", func(m *notify.Message) { m.PageURL = "https://cutover.example.com/apps/web" },
+			[]string{"Decide in the dashboard:\n  https://cutover.example.com/apps/web\nor from a shell:\nTo approve"}, nil},
+		{"no dashboard", func(m *notify.Message) {}, nil, []string{"dashboard"}},
 		{"several images", func(m *notify.Message) { m.ToImages = []string{"web:1.5", "sidecar:2"} },
 			[]string{"green (deployed, no production traffic yet)\n                web:1.5\n                sidecar:2\n"}, nil},
 	}
