@@ -93,10 +93,11 @@ clean:
 # Prometheus, and measures cutover's canary against Flagger's through
 # Traefik (TestCanaryAgainstFlagger, about 4 min); without root that one
 # skips, saying why.
-bench: test-bed $(if $(ROOT),prometheus-deps)
+bench: test-bed $(if $(ROOT),prometheus-deps browser-deps)
 	CUTOVER_BENCH=1 CUTOVER_TESTBED_BIN=$$(upstream/build.sh) \
 		$(if $(ROOT),CUTOVER_GATEWAY_BIN=$$(upstream/gateway.sh) CUTOVER_FLAGGER_BIN=$$(upstream/flagger.sh)) \
 		$(GO) test -count=1 -timeout 45m -v -run . ./bench/
+	CUTOVER_TESTBED_BIN=$$(upstream/build.sh) $(GO) test -count=1 -timeout 20m -run '^$$' -bench . -benchtime 50x ./internal/dashboard/
 
 # Prints, release by release, what the watches and cutover saw: where a
 # switch spends its milliseconds.

@@ -89,7 +89,7 @@ func (o *dashboardOptions) run(cmd *cobra.Command) error {
 	if !o.noBrowser {
 		openBrowser(cmd.ErrOrStderr(), url)
 	}
-	return serve(ctx, ln, s.Handler())
+	return serve(ctx, ln, s.Handler(), nil)
 }
 
 // checkLoopback refuses an address other machines could reach.
@@ -104,8 +104,9 @@ func checkLoopback(addr string) error {
 	return nil
 }
 
-// serve serves h on ln until ctx ends, then shuts down gracefully.
-func serve(ctx context.Context, ln net.Listener, h http.Handler) error {
+// serve serves h on ln until ctx ends, then runs beforeShutdown (if set)
+// and shuts down gracefully.
+func serve(ctx context.Context, ln net.Listener, h http.Handler, beforeShutdown func()) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
@@ -113,6 +114,9 @@ func serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 	case err := <-done:
 		return fmt.Errorf("serve dashboard: %w", err)
 	case <-ctx.Done():
+	}
+	if beforeShutdown != nil {
+		beforeShutdown()
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 	defer cancel()

@@ -51,27 +51,8 @@ func TestDashboardServesUntilInterrupted(t *testing.T) {
 	if r := blueGreen(t, ns, "7"); r.code != exitOK {
 		t.Fatalf("deploy exited %d", r.code)
 	}
-	urls := make(chan string, 1)
-	out := &lineWriter{on: func(line string) {
-		if u, ok := strings.CutPrefix(line, "dashboard: "); ok {
-			urls <- u
-		}
-	}}
-	ctx, cancel := context.WithCancel(context.Background())
+	base, cancel, exited := startServing(t, "dashboard", "--no-browser", "--by", "alice", "--kubeconfig", cluster.Kubeconfig, "-n", ns)
 	defer cancel()
-	exited := make(chan int, 1)
-	go func() {
-		exited <- run(ctx, []string{"dashboard", "--no-browser", "--by", "alice", "--kubeconfig", cluster.Kubeconfig, "-n", ns},
-			streams{in: strings.NewReader(""), out: out, err: io.Discard})
-	}()
-	var base string
-	select {
-	case base = <-urls:
-	case code := <-exited:
-		t.Fatalf("dashboard exited %d before printing its URL", code)
-	case <-time.After(time.Minute):
-		t.Fatal("dashboard printed no URL")
-	}
 	if !strings.HasPrefix(base, "http://127.0.0.1:") || !strings.HasSuffix(base, "/") {
 		t.Fatalf("URL %q, want http://127.0.0.1:PORT/", base)
 	}
@@ -103,4 +84,31 @@ func TestDashboardServesUntilInterrupted(t *testing.T) {
 	if _, err := http.Get(base + "healthz"); err == nil {
 		t.Error("dashboard still serves after it stopped")
 	}
+}
+
+// startServing runs cutover with args (dashboard or serve) until stop, and
+// returns the URL it printed ("dashboard: URL ...") and its exit code, to
+// come.
+func startServing(t *testing.T, args ...string) (base string, stop context.CancelFunc, exited <-chan int) {
+	t.Helper()
+	urls := make(chan string, 1)
+	out := &lineWriter{on: func(line string) {
+		if u, ok := strings.CutPrefix(line, "dashboard: "); ok {
+			u, _, _ = strings.Cut(u, " ")
+			urls <- u
+		}
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	code := make(chan int, 1)
+	go func() { code <- run(ctx, args, streams{in: strings.NewReader(""), out: out, err: io.Discard}) }()
+	select {
+	case base = <-urls:
+	case c := <-code:
+		cancel()
+		t.Fatalf("cutover %s exited %d before printing its URL", args[0], c)
+	case <-time.After(time.Minute):
+		cancel()
+		t.Fatalf("cutover %s printed no URL", args[0])
+	}
+	return base, cancel, code
 }

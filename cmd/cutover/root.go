@@ -27,7 +27,7 @@ and switch back at once if anything fails.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newDeployCmd(), newRenderCmd(), newRollbackCmd(), newDecideCmd(true), newDecideCmd(false),
 		newPromoteCmd(), newAbortCmd(),
-		newRecordsCmd(false), newRecordsCmd(true), newEndpointsCmd(), newDashboardCmd(), newVersionCmd())
+		newRecordsCmd(false), newRecordsCmd(true), newEndpointsCmd(), newDashboardCmd(), newServeCmd(), newVersionCmd())
 	return root
 }
 

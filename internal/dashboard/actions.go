@@ -4,10 +4,14 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/cutover/cutover/internal/engine"
+	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/internal/release"
 	"github.com/cutover/cutover/internal/strategy"
 )
 
@@ -15,27 +19,56 @@ import (
 const maxFormBytes = 64 << 10
 
 // action is what a form of the release view asks for: allowed says
-// whether the app's latest record takes it, do performs it as By.
+// whether the app's records (newest first) take it, do performs it as by.
 type action struct {
-	allowed func(wait) bool
-	do      func(ctx context.Context, run engine.Run, by, comment string) error
+	allowed func(list []*release.Record) bool
+	do      func(ctx context.Context, run engine.Run, list []*release.Record, by, comment string) error
 }
 
 // actions are the release view's forms, by path.
 var actions = map[string]action{
-	"approve": {func(w wait) bool { return w.Decidable }, decide(true)},
-	"reject":  {func(w wait) bool { return w.Decidable }, decide(false)},
-	"promote": {func(w wait) bool { return w.Promotable }, func(ctx context.Context, run engine.Run, by, comment string) error {
+	"approve": {latest(func(w wait) bool { return w.Decidable }), decide(true)},
+	"reject":  {latest(func(w wait) bool { return w.Decidable }), decide(false)},
+	"promote": {latest(func(w wait) bool { return w.Promotable }), func(ctx context.Context, run engine.Run, _ []*release.Record, by, comment string) error {
 		return engine.Promote(ctx, engine.PromoteRequest{Run: run, By: by, Comment: comment})
 	}},
-	"abort": {func(w wait) bool { return w.Abortable }, func(ctx context.Context, run engine.Run, by, comment string) error {
+	"abort": {latest(func(w wait) bool { return w.Abortable }), func(ctx context.Context, run engine.Run, _ []*release.Record, by, comment string) error {
 		_, err := engine.Abort(ctx, engine.AbortRequest{Run: run, By: by, Comment: comment})
 		return err
 	}},
+	"rollback": {func(list []*release.Record) bool { _, ok := rollbackOf(list); return ok }, rollback},
 }
 
-func decide(approve bool) func(context.Context, engine.Run, string, string) error {
-	return func(ctx context.Context, run engine.Run, by, comment string) error {
+// latest allows an action by what the app's latest record waits for.
+func latest(f func(wait) bool) func([]*release.Record) bool {
+	return func(list []*release.Record) bool { return len(list) > 0 && f(waitOf(list[0])) }
+}
+
+// rollbackTimeout bounds a rollback started from the dashboard, which
+// goes on if the browser leaves.
+const rollbackTimeout = 15 * time.Minute
+
+// rollback takes the app back to its previous release, as cutover
+// rollback APP does, recorded as by's. It reads the records afresh (the
+// engine writes to those it gets; the shown ones are shared). It outlives
+// the request: a rollback half done because a browser left would be worse
+// than none.
+func rollback(ctx context.Context, run engine.Run, _ []*release.Record, by, _ string) error {
+	ar, ok, err := engine.FindRollback(ctx, release.NewStore(run.Clients.Typed, run.Clients.Namespace), run.App)
+	switch {
+	case err != nil:
+		return err
+	case !ok:
+		return fmt.Errorf("%w: no release records of %s could be read", strategy.ErrRefused, run.App)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+	defer cancel()
+	run.Sink = event.Discard
+	return engine.Rollback(ctx, engine.RollbackRequest{Run: run, AppRollback: ar, By: by, RollbackTimeout: time.Minute})
+}
+
+func decide(approve bool) func(context.Context, engine.Run, []*release.Record, string, string) error {
+	return func(ctx context.Context, run engine.Run, _ []*release.Record, by, comment string) error {
 		_, err := engine.Decide(ctx, engine.DecideRequest{Run: run, Approve: approve, By: by, Comment: comment})
 		return err
 	}
@@ -57,15 +90,21 @@ func (s *Server) act(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusBadRequest, app, "The form could not be read: "+err.Error())
 		return
 	}
-	if !s.validToken(r.PostForm.Get("csrf")) {
+	p := personOf(r.Context())
+	if !validToken(p.csrf, r.PostForm.Get("csrf")) {
 		s.fail(w, r, http.StatusForbidden, app, "The form's token is missing or wrong: reload the page and try again.")
 		return
 	}
-	if list := s.records.app(app); len(list) == 0 || !a.allowed(waitOf(list[0])) {
+	if !s.can(r.Context(), p)[verb] {
+		s.fail(w, r, http.StatusForbidden, app, p.name+" may not "+verb+" releases in namespace "+s.namespace()+".")
+		return
+	}
+	list := p.records.app(app)
+	if !a.allowed(list) {
 		s.fail(w, r, http.StatusConflict, app, "The latest release of "+app+" does not take "+verb+" now.")
 		return
 	}
-	err := a.do(r.Context(), engine.Run{Clients: s.opts.Clients, App: app}, s.opts.By, r.PostForm.Get("comment"))
+	err := a.do(r.Context(), engine.Run{Clients: p.clients, App: app}, list, p.name, r.PostForm.Get("comment"))
 	switch {
 	case errors.Is(err, strategy.ErrRefused):
 		s.fail(w, r, http.StatusConflict, app, err.Error())
@@ -75,11 +114,11 @@ func (s *Server) act(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusInternalServerError, app, err.Error())
 		return
 	}
-	s.opts.Log.InfoContext(r.Context(), "dashboard: "+verb, "app", app, "by", s.opts.By)
+	s.opts.Log.InfoContext(r.Context(), "dashboard: "+verb, "app", app, "by", p.name)
 	http.Redirect(w, r, "/apps/"+url.PathEscape(app), http.StatusSeeOther)
 }
 
-// validToken compares a form's token with the server's in constant time.
-func (s *Server) validToken(got string) bool {
-	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.csrf)) == 1
+// validToken compares a form's token with the person's in constant time.
+func validToken(want, got string) bool {
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
 }

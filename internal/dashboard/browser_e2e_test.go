@@ -26,7 +26,7 @@ const ScreenshotsEnv = "CUTOVER_SCREENSHOTS"
 // browser starts a headless Chromium for the test, as root on a machine
 // without a display or a network: no sandbox, no GPU, none of its
 // background connections, a fresh profile.
-func browser(t *testing.T) context.Context {
+func browser(t testing.TB) context.Context {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
@@ -46,7 +46,7 @@ func browser(t *testing.T) context.Context {
 }
 
 // do runs browser steps, bounded by d.
-func do(t *testing.T, ctx context.Context, d time.Duration, what string, steps ...chromedp.Action[chromedp.Void]) {
+func do(t testing.TB, ctx context.Context, d time.Duration, what string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
@@ -57,7 +57,7 @@ func do(t *testing.T, ctx context.Context, d time.Duration, what string, steps .
 }
 
 // value runs one browser action for its value, bounded by d.
-func value[T any](t *testing.T, ctx context.Context, d time.Duration, what string, a chromedp.Action[T]) T {
+func value[T any](t testing.TB, ctx context.Context, d time.Duration, what string, a chromedp.Action[T]) T {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
@@ -231,5 +231,45 @@ func TestBrowserRendersWhatPeopleWroteAsText(t *testing.T) {
 	}
 	if text := value(t, bctx, 5*time.Second, "read the comment", chromedp.Evaluate[string](`document.querySelector('#approval blockquote').innerText`)); text != scriptTag {
 		t.Errorf("the comment reads %q, want %q", text, scriptTag)
+	}
+}
+
+// TestBrowserRollsBack: a click on Rollback takes production back to the
+// previous release, as cutover rollback APP does: the Service selects
+// blue again and routes to blue's pods, and the rollback's record, shown
+// live, names who clicked.
+func TestBrowserRollsBack(t *testing.T) {
+	t.Parallel()
+	bctx := browser(t)
+	ns := cluster.Namespace(t)
+	clients := clientsFor(t, ns)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	for _, version := range []string{"7", "8"} {
+		if err := deployBlueGreen(ctx, clients, version, nil); err != nil {
+			t.Fatalf("deploy %s: %v", version, err)
+		}
+	}
+	if got := prodColor(t, ns); got != "green" {
+		t.Fatalf("production selects %s after two releases, want green", got)
+	}
+	srv := newDashboard(t, clients, "alice")
+	do(t, bctx, 30*time.Second, "open the release", chromedp.Navigate(srv.URL+"/apps/"+app),
+		chromedp.WaitVisible(chromedp.CSS("body[data-synced] button.rollback")))
+	if text := value(t, bctx, 5*time.Second, "read the rollback form", chromedp.Text(chromedp.CSS("#rollback"))); !strings.Contains(text, "revision 1") {
+		t.Errorf("the rollback form says %q, want it to name revision 1", text)
+	}
+	do(t, bctx, 2*time.Minute, "click Rollback", chromedp.Click(chromedp.CSS("button.rollback")),
+		chromedp.WaitVisible(chromedp.CSS("#started-by")), chromedp.WaitVisible(chromedp.CSS("#summary .outcome-succeeded")))
+	if got := prodColor(t, ns); got != "blue" {
+		t.Errorf("production selects %s after the rollback, want blue", got)
+	}
+	for _, pod := range readyEndpoints(t, ns) {
+		if !strings.Contains(pod, "-blue-") {
+			t.Errorf("production routes to %s, not a blue pod", pod)
+		}
+	}
+	if rec := latestRecord(t, ns, app); rec.Strategy != engine.StrategyRollback || rec.By != "alice" || rec.Outcome != release.OutcomeSucceeded {
+		t.Errorf("latest record: %s by %q, %s; want a rollback by alice, succeeded", rec.Strategy, rec.By, rec.Outcome)
 	}
 }

@@ -100,6 +100,9 @@ func TestCanaryActions(t *testing.T) {
 			if tc.action == "promote" && !strings.Contains(page, "/apps/web/abort") {
 				t.Errorf("the paused canary's page offers no Abort")
 			}
+			if tc.action == "promote" {
+				assertTracksShown(t, ns, page)
+			}
 			resp, _ := post(t, srv.URL+"/apps/web/"+tc.action, url.Values{"csrf": {csrfToken(t, page)}, "comment": {"by the dashboard"}})
 			if resp.StatusCode != http.StatusSeeOther {
 				t.Fatalf("POST %s: %d, want 303", tc.action, resp.StatusCode)
@@ -145,6 +148,29 @@ func waitForPage(t *testing.T, url, want string, events <-chan string, done <-ch
 			t.Fatalf("the run ended before %s showed %q: %v", url, want, err)
 		case <-deadline:
 			t.Fatalf("%s never showed %q", url, want)
+		}
+	}
+}
+
+// assertTracksShown checks that a paused canary's page shows the Service
+// in front of both tracks, and each track's pods as the cluster has them.
+func assertTracksShown(t *testing.T, ns, page string) {
+	t.Helper()
+	for track, sel := range map[string]string{"canary": "cutover.dev/track=canary", "stable": "app=web,cutover.dev/track!=canary"} {
+		pods, err := cluster.Client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: sel})
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := strings.Index(page, "<h3>"+track+"</h3>")
+		if i < 0 || len(pods.Items) == 0 {
+			t.Errorf("the page shows no %s track (the cluster has %d such pods):\n%s", track, len(pods.Items), page)
+			continue
+		}
+		group, _, _ := strings.Cut(page[i:], "</div>")
+		for _, p := range pods.Items {
+			if !strings.Contains(group, "<code>"+p.Name+"</code>") {
+				t.Errorf("the %s track lacks pod %s:\n%s", track, p.Name, group)
+			}
 		}
 	}
 }

@@ -20,7 +20,10 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
 		return
 	}
-	changes, stop := s.records.subscribe()
+	p := personOf(r.Context())
+	p.streams.Add(1)
+	defer p.streams.Add(-1)
+	changes, stop := p.records.subscribe()
 	defer stop()
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")

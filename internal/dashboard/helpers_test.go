@@ -26,7 +26,7 @@ import (
 const app = "tomcat-service"
 
 // clientsFor returns clients for namespace ns of the test bed.
-func clientsFor(t *testing.T, ns string) *kube.Clients {
+func clientsFor(t testing.TB, ns string) *kube.Clients {
 	t.Helper()
 	c, err := kube.ForConfig(cluster.Config, ns, true)
 	if err != nil {
@@ -77,14 +77,22 @@ func render(ctx context.Context, version, color string) ([]manifest.Object, erro
 // engine, as `cutover deploy --strategy blue-green` does; with approval
 // set, the run waits at Confirm.
 func deployBlueGreen(ctx context.Context, clients *kube.Clients, version string, approval *engine.Approval) error {
+	return deployBlueGreenWith(ctx, clients, version, approval)
+}
+
+// deployBlueGreenWith is deployBlueGreen with extra objects in the files.
+func deployBlueGreenWith(ctx context.Context, clients *kube.Clients, version string, approval *engine.Approval, extra ...manifest.Object) error {
 	objs, err := render(ctx, version, "blue")
 	if err != nil {
 		return err
 	}
 	return engine.Deploy(ctx, engine.DeployRequest{
 		Run:      engine.Run{Clients: clients, App: app, Sink: event.Discard},
-		Strategy: engine.BlueGreen, Objects: objs,
-		Render: func(ctx context.Context, color string) ([]manifest.Object, error) { return render(ctx, version, color) },
+		Strategy: engine.BlueGreen, Objects: append(objs, extra...),
+		Render: func(ctx context.Context, color string) ([]manifest.Object, error) {
+			objs, err := render(ctx, version, color)
+			return append(objs, extra...), err
+		},
 		BlueGreen: engine.BlueGreenSettings{Service: app, SelectorKey: "role", Colors: [2]string{"blue", "green"},
 			IdlePolicy: strategy.IdleKeep, ScaleDownDelay: 100 * time.Millisecond},
 		Approval:        approval,

@@ -46,8 +46,12 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Collect reads the records as they are now.
+// Collect reads the records as they are now: none when the dashboard's
+// own identity may not read them (serve mode).
 func (m *metrics) Collect(ch chan<- prometheus.Metric) {
+	if m.records == nil {
+		return
+	}
 	for _, app := range m.records.names() {
 		list := m.records.app(app)
 		if len(list) == 0 {

@@ -11,7 +11,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/cutover/cutover/internal/kube"
 )
@@ -24,12 +27,17 @@ var staticFiles embed.FS
 
 // Options configure a Server.
 type Options struct {
-	// Clients reach the namespace whose releases the dashboard shows, as
-	// the person running it (local mode).
+	// Clients reach the namespace whose releases the dashboard shows: in
+	// local mode as the person running it, in serve mode as the dashboard
+	// itself, which then acts for each person (see ServeOptions).
 	Clients *kube.Clients
-	// By is who acts: recorded in the decisions taken through the
-	// dashboard. Required.
+	// By is who acts in local mode: recorded in the decisions taken
+	// through the dashboard. Required in local mode; in serve mode the
+	// API server names each person.
 	By string
+	// Serve, if set, is serve mode: for many people, each authenticated
+	// and authorized by the API server.
+	Serve *ServeOptions
 	// Log receives the server's warnings and the decisions; nil discards.
 	Log *slog.Logger
 	// Loopback serves only requests addressed to a loopback host
@@ -42,12 +50,16 @@ type Options struct {
 
 // Server is the dashboard of one namespace.
 type Server struct {
-	opts    Options
-	ctx     context.Context // ends the event streams
-	records *records
-	csrf    string
-	pages   map[string]*template.Template
-	handler http.Handler
+	opts  Options
+	ctx   context.Context // ends the event streams
+	local *person         // local mode's only person; nil in serve mode
+	guard *guard          // serve mode's people; nil in local mode
+	// records are the dashboard's own view, for /metrics: nil in serve
+	// mode when its identity may not read them.
+	records  *records
+	pages    map[string]*template.Template
+	handler  http.Handler
+	draining atomic.Bool
 }
 
 // New watches the release records of opts.Clients' namespace and returns
@@ -56,7 +68,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Clients == nil {
 		return nil, errors.New("dashboard: no clients")
 	}
-	if opts.By == "" {
+	if opts.By == "" && opts.Serve == nil {
 		return nil, errors.New("dashboard: who acts (By) is required: decisions record it")
 	}
 	if opts.Log == nil {
@@ -66,11 +78,20 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	s := &Server{opts: opts, ctx: ctx, pages: pages}
 	recs, err := watchRecords(ctx, opts.Clients, opts.Log)
-	if err != nil {
+	switch {
+	case err != nil && opts.Serve != nil && apierrors.IsForbidden(err):
+		opts.Log.InfoContext(ctx, "dashboard: /metrics shows no releases: the dashboard's own identity may not read the records (each person reads them as themselves)", "error", err)
+	case err != nil:
 		return nil, fmt.Errorf("dashboard: %w", err)
 	}
-	s := &Server{opts: opts, ctx: ctx, records: recs, csrf: rand.Text(), pages: pages}
+	s.records = recs
+	if opts.Serve == nil {
+		s.local = &person{name: opts.By, clients: opts.Clients, records: recs, csrf: rand.Text()}
+	} else {
+		s.guard = newGuard(ctx, *opts.Serve, opts.Clients, opts.Log, []byte(rand.Text()))
+	}
 	h := s.routes()
 	if opts.Loopback {
 		h = loopbackOnly(h)
@@ -82,21 +103,48 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 // Handler serves the dashboard.
 func (s *Server) Handler() http.Handler { return s.handler }
 
+// Drain makes /readyz answer 503 from now on: a server about to stop
+// leaves its Service's endpoints before it closes its connections.
+func (s *Server) Drain() { s.draining.Store(true) }
+
 func (s *Server) routes() http.Handler {
 	static, _ := fs.Sub(staticFiles, "static") // the directory is embedded: cannot fail
+	people := http.NewServeMux()               // what a person sees and does
+	people.HandleFunc("GET /{$}", s.appsPage)
+	people.HandleFunc("GET /apps/{app}", s.appPage)
+	people.HandleFunc("GET /apps/{app}/diff", s.diffPage)
+	people.HandleFunc("POST /apps/{app}/{action}", s.act)
+	people.HandleFunc("GET /events", s.events)
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", s.appsPage)
-	mux.HandleFunc("GET /apps/{app}", s.appPage)
-	mux.HandleFunc("POST /apps/{app}/{action}", s.act)
-	mux.HandleFunc("GET /events", s.events)
-	mux.Handle("GET /metrics", metricsHandler(newMetrics(s.records, s.opts.Clients.Namespace)))
+	mux.Handle("/", s.identify(people))
+	if s.guard != nil {
+		mux.HandleFunc("GET /signin", s.signInPage)
+		mux.HandleFunc("POST /signin", s.signIn)
+		people.HandleFunc("POST /signout", s.signOut)
+	}
+	mux.Handle("GET /metrics", metricsHandler(newMetrics(s.records, s.namespace())))
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte("ok"))
-	})
+	mux.HandleFunc("GET /healthz", plain(func() (int, string) { return http.StatusOK, "ok" }))
+	mux.HandleFunc("GET /readyz", plain(func() (int, string) {
+		if s.draining.Load() {
+			return http.StatusServiceUnavailable, "draining"
+		}
+		return http.StatusOK, "ok"
+	}))
 	return mux
 }
+
+// plain answers with f's status code and text.
+func plain(f func() (int, string)) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		code, text := f()
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(code)
+		_, _ = w.Write([]byte(text))
+	}
+}
+
+func (s *Server) namespace() string { return s.opts.Clients.Namespace }
 
 // contentSecurityPolicy allows the dashboard's own script and style
 // files only: no inline script or style, no framing, forms posting to the
@@ -133,20 +181,37 @@ func loopbackOnly(next http.Handler) http.Handler {
 // page is what a page template renders.
 type page struct {
 	Title, Namespace string
+	// User is the signed-in person, in serve mode; CSRF their form token.
+	User string
+	// Can says which actions the person may take (by the API server's
+	// answer); a button they may not use is disabled.
+	Can map[string]bool
+	// TokenHeader is the proxy's header, for the sign-in page.
+	TokenHeader string
 	// App is the app the page shows, "" for the apps view: the live
 	// script refreshes the page on changes of that app.
 	App     string
 	Apps    []appRow
 	Waiting int
 	Release *releaseView
+	Diff    *diffView
 	CSRF    string
 	Message string // of an error page
+}
+
+// Who names the viewer in the page's words: the signed-in person, or
+// "you" (local mode).
+func (p page) Who() string {
+	if p.User != "" {
+		return p.User
+	}
+	return "you"
 }
 
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{"when": when}
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"apps", "app", "error"} {
+	for _, name := range []string{"apps", "app", "error", "signin", "diff"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("dashboard: parse templates: %w", err)
@@ -166,7 +231,13 @@ func when(t time.Time) string {
 
 // render writes page p with status code.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, code int, name string, p page) {
-	p.Namespace = s.opts.Clients.Namespace
+	p.Namespace = s.namespace()
+	if who := personOf(r.Context()); who != nil {
+		p.CSRF = who.csrf
+		if who.subject != nil {
+			p.User = who.name
+		}
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)

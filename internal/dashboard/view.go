@@ -46,6 +46,16 @@ func waitOf(r *release.Record) wait {
 	return wait{}
 }
 
+// rollbackOf finds what a rollback of the app would go back to: only when
+// its latest release is finished, so that no run is under way.
+func rollbackOf(list []*release.Record) (engine.AppRollback, bool) {
+	if len(list) == 0 || list[0].Outcome == release.OutcomeRunning || list[0].Outcome == release.OutcomePending {
+		return engine.AppRollback{}, false
+	}
+	ar, err := engine.RollbackOf(list[0].App, list)
+	return ar, err == nil
+}
+
 // Acts says whether any action answers the record.
 func (w wait) Acts() bool { return w.Decidable || w.Promotable || w.Abortable }
 
@@ -59,6 +69,9 @@ type appRow struct {
 	// weight.
 	Target string
 	Wait   wait
+	// Before is the revision of the app's record before this one, in
+	// the history: the release to compare with; 0 for the oldest.
+	Before int
 }
 
 func appRowOf(r *release.Record) appRow {
@@ -127,13 +140,23 @@ type releaseView struct {
 	// now, read when the page is; ProductionErr why it could not be read.
 	Production    *engine.ProductionReport
 	ProductionErr string
+	// RollbackTo is the release a rollback goes back to, when the app has
+	// one and nothing runs: nil otherwise.
+	RollbackTo *appRow
 }
 
 func releaseViewOf(list []*release.Record, now time.Time) *releaseView {
 	v := &releaseView{Latest: appRowOf(list[0]), Record: list[0], Stages: stageRows(list[0], now), Charts: chartsOf(list[0])}
-	for _, r := range list {
+	if ar, ok := rollbackOf(list); ok {
+		row := appRowOf(ar.Previous)
+		v.RollbackTo = &row
+	}
+	for i, r := range list {
 		row := appRowOf(r)
 		row.When = r.Started
+		if i+1 < len(list) {
+			row.Before = list[i+1].Revision
+		}
 		v.History = append(v.History, row)
 	}
 	return v

@@ -6,13 +6,17 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/cutover/cutover/internal/drift"
 	"github.com/cutover/cutover/internal/kube"
 	"github.com/cutover/cutover/internal/readiness"
+	"github.com/cutover/cutover/internal/release"
+	"github.com/cutover/cutover/internal/strategy"
 )
 
 // ProductionReport is what a production Service routes to, as the
@@ -91,4 +95,50 @@ func podGroups(pods []*corev1.Pod, sel labels.Selector, key string, endpoints []
 	}
 	slices.SortFunc(out, func(a, b PodGroup) int { return cmp.Compare(a.Name, b.Name) })
 	return out
+}
+
+// CanaryProduction reads what a canary release's users reach now: the
+// Service in front of both tracks (gateway mode: the stable Service; replica
+// mode: the one Service whose selector picks the stable Deployment's pods),
+// its ready endpoints, and the app's pods by track ("stable" for those
+// without the track label). ok is false when the record names no canary or
+// no single Service picks the stable pods.
+func CanaryProduction(ctx context.Context, c *kube.Clients, rec *release.Record) (r ProductionReport, ok bool, err error) {
+	if rec.Canary == nil || rec.Canary.Deployment == "" {
+		return r, false, nil
+	}
+	service := rec.Canary.StableService
+	if service == "" {
+		if service, err = frontService(ctx, c, strings.TrimSuffix(rec.Canary.Deployment, strategy.CanarySuffix)); err != nil || service == "" {
+			return r, false, err
+		}
+	}
+	r, err = Production(ctx, c, service, strategy.TrackLabel)
+	for i := range r.Groups {
+		r.Groups[i].Name = cmp.Or(r.Groups[i].Name, strategy.TrackStable)
+	}
+	return r, err == nil, err
+}
+
+// frontService names the one Service whose selector picks the pods of
+// Deployment stable; "" with none or several.
+func frontService(ctx context.Context, c *kube.Clients, stable string) (string, error) {
+	d, err := c.Typed.AppsV1().Deployments(c.Namespace).Get(ctx, stable, metav1.GetOptions{})
+	if err != nil {
+		return "", fmt.Errorf("stable deployment: %w", err)
+	}
+	svcs, err := c.Typed.CoreV1().Services(c.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return "", fmt.Errorf("list services: %w", err)
+	}
+	var found []string
+	for _, s := range svcs.Items {
+		if len(s.Spec.Selector) > 0 && labels.SelectorFromSet(s.Spec.Selector).Matches(labels.Set(d.Spec.Template.Labels)) {
+			found = append(found, s.Name)
+		}
+	}
+	if len(found) != 1 {
+		return "", nil
+	}
+	return found[0], nil
 }

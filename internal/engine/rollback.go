@@ -41,11 +41,18 @@ func FindRollback(ctx context.Context, store *release.Store, app string) (ar App
 	if err != nil || len(recs) == 0 {
 		return ar, false, nil //nolint:nilerr // not an app with readable records
 	}
-	if isRolling(recs[0]) {
-		ar, err = rollingRollback(app, recs)
-		return ar, true, err
+	ar, err = RollbackOf(app, recs)
+	return ar, true, err
+}
+
+// RollbackOf finds the release to go back to among app's records, newest
+// first, as FindRollback does: for a front end that holds them already.
+func RollbackOf(app string, recs []*release.Record) (AppRollback, error) {
+	if len(recs) > 0 && isRolling(recs[0]) {
+		return rollingRollback(app, recs)
 	}
-	recs = slices.DeleteFunc(recs, isRolling)
+	var ar AppRollback
+	recs = slices.DeleteFunc(slices.Clone(recs), isRolling)
 	for _, r := range recs {
 		if r.Outcome != release.OutcomeSucceeded || r.ToColor == "" {
 			continue
@@ -55,13 +62,13 @@ func FindRollback(ctx context.Context, store *release.Store, app string) (ar App
 			ar.Current = r
 		case r.ToColor == ar.Current.FromColor:
 			ar.Previous = r
-			return ar, true, nil
+			return ar, nil
 		}
 	}
 	if ar.Current == nil {
-		return ar, true, fmt.Errorf("%w: app %s has no successful release to roll back", strategy.ErrRefused, app)
+		return ar, fmt.Errorf("%w: app %s has no successful release to roll back", strategy.ErrRefused, app)
 	}
-	return ar, true, fmt.Errorf("%w: app %s: no earlier release ran on %s: nothing to roll back to",
+	return ar, fmt.Errorf("%w: app %s: no earlier release ran on %s: nothing to roll back to",
 		strategy.ErrRefused, app, orNone(ar.Current.FromColor))
 }
 
@@ -118,6 +125,9 @@ type RollbackRequest struct {
 	// DryRun says which way the rollback would go, and dry-runs a
 	// redeploy on the server; no lock, no record.
 	DryRun bool
+	// By names the person who asked, when a front end knows them (the
+	// dashboard): the rollback's record keeps it.
+	By string
 }
 
 // Rollback takes the app's production back to the previous release: at
@@ -174,7 +184,7 @@ func (req RollbackRequest) hasChecks() bool {
 // runs the previous release.
 func (req RollbackRequest) instant(ctx context.Context, s *session) error {
 	cur, prev := req.Current, req.Previous
-	rec := s.rollbackRecord(ctx, req.AppRollback)
+	rec := s.rollbackRecord(ctx, req.AppRollback, req.By)
 	bg := strategy.NewBlueGreen(req.Clients, strategy.BlueGreenOptions{
 		Service: cur.Service, SelectorKey: cur.SelectorKey, Colors: [2]string{cur.ToColor, prev.ToColor},
 		Apply: apply.Options{}, Sink: req.recorded(rec), BeforeWrite: recordStarter(rec),
@@ -189,11 +199,11 @@ func (req RollbackRequest) instant(ctx context.Context, s *session) error {
 // rollbackRecord is the record of a rollback. It keeps the objects of the
 // release it goes back to: production runs that release again, and a later
 // rollback to this one may need to redeploy it.
-func (s *session) rollbackRecord(ctx context.Context, ar AppRollback) *release.Recorder {
+func (s *session) rollbackRecord(ctx context.Context, ar AppRollback, by string) *release.Recorder {
 	cur, prev := ar.Current, ar.Previous
 	r := &release.Record{App: cur.App, Strategy: StrategyRollback, FromColor: cur.ToColor, ToColor: prev.ToColor,
 		Images: prev.Images, DeploymentImages: prev.DeploymentImages, Digest: prev.Digest, Service: cur.Service,
-		SelectorKey: cur.SelectorKey, Holder: s.lock.Holder()}
+		SelectorKey: cur.SelectorKey, Holder: s.lock.Holder(), By: by}
 	if err := s.store.CopyObjects(ctx, r, prev); err != nil {
 		warn(s.Sink, "the rollback's record keeps no objects, so a later rollback to it can only switch back, not redeploy: "+err.Error())
 	}
@@ -257,7 +267,7 @@ func (req RollbackRequest) redeploy(ctx context.Context, s *session, running []s
 	if err := checker.Check(ctx, RecordNeeds(req.Clients.Namespace)); err != nil {
 		return fmt.Errorf("%w: %w", strategy.ErrRefused, err)
 	}
-	rec := s.rollbackRecord(ctx, req.AppRollback)
+	rec := s.rollbackRecord(ctx, req.AppRollback, req.By)
 	req.announce("redeploy", running)
 	err = strategy.NewBlueGreen(req.Clients, req.redeployOptions(ctx, objs, bgRun{store: s.store, rec: rec, access: checker})).Run(ctx)
 	return s.finish(ctx, rec, err)

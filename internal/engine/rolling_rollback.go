@@ -35,7 +35,7 @@ func (req RollbackRequest) rolling(ctx context.Context) error {
 		return err
 	}
 	r := &release.Record{App: cur.App, Strategy: StrategyRollback, Images: prev.Images, DeploymentImages: prev.DeploymentImages,
-		Digest: prev.Digest, Holder: s.lock.Holder(), Started: time.Now().UTC()}
+		Digest: prev.Digest, Holder: s.lock.Holder(), By: req.By, Started: time.Now().UTC()}
 	if err := s.store.CopyObjects(ctx, r, prev); err != nil {
 		warn(s.Sink, "the rollback's record keeps no objects, so a later rollback to it cannot redeploy it: "+err.Error())
 	}

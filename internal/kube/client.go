@@ -124,3 +124,12 @@ func orInt(v, d int) int {
 	}
 	return v
 }
+
+// As returns clients that act as another identity through impersonation:
+// the API server authorizes each request as that identity and its audit
+// log names it. The identity behind c needs the impersonate verb on it.
+func (c *Clients) As(imp rest.ImpersonationConfig) (*Clients, error) {
+	cfg := rest.CopyConfig(c.Config)
+	cfg.Impersonate = imp
+	return ForConfig(cfg, c.Namespace, c.ExplicitNamespace)
+}

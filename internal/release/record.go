@@ -108,7 +108,11 @@ type Record struct {
 	Error    string
 	Approval *Approval
 	// Holder is the identity of the run, as in its Lock.
-	Holder            string
+	Holder string
+	// By is the person who asked for the run, when a front end that knows
+	// people started it (a rollback from the dashboard); empty for a run
+	// from the command line, whose Holder says where it ran.
+	By                string
 	Started, Finished time.Time
 	// SkippedSecrets names the Secrets among the release's objects, which
 	// the record does not keep (see SetObjects): a redeploy of the release
@@ -169,6 +173,7 @@ type wireRecord struct {
 	Error     string        `json:"error,omitempty"`
 	Approval  *wireApproval `json:"approval,omitempty"`
 	Holder    string        `json:"holder,omitempty"`
+	By        string        `json:"by,omitempty"`
 	Started   string        `json:"started,omitempty"`
 	Finished  string        `json:"finished,omitempty"`
 	// Objects locates the kept objects, which are never in this JSON.
@@ -228,7 +233,7 @@ func encodeRecord(r *Record) (string, error) {
 		Revision: r.Revision, FromColor: r.FromColor, ToColor: r.ToColor, Images: r.Images, Digest: r.Digest,
 		DepImages: r.DeploymentImages, Service: r.Service, SelKey: r.SelectorKey,
 		Outcome: r.Outcome, Error: r.Error, Approval: wireApprovalOf(r.Approval),
-		Holder: r.Holder, Started: formatTime(r.Started), Finished: formatTime(r.Finished),
+		Holder: r.Holder, By: r.By, Started: formatTime(r.Started), Finished: formatTime(r.Finished),
 		Objects: wireObjectsOf(r), SkippedSecrets: r.SkippedSecrets, ObjectsOmitted: r.ObjectsOmitted,
 		Staged: wireStagedOf(r.Staged), Canary: wireCanaryOf(r.Canary), AbortRequest: wireApprovalOf(r.AbortRequest),
 	}
@@ -298,7 +303,7 @@ func (w *wireRecord) record() (*Record, error) {
 		App: w.App, Namespace: w.Namespace, Strategy: w.Strategy, Revision: w.Revision,
 		FromColor: w.FromColor, ToColor: w.ToColor, Images: w.Images, Digest: w.Digest,
 		DeploymentImages: w.DepImages, Service: w.Service, SelectorKey: w.SelKey,
-		Outcome: w.Outcome, Error: w.Error, Holder: w.Holder,
+		Outcome: w.Outcome, Error: w.Error, Holder: w.Holder, By: w.By,
 		Started: t.parse(w.Started), Finished: t.parse(w.Finished),
 		SkippedSecrets: w.SkippedSecrets, ObjectsOmitted: w.ObjectsOmitted,
 	}

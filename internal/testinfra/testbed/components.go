@@ -61,7 +61,7 @@ func (c *Cluster) startAPIServer(ctx context.Context) error {
 		"--client-ca-file=" + c.pki.caCert,
 		"--token-auth-file=" + c.pki.tokenFile,
 		"--authorization-mode=RBAC",
-		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+		"--service-account-issuer=" + serviceAccountIssuer,
 		"--service-account-key-file=" + c.pki.saPub,
 		"--service-account-signing-key-file=" + c.pki.saKey,
 		"--service-cluster-ip-range=10.96.0.0/16",

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cutover/cutover/internal/dashboard"
+)
+
+type serveOptions struct {
+	kube          kubeFlags
+	addr          string
+	tokenHeader   string
+	certFile      string
+	keyFile       string
+	sessionTTL    time.Duration
+	shutdownDelay time.Duration
+}
+
+func newServeCmd() *cobra.Command {
+	o := &serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the web dashboard for many people, each acting as themselves",
+		Long: `Serve the web dashboard of the namespace's releases for many people (serve
+mode), in the cluster (deploy/dashboard) or outside it.
+
+Every request carries its person's Kubernetes bearer token: from the header
+an authenticating proxy in front sets (--token-header, such as oauth2-proxy's
+X-Forwarded-Access-Token), from "Authorization: Bearer", or from the sign-in
+form, which keeps it on the server for a session named by an HttpOnly,
+Secure, SameSite=Strict cookie. The API server reviews the token
+(TokenReview); what the person may see and do is asked of it too
+(SubjectAccessReview, with the verbs of the matching CLI command: status
+for the pages, approve, reject, promote, abort), and the dashboard reads the
+records and acts as the person (impersonation), so RBAC decides, and the
+API server's audit log names the person. Buttons the person may not use are
+disabled; a request for one anyway gets 403 and changes nothing.
+
+The dashboard's own identity needs only: create tokenreviews and
+subjectaccessreviews (ClusterRole system:auth-delegator), and impersonate
+users, groups, serviceaccounts and uids. deploy/dashboard holds that RBAC,
+the Deployment and the Service, and Roles to give people: read-only and
+approver.
+
+/healthz answers while the process runs; /readyz until it is asked to stop
+(SIGTERM), after which it waits --shutdown-delay for its endpoints to be
+removed before it closes connections. /metrics is in the Prometheus format
+(release metrics only if the dashboard's identity may read the records).
+
+Serve TLS with --tls-cert-file and --tls-private-key-file, or behind a proxy
+that does: the session cookie is Secure, so browsers keep it over https only
+(and on localhost).
+
+Exit code 2 for bad flags; 3 when the cluster cannot be reached.`,
+		Example: "  cutover serve -n prod --tls-cert-file tls.crt --tls-private-key-file tls.key\n" +
+			"  cutover serve -n prod --addr :8080 --token-header X-Forwarded-Access-Token   # behind oauth2-proxy",
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd) },
+	}
+	o.kube.register(cmd.Flags())
+	fs := cmd.Flags()
+	fs.StringVar(&o.addr, "addr", ":8080", "address to serve on")
+	fs.StringVar(&o.tokenHeader, "token-header", "", "a header an authenticating proxy sets to the person's bearer token (such as X-Forwarded-Access-Token); Authorization: Bearer and the sign-in form work too")
+	fs.StringVar(&o.certFile, "tls-cert-file", "", "serve TLS with this certificate (PEM), with --tls-private-key-file")
+	fs.StringVar(&o.keyFile, "tls-private-key-file", "", "the private key (PEM) of --tls-cert-file")
+	fs.DurationVar(&o.sessionTTL, "session-ttl", 8*time.Hour, "how long a sign-in through the form lasts (a token the API server stops accepting ends it sooner)")
+	fs.DurationVar(&o.shutdownDelay, "shutdown-delay", 5*time.Second, "after SIGTERM, how long /readyz fails before connections close, for the Service's endpoints and every node's proxy to drop this pod first")
+	return cmd
+}
+
+func (o *serveOptions) run(cmd *cobra.Command) error {
+	if (o.certFile == "") != (o.keyFile == "") {
+		return usageError{errors.New("--tls-cert-file and --tls-private-key-file: give both, or neither")}
+	}
+	if o.sessionTTL <= 0 || o.shutdownDelay < 0 {
+		return usageError{errors.New("--session-ttl must be above zero and --shutdown-delay zero or more")}
+	}
+	var cert *tls.Certificate
+	if o.certFile != "" {
+		c, err := tls.LoadX509KeyPair(o.certFile, o.keyFile)
+		if err != nil {
+			return badInput{fmt.Errorf("--tls-cert-file: %w", err)}
+		}
+		cert = &c
+	}
+	clients, err := o.kube.connect(cmd.ErrOrStderr())
+	if err != nil {
+		return badInput{err}
+	}
+	// The dashboard outlives the command's context by --shutdown-delay:
+	// it serves, not ready, until its endpoints are gone.
+	ctx := cmd.Context()
+	dctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	defer stop()
+	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+	s, err := dashboard.New(dctx, dashboard.Options{Clients: clients, Log: log,
+		Serve: &dashboard.ServeOptions{TokenHeader: o.tokenHeader, SessionTTL: o.sessionTTL}})
+	if err != nil {
+		return badInput{err}
+	}
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", o.addr)
+	if err != nil {
+		return badInput{fmt.Errorf("--addr: %w", err)}
+	}
+	scheme := "http"
+	if cert != nil {
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{*cert}, MinVersion: tls.VersionTLS12})
+		scheme = "https"
+	} else {
+		log.Info("serving plain HTTP: put a TLS-terminating proxy in front, since the sign-in cookie is Secure")
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "dashboard: %s://%s/ (namespace %s)\n", scheme, ln.Addr(), clients.Namespace)
+	return serve(ctx, ln, s.Handler(), func() {
+		s.Drain()
+		log.Info("stopping: /readyz fails now; connections close after --shutdown-delay", "delay", o.shutdownDelay)
+		time.Sleep(o.shutdownDelay)
+		stop() // ends the event streams, which shutdown would wait for
+	})
+}

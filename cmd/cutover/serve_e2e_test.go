@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestServeRefusesBadFlags(t *testing.T) {
+	cases := map[string][]string{
+		"cert without key":   {"--tls-cert-file", "tls.crt"},
+		"key without cert":   {"--tls-private-key-file", "tls.key"},
+		"no session":         {"--session-ttl", "0s"},
+		"negative drain":     {"--shutdown-delay", "-1s"},
+		"an argument":        {"prod"},
+		"an unknown setting": {"--token-heder", "X"},
+	}
+	for name, args := range cases {
+		t.Run(name, func(t *testing.T) {
+			var stderr strings.Builder
+			code := run(context.Background(), append([]string{"serve"}, args...),
+				streams{in: strings.NewReader(""), out: io.Discard, err: &stderr})
+			if code != exitUsage {
+				t.Errorf("exit %d, want %d; stderr:\n%s", code, exitUsage, stderr.String())
+			}
+		})
+	}
+}
+
+// On SIGTERM (its context ending), cutover serve fails /readyz at once,
+// keeps serving for --shutdown-delay while its endpoint goes, then stops.
+func TestServeDrainsBeforeItStops(t *testing.T) {
+	t.Parallel()
+	ns := cluster.Namespace(t)
+	const delay = 2 * time.Second
+	base, cancel, exited := startServing(t, "serve", "--addr", "127.0.0.1:0", "--shutdown-delay", delay.String(), "--kubeconfig", cluster.Kubeconfig, "-n", ns)
+	defer cancel()
+	if code := status(t, base+"readyz"); code != http.StatusOK {
+		t.Fatalf("/readyz before the stop: %d, want 200", code)
+	}
+	if code := status(t, base); code != http.StatusSeeOther {
+		t.Errorf("GET / without a token: %d, want 303 to the sign-in form", code)
+	}
+	stopped := time.Now()
+	cancel()
+	time.Sleep(delay / 4)
+	if code := status(t, base+"readyz"); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz while draining: %d, want 503", code)
+	}
+	if code := status(t, base+"healthz"); code != http.StatusOK {
+		t.Errorf("/healthz while draining: %d, want 200 (it still serves)", code)
+	}
+	select {
+	case code := <-exited:
+		if code != exitOK {
+			t.Fatalf("serve exited %d after the stop, want %d", code, exitOK)
+		}
+		if took := time.Since(stopped); took < delay {
+			t.Errorf("serve stopped %s after SIGTERM, want at least --shutdown-delay %s", took, delay)
+		}
+	case <-time.After(delay + shutdownGrace + 5*time.Second):
+		t.Fatal("serve did not stop")
+	}
+}
+
+// status is the status code of GET url, redirects not followed.
+func status(t *testing.T, url string) int {
+	t.Helper()
+	c := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
