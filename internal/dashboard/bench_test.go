@@ -166,8 +166,10 @@ func BenchmarkEventToDOM(b *testing.B) {
 	if err := store.Create(ctx, rec); err != nil {
 		b.Fatal(err)
 	}
-	srv := httptest.NewServer(benchDashboard(b, ns).Handler())
+	s, stop := benchDashboard(b, ns)
+	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
+	defer stop() // first: ends the page's event stream, which Close waits for
 	do(b, bctx, 30*time.Second, "open the release", chromedp.Navigate(srv.URL+"/apps/latency"),
 		chromedp.WaitVisible(chromedp.CSS("body[data-synced] li.stage")),
 		chromedp.Evaluate[chromedp.Void](`window.seen = {};
@@ -209,13 +211,13 @@ func waitSeen(b *testing.B, bctx context.Context, name string) time.Time {
 	return time.Time{}
 }
 
-func benchDashboard(b *testing.B, ns string) *Server {
+func benchDashboard(b *testing.B, ns string) (*Server, context.CancelFunc) {
 	b.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	b.Cleanup(cancel)
 	s, err := New(ctx, Options{Clients: clientsFor(b, ns), By: "bench", Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
+		cancel()
 		b.Fatal(err)
 	}
-	return s
+	return s, cancel
 }

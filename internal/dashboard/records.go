@@ -62,6 +62,7 @@ func watchRecords(ctx context.Context, clients *kube.Clients, log *slog.Logger) 
 	_, informer := cache.NewInformerWithOptions(cache.InformerOptions{
 		ListerWatcher: recordListWatch(clients),
 		ObjectType:    &corev1.ConfigMap{},
+		Transform:     nameAndLabels,
 		Handler: cache.ResourceEventHandlerFuncs{
 			AddFunc:    v.changed,
 			UpdateFunc: func(_, obj any) { v.changed(obj) },
@@ -92,6 +93,19 @@ func recordListWatch(clients *kube.Clients) *cache.ListWatch {
 			return cms.Watch(ctx, o)
 		},
 	}
+}
+
+// nameAndLabels keeps of a record's ConfigMap what the watch needs to
+// tell which app changed: the records themselves are read through
+// release.Store, so the informer's cache need not hold their data (nor
+// their managedFields) a second time.
+func nameAndLabels(obj any) (any, error) {
+	cm, ok := obj.(*corev1.ConfigMap)
+	if !ok {
+		return obj, nil
+	}
+	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: cm.Name, Namespace: cm.Namespace, UID: cm.UID,
+		ResourceVersion: cm.ResourceVersion, Labels: cm.Labels}}, nil
 }
 
 // changed marks the app of a record's ConfigMap to be read again.
