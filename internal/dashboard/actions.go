@@ -22,17 +22,17 @@ const maxFormBytes = 64 << 10
 // whether the app's records (newest first) take it, do performs it as by.
 type action struct {
 	allowed func(list []*release.Record) bool
-	do      func(ctx context.Context, run engine.Run, list []*release.Record, by, comment string) error
+	do      func(ctx context.Context, run engine.Run, by, comment string) error
 }
 
 // actions are the release view's forms, by path.
 var actions = map[string]action{
 	"approve": {latest(func(w wait) bool { return w.Decidable }), decide(true)},
 	"reject":  {latest(func(w wait) bool { return w.Decidable }), decide(false)},
-	"promote": {latest(func(w wait) bool { return w.Promotable }), func(ctx context.Context, run engine.Run, _ []*release.Record, by, comment string) error {
+	"promote": {latest(func(w wait) bool { return w.Promotable }), func(ctx context.Context, run engine.Run, by, comment string) error {
 		return engine.Promote(ctx, engine.PromoteRequest{Run: run, By: by, Comment: comment})
 	}},
-	"abort": {latest(func(w wait) bool { return w.Abortable }), func(ctx context.Context, run engine.Run, _ []*release.Record, by, comment string) error {
+	"abort": {latest(func(w wait) bool { return w.Abortable }), func(ctx context.Context, run engine.Run, by, comment string) error {
 		_, err := engine.Abort(ctx, engine.AbortRequest{Run: run, By: by, Comment: comment})
 		return err
 	}},
@@ -53,7 +53,7 @@ const rollbackTimeout = 15 * time.Minute
 // engine writes to those it gets; the shown ones are shared). It outlives
 // the request: a rollback half done because a browser left would be worse
 // than none.
-func rollback(ctx context.Context, run engine.Run, _ []*release.Record, by, _ string) error {
+func rollback(ctx context.Context, run engine.Run, by, _ string) error {
 	ar, ok, err := engine.FindRollback(ctx, release.NewStore(run.Clients.Typed, run.Clients.Namespace), run.App)
 	switch {
 	case err != nil:
@@ -67,8 +67,8 @@ func rollback(ctx context.Context, run engine.Run, _ []*release.Record, by, _ st
 	return engine.Rollback(ctx, engine.RollbackRequest{Run: run, AppRollback: ar, By: by, RollbackTimeout: time.Minute})
 }
 
-func decide(approve bool) func(context.Context, engine.Run, []*release.Record, string, string) error {
-	return func(ctx context.Context, run engine.Run, _ []*release.Record, by, comment string) error {
+func decide(approve bool) func(context.Context, engine.Run, string, string) error {
+	return func(ctx context.Context, run engine.Run, by, comment string) error {
 		_, err := engine.Decide(ctx, engine.DecideRequest{Run: run, Approve: approve, By: by, Comment: comment})
 		return err
 	}
@@ -95,16 +95,15 @@ func (s *Server) act(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusForbidden, app, "The form's token is missing or wrong: reload the page and try again.")
 		return
 	}
-	if !s.can(r.Context(), p)[verb] {
+	if !s.mayAct(r.Context(), p, verb) {
 		s.fail(w, r, http.StatusForbidden, app, p.name+" may not "+verb+" releases in namespace "+s.namespace()+".")
 		return
 	}
-	list := p.records.app(app)
-	if !a.allowed(list) {
+	if !a.allowed(p.records.app(app)) {
 		s.fail(w, r, http.StatusConflict, app, "The latest release of "+app+" does not take "+verb+" now.")
 		return
 	}
-	err := a.do(r.Context(), engine.Run{Clients: p.clients, App: app}, list, p.name, r.PostForm.Get("comment"))
+	err := a.do(r.Context(), engine.Run{Clients: p.clients, App: app}, p.name, r.PostForm.Get("comment"))
 	switch {
 	case errors.Is(err, strategy.ErrRefused):
 		s.fail(w, r, http.StatusConflict, app, err.Error())

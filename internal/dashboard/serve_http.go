@@ -109,22 +109,26 @@ func sameOrigin(r *http.Request) bool {
 	return err == nil && u.Host == r.Host
 }
 
-// can reports which actions p may take: all in local mode (the API
-// server decides when they act), else the API server's answer.
+// can reports which actions p may take, for the page's buttons.
 func (s *Server) can(ctx context.Context, p *person) map[string]bool {
 	out := make(map[string]bool, len(actionNeeds))
 	for a := range actionNeeds {
-		out[a] = true
-		if p.subject == nil {
-			continue
-		}
-		ok, err := s.guard.may(ctx, *p.subject, a)
-		if err != nil {
-			s.opts.Log.WarnContext(ctx, "dashboard: review permissions", "user", p.name, "action", a, "error", err)
-		}
-		out[a] = ok && err == nil
+		out[a] = s.mayAct(ctx, p, a)
 	}
 	return out
+}
+
+// mayAct reports whether p may take action: always in local mode (the API
+// server decides when they act), else the API server's answer.
+func (s *Server) mayAct(ctx context.Context, p *person, action string) bool {
+	if p.subject == nil {
+		return true
+	}
+	ok, err := s.guard.may(ctx, *p.subject, action)
+	if err != nil {
+		s.opts.Log.WarnContext(ctx, "dashboard: review permissions", "user", p.name, "action", action, "error", err)
+	}
+	return ok && err == nil
 }
 
 // signInPage shows the sign-in form.
