@@ -46,7 +46,7 @@ until grep -q '^dashboard: ' "$work/dashboard.log"; do
 	if ! kill -0 $dashboard 2>/dev/null; then cat "$work/dashboard.log"; break; fi
 	sleep 0.2
 done
-dash=$(sed -n 's/^dashboard: //p' "$work/dashboard.log")
+dash=$(sed -n 's/^dashboard: \([^ ]*\).*/\1/p' "$work/dashboard.log")
 echo "dashboard: $dash (the blue/green release below waits for approval there)"
 
 # The blue/green job of the article as a cutover.yaml: Verify Staged reads

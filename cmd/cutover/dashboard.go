@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -34,7 +36,8 @@ func newDashboardCmd() *cobra.Command {
 		Short: "Serve a web dashboard of the namespace's releases on this machine",
 		Long: `Serve a web dashboard of the releases in the namespace, with your kubeconfig's
 identity, on a loopback address of this machine (local mode: other machines
-cannot reach it).
+cannot reach it). -n may be repeated (or list namespaces separated by commas)
+to show several.
 
 The apps view lists every app with release records: strategy, last outcome
 and when, images, the target color or canary weight, and a marker when a
@@ -51,11 +54,11 @@ serves until interrupted (Ctrl-C, SIGTERM).
 
 Exit code 2 for a non-loopback --addr; 3 when the cluster cannot be reached or
 the records cannot be listed.`,
-		Example: "  cutover dashboard -n prod\n  cutover dashboard -n prod --addr 127.0.0.1:8080 --no-browser",
+		Example: "  cutover dashboard -n prod\n  cutover dashboard -n prod -n staging --addr 127.0.0.1:8080 --no-browser",
 		Args:    usageArgs(cobra.NoArgs),
 		RunE:    func(cmd *cobra.Command, _ []string) error { return o.run(cmd) },
 	}
-	o.kube.register(cmd.Flags())
+	o.kube.registerMany(cmd.Flags())
 	cmd.Flags().StringVar(&o.addr, "addr", "127.0.0.1:0", "address to serve on: a loopback host (127.0.0.1, ::1, localhost); port 0 picks a free one")
 	cmd.Flags().BoolVar(&o.noBrowser, "no-browser", false, "do not open the URL in a browser")
 	cmd.Flags().StringVar(&o.by, "by", "", "who decides, recorded with approvals and rejections (default: from the environment, see above)")
@@ -63,7 +66,7 @@ the records cannot be listed.`,
 }
 
 func (o *dashboardOptions) run(cmd *cobra.Command) error {
-	if err := checkLoopback(o.addr); err != nil {
+	if err := cmp.Or(checkLoopback(o.addr), o.kube.checkNamespaces()); err != nil {
 		return usageError{err}
 	}
 	clients, err := o.kube.connect(cmd.ErrOrStderr())
@@ -76,7 +79,7 @@ func (o *dashboardOptions) run(cmd *cobra.Command) error {
 	}
 	ctx := cmd.Context()
 	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-	s, err := dashboard.New(ctx, dashboard.Options{Clients: clients, By: by, Log: log, Loopback: true})
+	s, err := dashboard.New(ctx, dashboard.Options{Clients: clients, Namespaces: o.kube.namespaces, By: by, Log: log, Loopback: true})
 	if err != nil {
 		return badInput{err}
 	}
@@ -85,7 +88,7 @@ func (o *dashboardOptions) run(cmd *cobra.Command) error {
 		return badInput{fmt.Errorf("--addr: %w", err)}
 	}
 	url := "http://" + ln.Addr().String() + "/"
-	fmt.Fprintf(cmd.OutOrStdout(), "dashboard: %s\n", url)
+	fmt.Fprintf(cmd.OutOrStdout(), "dashboard: %s (namespaces %s)\n", url, strings.Join(s.Namespaces(), ", "))
 	if !o.noBrowser {
 		openBrowser(cmd.ErrOrStderr(), url)
 	}

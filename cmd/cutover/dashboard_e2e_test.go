@@ -62,7 +62,7 @@ func TestDashboardServesUntilInterrupted(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `href="/apps/tomcat-service"`) {
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `href="/apps/`+ns+`/tomcat-service"`) {
 		t.Fatalf("GET %s: %d\n%s", base, resp.StatusCode, body)
 	}
 	// An open event stream must not hold up the shutdown.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/cutover/cutover/internal/config"
 	"github.com/cutover/cutover/internal/drift"
@@ -23,19 +24,46 @@ import (
 // kubeFlags are kubectl's connection flags.
 type kubeFlags struct {
 	kubeconfig, context, namespace string
-	debug                          bool
+	// namespaces are -n's values where it may be given more than once
+	// (registerMany); the first is namespace.
+	namespaces []string
+	debug      bool
 }
 
 func (f *kubeFlags) register(fs *pflag.FlagSet) {
+	f.registerCommon(fs)
+	fs.StringVarP(&f.namespace, "namespace", "n", "", "namespace for objects that name none (default: the context's namespace); objects naming another namespace are refused")
+}
+
+// registerMany is register for the commands that show several
+// namespaces: -n may be repeated or hold a comma-separated list.
+func (f *kubeFlags) registerMany(fs *pflag.FlagSet) {
+	f.registerCommon(fs)
+	fs.StringSliceVarP(&f.namespaces, "namespace", "n", nil, "namespaces to show: repeat the flag or separate them by commas (default: the context's namespace)")
+}
+
+// checkNamespaces refuses a -n value that cannot name a namespace.
+func (f *kubeFlags) checkNamespaces() error {
+	for _, ns := range f.namespaces {
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			return fmt.Errorf("-n %q: not a namespace name: %s", ns, strings.Join(errs, "; "))
+		}
+	}
+	return nil
+}
+
+func (f *kubeFlags) registerCommon(fs *pflag.FlagSet) {
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)")
 	fs.StringVar(&f.context, "context", "", "kubeconfig context to use (default: the current context)")
-	fs.StringVarP(&f.namespace, "namespace", "n", "", "namespace for objects that name none (default: the context's namespace); objects naming another namespace are refused")
 	fs.BoolVar(&f.debug, "debug", false, "log every Kubernetes API request (method, URL, status, duration; never bodies) to stderr")
 }
 
 // connect builds the clients; with --debug each API request is logged to
 // stderr.
 func (f *kubeFlags) connect(stderr io.Writer) (*kube.Clients, error) {
+	if len(f.namespaces) > 0 {
+		f.namespace = f.namespaces[0]
+	}
 	opts := kube.Options{Kubeconfig: f.kubeconfig, Context: f.context, Namespace: f.namespace, UserAgent: "cutover/" + version}
 	if f.debug {
 		opts.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -30,7 +31,9 @@ func newServeCmd() *cobra.Command {
 		Use:   "serve",
 		Short: "Serve the web dashboard for many people, each acting as themselves",
 		Long: `Serve the web dashboard of the namespace's releases for many people (serve
-mode), in the cluster (deploy/dashboard) or outside it.
+mode), in the cluster (deploy/dashboard) or outside it. -n may be repeated
+(or list namespaces separated by commas): each person sees the namespaces
+they may read.
 
 Every request carries its person's Kubernetes bearer token: from the header
 an authenticating proxy in front sets (--token-header, such as oauth2-proxy's
@@ -53,7 +56,8 @@ approver.
 /healthz answers while the process runs; /readyz until it is asked to stop
 (SIGTERM), after which it waits --shutdown-delay for its endpoints to be
 removed before it closes connections. /metrics is in the Prometheus format
-(release metrics only if the dashboard's identity may read the records).
+(release metrics of the namespaces whose records the dashboard's own
+identity may read: deploy/dashboard/metrics.yaml).
 
 Serve TLS with --tls-cert-file and --tls-private-key-file, or behind a proxy
 that does: the session cookie is Secure, so browsers keep it over https only
@@ -65,7 +69,7 @@ Exit code 2 for bad flags; 3 when the cluster cannot be reached.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd) },
 	}
-	o.kube.register(cmd.Flags())
+	o.kube.registerMany(cmd.Flags())
 	fs := cmd.Flags()
 	fs.StringVar(&o.addr, "addr", ":8080", "address to serve on")
 	fs.StringVar(&o.tokenHeader, "token-header", "", "a header an authenticating proxy sets to the person's bearer token (such as X-Forwarded-Access-Token); Authorization: Bearer and the sign-in form work too")
@@ -82,6 +86,9 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 	}
 	if o.sessionTTL <= 0 || o.shutdownDelay < 0 {
 		return usageError{errors.New("--session-ttl must be above zero and --shutdown-delay zero or more")}
+	}
+	if err := o.kube.checkNamespaces(); err != nil {
+		return usageError{err}
 	}
 	var cert *tls.Certificate
 	if o.certFile != "" {
@@ -101,7 +108,7 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 	dctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
 	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-	s, err := dashboard.New(dctx, dashboard.Options{Clients: clients, Log: log,
+	s, err := dashboard.New(dctx, dashboard.Options{Clients: clients, Namespaces: o.kube.namespaces, Log: log,
 		Serve: &dashboard.ServeOptions{TokenHeader: o.tokenHeader, SessionTTL: o.sessionTTL}})
 	if err != nil {
 		return badInput{err}
@@ -117,7 +124,7 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 	} else {
 		log.Info("serving plain HTTP: put a TLS-terminating proxy in front, since the sign-in cookie is Secure")
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "dashboard: %s://%s/ (namespace %s)\n", scheme, ln.Addr(), clients.Namespace)
+	fmt.Fprintf(cmd.OutOrStdout(), "dashboard: %s://%s/ (%s)\n", scheme, ln.Addr(), "namespaces "+strings.Join(s.Namespaces(), ", "))
 	return serve(ctx, ln, s.Handler(), func() {
 		s.Drain()
 		log.Info("stopping: /readyz fails now; connections close after --shutdown-delay", "delay", o.shutdownDelay)

@@ -17,16 +17,25 @@ func TestServeRefusesBadFlags(t *testing.T) {
 		"negative drain":     {"--shutdown-delay", "-1s"},
 		"an argument":        {"prod"},
 		"an unknown setting": {"--token-heder", "X"},
+		"a bad namespace":    {"-n", "prod,Not_A_Namespace"},
 	}
 	for name, args := range cases {
-		t.Run(name, func(t *testing.T) {
-			var stderr strings.Builder
-			code := run(context.Background(), append([]string{"serve"}, args...),
-				streams{in: strings.NewReader(""), out: io.Discard, err: &stderr})
-			if code != exitUsage {
-				t.Errorf("exit %d, want %d; stderr:\n%s", code, exitUsage, stderr.String())
+		for _, command := range []string{"serve", "dashboard"} {
+			if command == "dashboard" && name != "a bad namespace" {
+				continue
 			}
-		})
+			t.Run(command+" "+name, func(t *testing.T) {
+				var stderr strings.Builder
+				code := run(context.Background(), append([]string{command}, args...),
+					streams{in: strings.NewReader(""), out: io.Discard, err: &stderr})
+				if code != exitUsage {
+					t.Errorf("exit %d, want %d; stderr:\n%s", code, exitUsage, stderr.String())
+				}
+				if name == "a bad namespace" && !strings.Contains(stderr.String(), `"Not_A_Namespace"`) {
+					t.Errorf("stderr does not name the bad namespace:\n%s", stderr.String())
+				}
+			})
+		}
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/cutover/cutover/internal/engine"
@@ -74,47 +73,51 @@ func decide(approve bool) func(context.Context, engine.Run, string, string) erro
 	}
 }
 
-// act returns the handler of the action at /apps/{app}/{action}: it
-// checks the form's CSRF token and that the app's latest record takes the
-// action, performs it through the engine as Options.By, and sends the
-// browser back to the app's page.
+// act returns the handler of the action at /apps/{ns}/{app}/{action}: it
+// checks the form's CSRF token, that the person may take the action and
+// that the app's latest record takes it, performs it through the engine
+// as the person, and sends the browser back to the app's page.
 func (s *Server) act(w http.ResponseWriter, r *http.Request) {
+	sc, ok := s.scope(w, r)
+	if !ok {
+		return
+	}
 	app, verb := r.PathValue("app"), r.PathValue("action")
 	a, ok := actions[verb]
 	if !ok {
-		s.fail(w, r, http.StatusNotFound, app, "No action "+verb+".")
+		s.fail(w, r, http.StatusNotFound, sc.ns, app, "No action "+verb+".")
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
-		s.fail(w, r, http.StatusBadRequest, app, "The form could not be read: "+err.Error())
+		s.fail(w, r, http.StatusBadRequest, sc.ns, app, "The form could not be read: "+err.Error())
 		return
 	}
 	p := personOf(r.Context())
 	if !validToken(p.csrf, r.PostForm.Get("csrf")) {
-		s.fail(w, r, http.StatusForbidden, app, "The form's token is missing or wrong: reload the page and try again.")
+		s.fail(w, r, http.StatusForbidden, sc.ns, app, "The form's token is missing or wrong: reload the page and try again.")
 		return
 	}
-	if !s.mayAct(r.Context(), p, verb) {
-		s.fail(w, r, http.StatusForbidden, app, p.name+" may not "+verb+" releases in namespace "+s.namespace()+".")
+	if !s.mayAct(r.Context(), p, sc.ns, verb) {
+		s.fail(w, r, http.StatusForbidden, sc.ns, app, p.name+" may not "+verb+" releases in namespace "+sc.ns+".")
 		return
 	}
-	if !a.allowed(p.records.app(app)) {
-		s.fail(w, r, http.StatusConflict, app, "The latest release of "+app+" does not take "+verb+" now.")
+	if !a.allowed(sc.recs.app(app)) {
+		s.fail(w, r, http.StatusConflict, sc.ns, app, "The latest release of "+app+" does not take "+verb+" now.")
 		return
 	}
-	err := a.do(r.Context(), engine.Run{Clients: p.clients, App: app}, p.name, r.PostForm.Get("comment"))
+	err := a.do(r.Context(), engine.Run{Clients: p.clients.In(sc.ns), App: app}, p.name, r.PostForm.Get("comment"))
 	switch {
 	case errors.Is(err, strategy.ErrRefused):
-		s.fail(w, r, http.StatusConflict, app, err.Error())
+		s.fail(w, r, http.StatusConflict, sc.ns, app, err.Error())
 		return
 	case err != nil:
-		s.opts.Log.ErrorContext(r.Context(), "dashboard: "+verb, "app", app, "error", err)
-		s.fail(w, r, http.StatusInternalServerError, app, err.Error())
+		s.opts.Log.ErrorContext(r.Context(), "dashboard: "+verb, "namespace", sc.ns, "app", app, "error", err)
+		s.fail(w, r, http.StatusInternalServerError, sc.ns, app, err.Error())
 		return
 	}
-	s.opts.Log.InfoContext(r.Context(), "dashboard: "+verb, "app", app, "by", p.name)
-	http.Redirect(w, r, "/apps/"+url.PathEscape(app), http.StatusSeeOther)
+	s.opts.Log.InfoContext(r.Context(), "dashboard: "+verb, "namespace", sc.ns, "app", app, "by", p.name)
+	http.Redirect(w, r, appPath(sc.ns, app), http.StatusSeeOther)
 }
 
 // validToken compares a form's token with the person's in constant time.

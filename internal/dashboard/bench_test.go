@@ -170,7 +170,7 @@ func BenchmarkEventToDOM(b *testing.B) {
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
 	defer stop() // first: ends the page's event stream, which Close waits for
-	do(b, bctx, 30*time.Second, "open the release", chromedp.Navigate(srv.URL+"/apps/latency"),
+	do(b, bctx, 30*time.Second, "open the release", chromedp.Navigate(srv.URL+appPath(ns, "latency")),
 		chromedp.WaitVisible(chromedp.CSS("body[data-synced] li.stage")),
 		chromedp.Evaluate[chromedp.Void](`window.seen = {};
 new MutationObserver(function () {

@@ -125,7 +125,7 @@ func decideInBrowser(t *testing.T, button, color string, runErr error, shots boo
 			screenshot(t, bctx, name)
 		}
 	}
-	row := "#app-" + app
+	row := `[id="app-` + ns + "/" + app + `"]`
 	do(t, bctx, 30*time.Second, "open the apps view", chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS(row)))
 	value(t, bctx, 5*time.Second, "mark the page", chromedp.Evaluate[bool](`window.stillThisPage = true`))
 
@@ -145,7 +145,7 @@ func decideInBrowser(t *testing.T, button, color string, runErr error, shots boo
 
 	// The page fetches itself again once its event stream opens (live.js),
 	// which replaces the nodes: act once it has.
-	do(t, bctx, 30*time.Second, "open the release", chromedp.Navigate(srv.URL+"/apps/"+app),
+	do(t, bctx, 30*time.Second, "open the release", chromedp.Navigate(srv.URL+appPath(ns, app)),
 		chromedp.WaitVisible(chromedp.CSS("body[data-synced] button."+button)),
 		chromedp.SendKeys(chromedp.CSS("#comment"), "checked the test URL"))
 	shot("release-confirm")
@@ -217,7 +217,7 @@ func TestBrowserRendersWhatPeopleWroteAsText(t *testing.T) {
 	storeHostileRecord(t, ns, "hostile", release.OutcomeFailed,
 		&release.Approval{State: release.ApprovalRejected, By: imgTag, Comment: scriptTag})
 	srv := newDashboard(t, clientsFor(t, ns), "alice")
-	for _, path := range []string{"/", "/apps/hostile"} {
+	for _, path := range []string{"/", appPath(ns, "hostile")} {
 		do(t, bctx, 30*time.Second, "open "+path, chromedp.Navigate(srv.URL+path), chromedp.WaitVisible(chromedp.CSS("main")))
 		counts := value(t, bctx, 5*time.Second, "count the elements", chromedp.Evaluate[[]int](
 			`[document.scripts.length, document.images.length, document.querySelectorAll('[onerror]').length]`))
@@ -254,7 +254,7 @@ func TestBrowserRollsBack(t *testing.T) {
 		t.Fatalf("production selects %s after two releases, want green", got)
 	}
 	srv := newDashboard(t, clients, "alice")
-	do(t, bctx, 30*time.Second, "open the release", chromedp.Navigate(srv.URL+"/apps/"+app),
+	do(t, bctx, 30*time.Second, "open the release", chromedp.Navigate(srv.URL+appPath(ns, app)),
 		chromedp.WaitVisible(chromedp.CSS("body[data-synced] button.rollback")))
 	if text := value(t, bctx, 5*time.Second, "read the rollback form", chromedp.Text(chromedp.CSS("#rollback"))); !strings.Contains(text, "revision 1") {
 		t.Errorf("the rollback form says %q, want it to name revision 1", text)

@@ -96,14 +96,14 @@ func TestCanaryActions(t *testing.T) {
 			events := changes(t, srv.URL)
 			done := make(chan error, 1)
 			go func() { done <- deployCanary(ctx, t, clients, "8", tc.steps...) }()
-			page := waitForPage(t, srv.URL+"/apps/web", tc.marker, events, done)
-			if tc.action == "promote" && !strings.Contains(page, "/apps/web/abort") {
+			page := waitForPage(t, srv.URL+appPath(ns, "web"), tc.marker, events, done)
+			if tc.action == "promote" && !strings.Contains(page, appPath(ns, "web")+"/abort") {
 				t.Errorf("the paused canary's page offers no Abort")
 			}
 			if tc.action == "promote" {
 				assertTracksShown(t, ns, page)
 			}
-			resp, _ := post(t, srv.URL+"/apps/web/"+tc.action, url.Values{"csrf": {csrfToken(t, page)}, "comment": {"by the dashboard"}})
+			resp, _ := post(t, srv.URL+appPath(ns, "web")+"/"+tc.action, url.Values{"csrf": {csrfToken(t, page)}, "comment": {"by the dashboard"}})
 			if resp.StatusCode != http.StatusSeeOther {
 				t.Fatalf("POST %s: %d, want 303", tc.action, resp.StatusCode)
 			}

@@ -44,18 +44,18 @@ func TestDecideWaitingRelease(t *testing.T) {
 			go func() { done <- deployBlueGreen(ctx, clients, "8", &engine.Approval{Timeout: 2 * time.Minute}) }()
 
 			waitForPage(t, srv.URL+"/", `<span class="marker">waiting for approval</span>`, events, done)
-			_, page := get(t, srv.URL+"/apps/"+app)
+			_, page := get(t, srv.URL+appPath(ns, app))
 			token := csrfToken(t, page)
 			refuseForgedDecisions(t, srv.URL, ns)
 
 			drain(events)
 			comment := `checked "the test URL" <b>`
-			resp, _ := post(t, srv.URL+"/apps/"+app+"/"+tc.action, url.Values{"csrf": {token}, "comment": {comment}})
+			resp, _ := post(t, srv.URL+appPath(ns, app)+"/"+tc.action, url.Values{"csrf": {token}, "comment": {comment}})
 			posted := time.Now()
-			if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/apps/"+app {
-				t.Fatalf("POST %s: %d, Location %q; want 303 to /apps/%s", tc.action, resp.StatusCode, resp.Header.Get("Location"), app)
+			if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/apps/"+ns+"/"+app {
+				t.Fatalf("POST %s: %d, Location %q; want 303 to /apps/%s/%s", tc.action, resp.StatusCode, resp.Header.Get("Location"), ns, app)
 			}
-			if !nextChange(events, app, time.Second) {
+			if !nextChange(events, ns+"/"+app, time.Second) {
 				t.Errorf("no change event of %s within 1s of the decision", app)
 			}
 			t.Logf("change event %s after the decision", time.Since(posted).Round(time.Millisecond))
@@ -93,7 +93,7 @@ func refuseForgedDecisions(t *testing.T, base, ns string) {
 	}
 	for _, action := range []string{"approve", "reject"} {
 		for _, tc := range cases {
-			u := base + "/apps/" + app + "/" + action
+			u := base + appPath(ns, app) + "/" + action
 			var code int
 			if tc.method == http.MethodGet {
 				code, _ = get(t, u)
@@ -120,12 +120,12 @@ func assertDecisionShown(t *testing.T, base string, events <-chan string, rec *r
 	deadline := time.Now().Add(10 * time.Second)
 	var body string
 	for {
-		_, body = get(t, base+"/apps/"+app)
+		_, body = get(t, base+appPath(rec.Namespace, app))
 		if strings.Contains(body, "by <strong>alice</strong>") && strings.Contains(body, `outcome-`+rec.Outcome+`">`+rec.Outcome) &&
 			!strings.Contains(body, "stage-running") {
 			break
 		}
-		if !nextChange(events, app, time.Until(deadline)) {
+		if !nextChange(events, rec.Namespace+"/"+app, time.Until(deadline)) {
 			t.Fatalf("the app's page never showed the decision and the finished run:\n%s", body)
 		}
 	}

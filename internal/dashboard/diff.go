@@ -33,20 +33,23 @@ type diffLine struct {
 	Text string
 }
 
-// diffPage shows /apps/{app}/diff?from=N&to=M: what changed between two
-// releases' objects. Secrets are never shown: the records do not keep
+// diffPage shows /apps/{ns}/{app}/diff?from=N&to=M: what changed between
+// two releases' objects. Secrets are never shown: the records do not keep
 // them, and any the objects hold are left out.
 func (s *Server) diffPage(w http.ResponseWriter, r *http.Request) {
+	sc, ok := s.scope(w, r)
+	if !ok {
+		return
+	}
 	app := r.PathValue("app")
-	who := personOf(r.Context())
-	list := who.records.app(app)
+	list := sc.recs.app(app)
 	from, to := revisionOf(list, r.URL.Query().Get("from")), revisionOf(list, r.URL.Query().Get("to"))
 	if from == nil || to == nil {
-		s.fail(w, r, http.StatusNotFound, app, "Name two revisions of "+app+" that have records: ?from=N&to=M.")
+		s.fail(w, r, http.StatusNotFound, sc.ns, app, "Name two revisions of "+app+" that have records: ?from=N&to=M.")
 		return
 	}
 	v := &diffView{From: from, To: to, Secrets: mergeSorted(from.SkippedSecrets, to.SkippedSecrets)}
-	store := release.NewStore(who.clients.Typed, who.clients.Namespace)
+	store := release.NewStore(personOf(r.Context()).clients.Typed, sc.ns)
 	a, errA := objectsText(r.Context(), store, from)
 	b, errB := objectsText(r.Context(), store, to)
 	if err := cmp.Or(errA, errB); err != nil {
@@ -54,7 +57,7 @@ func (s *Server) diffPage(w http.ResponseWriter, r *http.Request) {
 	} else {
 		v.Lines = unified(a, b, fmt.Sprintf("revision %d", from.Revision), fmt.Sprintf("revision %d", to.Revision))
 	}
-	s.render(w, r, http.StatusOK, "diff", page{Title: app + ": revisions " + strconv.Itoa(from.Revision) + " and " + strconv.Itoa(to.Revision), App: app, Diff: v})
+	s.render(w, r, http.StatusOK, "diff", page{Title: app + ": revisions " + strconv.Itoa(from.Revision) + " and " + strconv.Itoa(to.Revision), Namespace: sc.ns, App: app, Diff: v})
 }
 
 func revisionOf(list []*release.Record, s string) *release.Record {

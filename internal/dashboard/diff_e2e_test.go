@@ -33,11 +33,11 @@ func TestDiffOfTwoReleases(t *testing.T) {
 		}
 	}
 	srv := newDashboard(t, clients, "alice")
-	code, body := get(t, srv.URL+"/apps/"+app)
+	code, body := get(t, srv.URL+appPath(ns, app))
 	if code != http.StatusOK || !strings.Contains(body, `/diff?from=1&amp;to=2`) {
 		t.Fatalf("the release view: %d, want a link to the changes since revision 1:\n%s", code, body)
 	}
-	code, body = get(t, srv.URL+"/apps/"+app+"/diff?from=1&to=2")
+	code, body = get(t, srv.URL+appPath(ns, app)+"/diff?from=1&to=2")
 	if code != http.StatusOK {
 		t.Fatalf("diff: %d\n%s", code, body)
 	}
@@ -49,10 +49,10 @@ func TestDiffOfTwoReleases(t *testing.T) {
 	if strings.Contains(body, secretValue) || strings.Contains(body, "aHVudGVyMi") { // base64 of it too
 		t.Errorf("the diff shows the Secret's value:\n%s", body)
 	}
-	if code, _ := get(t, srv.URL+"/apps/"+app+"/diff?from=1&to=9"); code != http.StatusNotFound {
+	if code, _ := get(t, srv.URL+appPath(ns, app)+"/diff?from=1&to=9"); code != http.StatusNotFound {
 		t.Errorf("diff with a revision that has no record: %d, want 404", code)
 	}
-	if _, same := get(t, srv.URL+"/apps/"+app+"/diff?from=2&to=2"); !strings.Contains(same, "applied the same objects") {
+	if _, same := get(t, srv.URL+appPath(ns, app)+"/diff?from=2&to=2"); !strings.Contains(same, "applied the same objects") {
 		t.Errorf("a release compared with itself does not say it is the same:\n%s", same)
 	}
 }

@@ -42,7 +42,7 @@ func TestEscapesWhatPeopleWrote(t *testing.T) {
 		&release.Approval{State: release.ApprovalPending, Comment: scriptTag})
 	srv := newDashboard(t, clientsFor(t, ns), imgTag)
 	escaped := []string{"&lt;script&gt;alert(1)&lt;/script&gt;", "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;"}
-	for _, path := range []string{"/", "/apps/hostile", "/apps/waiting"} {
+	for _, path := range []string{"/", appPath(ns, "hostile"), appPath(ns, "waiting")} {
 		t.Run(path, func(t *testing.T) {
 			code, body := get(t, srv.URL+path)
 			if code != http.StatusOK {
@@ -87,13 +87,16 @@ func TestSecurityHeaders(t *testing.T) {
 		{"GET", "/", http.StatusMisdirectedRequest, "text/plain; charset=utf-8", "loopback address only", "evil.example:80"},
 		{"GET", "/", http.StatusOK, "text/html; charset=utf-8", "hostile", "localhost"},
 		{"GET", "/", http.StatusOK, "text/html; charset=utf-8", "hostile", ""},
-		{"GET", "/apps/hostile", http.StatusOK, "text/html; charset=utf-8", "History", ""},
+		{"GET", appPath(ns, "hostile"), http.StatusOK, "text/html; charset=utf-8", "History", ""},
+		{"GET", appPath(ns, "nobody"), http.StatusNotFound, "text/html; charset=utf-8", "No release records of app nobody", ""},
+		{"GET", "/apps/hostile", http.StatusSeeOther, "text/html; charset=utf-8", appPath(ns, "hostile"), ""},
 		{"GET", "/apps/nobody", http.StatusNotFound, "text/html; charset=utf-8", "No release records of app nobody", ""},
+		{"GET", appPath("elsewhere", "hostile"), http.StatusNotFound, "text/html; charset=utf-8", "does not show namespace elsewhere", ""},
 		{"GET", "/healthz", http.StatusOK, "text/plain; charset=utf-8", "ok", ""},
 		{"GET", "/static/live.js", http.StatusOK, "text/javascript; charset=utf-8", "new EventSource('/events')", ""},
 		{"GET", "/static/style.css", http.StatusOK, "text/css; charset=utf-8", ".marker", ""},
-		{"GET", "/apps/hostile/approve", http.StatusMethodNotAllowed, "", "", ""},
-		{"POST", "/apps/hostile/approve", http.StatusForbidden, "text/html; charset=utf-8", "token is missing or wrong", ""},
+		{"GET", appPath(ns, "hostile") + "/approve", http.StatusMethodNotAllowed, "", "", ""},
+		{"POST", appPath(ns, "hostile") + "/approve", http.StatusForbidden, "text/html; charset=utf-8", "token is missing or wrong", ""},
 		{"GET", "/no/such/page", http.StatusNotFound, "", "", ""},
 	}
 	for _, tc := range cases {

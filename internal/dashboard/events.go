@@ -11,8 +11,9 @@ import (
 // proxies keep it open.
 const keepAlive = 25 * time.Second
 
-// events streams Server-Sent Events: "change" with the app's name as data
-// whenever an app's records change. It ends when the client goes or the
+// events streams Server-Sent Events: "change" with NAMESPACE/APP as data
+// whenever an app's records change, in the namespaces the person may
+// read when the stream opens. It ends when the client goes or the
 // server's context ends (graceful shutdown waits for it).
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	flusher, ok := w.(http.Flusher)
@@ -23,8 +24,15 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	p := personOf(r.Context())
 	p.streams.Add(1)
 	defer p.streams.Add(-1)
-	changes, stop := p.records.subscribe()
-	defer stop()
+	shown, _, _ := s.readable(r.Context(), p)
+	if len(shown) == 0 {
+		http.Error(w, p.name+" may read the records of none of the dashboard's namespaces", http.StatusForbidden)
+		return
+	}
+	changes := make(chan change, subscriberBuffer)
+	for _, sc := range shown {
+		defer sc.recs.subscribe(changes)()
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
@@ -39,9 +47,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-s.ctx.Done():
 			return
-		case app := <-changes:
-			// App names are DNS labels; a line break would end the data.
-			fmt.Fprintf(w, "event: change\ndata: %s\n\n", strings.NewReplacer("\n", "", "\r", "").Replace(app))
+		case c := <-changes:
+			// Names are DNS labels; a line break would end the data.
+			fmt.Fprintf(w, "event: change\ndata: %s\n\n", strings.NewReplacer("\n", "", "\r", "").Replace(c.ns+"/"+c.app))
 		case <-tick.C:
 			fmt.Fprint(w, ": keep-alive\n\n")
 		}

@@ -35,12 +35,13 @@ func clientsFor(t testing.TB, ns string) *kube.Clients {
 	return c
 }
 
-// newDashboard starts a dashboard of clients' namespace, acting as by,
-// behind a test HTTP server; both stop with the test.
-func newDashboard(t *testing.T, clients *kube.Clients, by string) *httptest.Server {
+// newDashboard starts a dashboard of the namespaces (none: clients'
+// namespace), acting as by, behind a test HTTP server; both stop with the
+// test.
+func newDashboard(t *testing.T, clients *kube.Clients, by string, namespaces ...string) *httptest.Server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := New(ctx, Options{Clients: clients, By: by, Log: slog.New(slog.NewTextHandler(testWriter{t}, nil)), Loopback: true})
+	s, err := New(ctx, Options{Clients: clients, Namespaces: namespaces, By: by, Log: slog.New(slog.NewTextHandler(testWriter{t}, nil)), Loopback: true})
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -170,9 +171,17 @@ func csrfToken(t *testing.T, page string) string {
 	return m[1]
 }
 
-// changes connects to the server's event stream and returns the app names
-// of its "change" events, as they arrive. The stream ends with the test.
+// changes connects to the server's event stream and returns the apps
+// (NAMESPACE/APP) of its "change" events, as they arrive. The stream ends
+// with the test.
 func changes(t *testing.T, base string) <-chan string {
+	t.Helper()
+	return changesFrom(t, http.DefaultClient, base, nil)
+}
+
+// changesFrom is changes through client, with the headers given as
+// name, value pairs.
+func changesFrom(t *testing.T, client *http.Client, base string, header []string) <-chan string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -180,7 +189,10 @@ func changes(t *testing.T, base string) <-chan string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +231,8 @@ func drain(ch <-chan string) {
 	}
 }
 
-// nextChange waits up to within for a change event of app.
+// nextChange waits up to within for a change event of app, named
+// NAMESPACE/APP.
 func nextChange(ch <-chan string, app string, within time.Duration) bool {
 	deadline := time.After(within)
 	for {

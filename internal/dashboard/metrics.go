@@ -13,19 +13,19 @@ import (
 // that waited an hour for its approval.
 var durationBuckets = []float64{1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600}
 
-// metrics describes the namespace's releases from the records the
+// metrics describes the namespaces' releases from the records the
 // dashboard watches, read at each scrape: the records are the truth, so a
 // restarted dashboard reports the same figures.
 type metrics struct {
-	records *records
-	ns      string
+	views      *views
+	namespaces []string
 
 	releases, release, stage, pending, measurements *prometheus.Desc
 }
 
-func newMetrics(recs *records, ns string) *metrics {
+func newMetrics(v *views, namespaces []string) *metrics {
 	return &metrics{
-		records: recs, ns: ns,
+		views: v, namespaces: namespaces,
 		releases: prometheus.NewDesc("cutover_releases", "Release records kept (the latest 30 of each app), by app, strategy and outcome.",
 			[]string{"namespace", "app", "strategy", "outcome"}, nil),
 		release: prometheus.NewDesc("cutover_release_duration_seconds", "How long the finished releases of the kept records took, from start to outcome.",
@@ -46,28 +46,31 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Collect reads the records as they are now: none when the dashboard's
-// own identity may not read them (serve mode).
+// Collect reads the records as they are now: none of a namespace whose
+// records the dashboard's own identity may not read (serve mode).
 func (m *metrics) Collect(ch chan<- prometheus.Metric) {
-	if m.records == nil {
-		return
-	}
-	for _, app := range m.records.names() {
-		list := m.records.app(app)
-		if len(list) == 0 {
+	for _, ns := range m.namespaces {
+		recs, err := m.views.of(ns)
+		if err != nil {
 			continue
 		}
-		pending := 0.0
-		if waitOf(list[0]).Label != "" {
-			pending = 1
+		for _, app := range recs.names() {
+			list := recs.app(app)
+			if len(list) == 0 {
+				continue
+			}
+			pending := 0.0
+			if waitOf(list[0]).Label != "" {
+				pending = 1
+			}
+			ch <- prometheus.MustNewConstMetric(m.pending, prometheus.GaugeValue, pending, ns, app)
+			m.collectApp(ch, ns, app, list)
 		}
-		ch <- prometheus.MustNewConstMetric(m.pending, prometheus.GaugeValue, pending, m.ns, app)
-		m.collectApp(ch, app, list)
 	}
 }
 
 // collectApp sends one app's counts and durations.
-func (m *metrics) collectApp(ch chan<- prometheus.Metric, app string, list []*release.Record) {
+func (m *metrics) collectApp(ch chan<- prometheus.Metric, ns, app string, list []*release.Record) {
 	counts := map[[2]string]float64{}
 	took := map[string]*histogram{}
 	stages := map[string]*histogram{}
@@ -87,16 +90,16 @@ func (m *metrics) collectApp(ch chan<- prometheus.Metric, app string, list []*re
 		}
 	}
 	for k, n := range counts {
-		ch <- prometheus.MustNewConstMetric(m.releases, prometheus.GaugeValue, n, m.ns, app, k[0], k[1])
+		ch <- prometheus.MustNewConstMetric(m.releases, prometheus.GaugeValue, n, ns, app, k[0], k[1])
 	}
 	for strategy, h := range took {
-		ch <- h.metric(m.release, m.ns, app, strategy)
+		ch <- h.metric(m.release, ns, app, strategy)
 	}
 	for stage, h := range stages {
-		ch <- h.metric(m.stage, m.ns, app, stage)
+		ch <- h.metric(m.stage, ns, app, stage)
 	}
 	for k, n := range measured {
-		ch <- prometheus.MustNewConstMetric(m.measurements, prometheus.GaugeValue, n, m.ns, app, k[0], k[1])
+		ch <- prometheus.MustNewConstMetric(m.measurements, prometheus.GaugeValue, n, ns, app, k[0], k[1])
 	}
 }
 

@@ -43,7 +43,7 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 	srv := newDashboard(t, clientsFor(t, ns), "alice")
-	if _, page := get(t, srv.URL+"/apps/api"); strings.Count(page, `<circle class="point phase-`) != 3 || !strings.Contains(page, `phase-failed`) {
+	if _, page := get(t, srv.URL+appPath(ns, "api")); strings.Count(page, `<circle class="point phase-`) != 3 || !strings.Contains(page, `phase-failed`) {
 		t.Errorf("the canary's page does not chart its 3 measurements, one failed:\n%s", page)
 	}
 	families := scrape(t, srv.URL+"/metrics")
@@ -85,7 +85,13 @@ func TestMetrics(t *testing.T) {
 // scrape reads url in Prometheus' text format.
 func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
 	t.Helper()
-	resp, err := http.Get(url)
+	return scrapeFrom(t, http.DefaultClient, url)
+}
+
+// scrapeFrom is scrape through client.
+func scrapeFrom(t *testing.T, client *http.Client, url string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := client.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ func TestProductionNow(t *testing.T) {
 	}
 	srv := newDashboard(t, clients, "alice")
 	endpoints := readyEndpoints(t, ns)
-	_, page := get(t, srv.URL+"/apps/"+app)
+	_, page := get(t, srv.URL+appPath(ns, app))
 	want := []string{`<section id="production">`, "<code>role=blue</code>",
 		fmt.Sprintf("its EndpointSlices list %d ready endpoints.", len(endpoints)), "<h3>blue</h3>"}
 	for _, pod := range endpoints {

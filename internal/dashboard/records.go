@@ -35,22 +35,26 @@ const subscriberBuffer = 64
 // records it reads them again through release.Store (which alone decodes
 // them) and tells its subscribers the app's name.
 type records struct {
+	ns    string
 	store *release.Store
 	log   *slog.Logger
 
 	mu    sync.RWMutex
 	apps  map[string][]*release.Record
 	dirty map[string]bool
-	subs  map[chan string]struct{}
+	subs  map[chan<- change]struct{}
 	wake  chan struct{}
 }
+
+// change names an app whose records changed.
+type change struct{ ns, app string }
 
 // watchRecords lists and watches the records of clients' namespace, and
 // returns once every app's records are read. The watch ends with ctx.
 func watchRecords(ctx context.Context, clients *kube.Clients, log *slog.Logger) (*records, error) {
 	v := &records{
-		store: release.NewStore(clients.Typed, clients.Namespace), log: log,
-		apps: map[string][]*release.Record{}, dirty: map[string]bool{}, subs: map[chan string]struct{}{},
+		ns: clients.Namespace, store: release.NewStore(clients.Typed, clients.Namespace), log: log,
+		apps: map[string][]*release.Record{}, dirty: map[string]bool{}, subs: map[chan<- change]struct{}{},
 		wake: make(chan struct{}, 1),
 	}
 	// One list first, so that an unreachable cluster or a missing
@@ -176,7 +180,7 @@ func (v *records) refresh(ctx context.Context, app string) error {
 	}
 	for ch := range v.subs {
 		select {
-		case ch <- app:
+		case ch <- change{ns: v.ns, app: app}:
 		default: // a subscriber that far behind misses a change
 		}
 	}
@@ -216,14 +220,14 @@ func (v *records) names() []string {
 	return out
 }
 
-// subscribe returns a channel that receives the name of each app whose
-// records change, and a function that ends the subscription.
-func (v *records) subscribe() (<-chan string, func()) {
-	ch := make(chan string, subscriberBuffer)
+// subscribe sends each change of an app's records to ch (which several
+// namespaces' records may share) until the returned function is called.
+// A change that finds ch full is dropped.
+func (v *records) subscribe(ch chan<- change) func() {
 	v.mu.Lock()
 	v.subs[ch] = struct{}{}
 	v.mu.Unlock()
-	return ch, func() {
+	return func() {
 		v.mu.Lock()
 		delete(v.subs, ch)
 		v.mu.Unlock()

@@ -46,8 +46,8 @@ type ServeOptions struct {
 	// removed RoleBinding shows on the page. Actions are authorized again
 	// by the API server as the person anyway.
 	ReviewTTL time.Duration
-	// IdleTTL is how long a person's view of the records (a watch as
-	// them) is kept after their last request (default 10m).
+	// IdleTTL is how long a person's views of the records (watches as
+	// them) are kept after their last request (default 10m).
 	IdleTTL time.Duration
 }
 
@@ -64,7 +64,7 @@ func (o *ServeOptions) defaults() {
 }
 
 // person is who a request comes from: the name decisions record, clients
-// that act as them, their view of the records and their form token.
+// that act as them, their views of the records and their form token.
 type person struct {
 	name string
 	// subject is the person as the API server authenticated them; nil in
@@ -72,10 +72,10 @@ type person struct {
 	// alone decides.
 	subject *access.Subject
 	clients *kube.Clients
-	records *records
+	views   *views
 	csrf    string
 
-	cancel   context.CancelFunc // ends the records' watch
+	cancel   context.CancelFunc // ends the records' watches
 	lastSeen atomic.Int64       // unix nanoseconds
 	streams  atomic.Int32       // open event streams
 }
@@ -103,7 +103,7 @@ type guard struct {
 	mu       sync.Mutex
 	reviews  map[[32]byte]review // by the token's hash
 	allowed  map[string]verdict  // by person and action
-	people   map[string]*entry   // by identity
+	people   onceEach[*person]   // by identity
 	sessions map[string]session  // by cookie value
 }
 
@@ -122,17 +122,10 @@ type session struct {
 	expires time.Time
 }
 
-// entry holds a person once their view of the records is read.
-type entry struct {
-	once sync.Once
-	p    *person
-	err  error
-}
-
 func newGuard(ctx context.Context, opts ServeOptions, base *kube.Clients, log *slog.Logger, key []byte) *guard {
 	opts.defaults()
 	g := &guard{opts: opts, base: base, key: key, ctx: ctx, log: log,
-		reviews: map[[32]byte]review{}, allowed: map[string]verdict{}, people: map[string]*entry{}, sessions: map[string]session{}}
+		reviews: map[[32]byte]review{}, allowed: map[string]verdict{}, sessions: map[string]session{}}
 	go g.sweep(ctx)
 	return g
 }
@@ -179,9 +172,9 @@ func reason(msg string) string {
 }
 
 // may reports whether s may take action (a key of actionNeeds, or "view")
-// in the namespace, asking the API server once per ReviewTTL.
-func (g *guard) may(ctx context.Context, s access.Subject, action string) (bool, error) {
-	key := identity(s) + "\x00" + action
+// in namespace ns, asking the API server once per ReviewTTL.
+func (g *guard) may(ctx context.Context, s access.Subject, ns, action string) (bool, error) {
+	key := identity(s) + "\x00" + ns + "\x00" + action
 	g.mu.Lock()
 	v, ok := g.allowed[key]
 	g.mu.Unlock()
@@ -192,7 +185,7 @@ func (g *guard) may(ctx context.Context, s access.Subject, action string) (bool,
 	if action != "view" {
 		needs = actionNeeds[action]
 	}
-	denied, err := access.Denied(ctx, g.base.Typed, s, needs(g.base.Namespace))
+	denied, err := access.Denied(ctx, g.base.Typed, s, needs(ns))
 	if err != nil {
 		return false, err
 	}
@@ -209,43 +202,25 @@ func identity(s access.Subject) string {
 	return s.User + "\x00" + s.UID + "\x00" + strings.Join(groups, "\x00")
 }
 
-// person returns s's state, starting their view of the records (a watch
-// as them) on their first request.
+// person returns s's state, made on their first request.
 func (g *guard) person(s access.Subject) (*person, error) {
-	key := identity(s)
-	g.mu.Lock()
-	e, ok := g.people[key]
-	if !ok {
-		e = &entry{}
-		g.people[key] = e
+	p, err := g.people.get(identity(s), func() (*person, error) { return g.start(s) })
+	if err != nil {
+		return nil, err
 	}
-	g.mu.Unlock()
-	e.once.Do(func() { e.p, e.err = g.start(s) })
-	if e.err != nil {
-		g.mu.Lock()
-		if g.people[key] == e {
-			delete(g.people, key) // the next request tries again
-		}
-		g.mu.Unlock()
-		return nil, e.err
-	}
-	e.p.seen()
-	return e.p, nil
+	p.seen()
+	return p, nil
 }
 
-// start builds clients that impersonate s and watches the records as them.
+// start builds clients that impersonate s; their views of the records
+// (watches as them) start when a page needs them.
 func (g *guard) start(s access.Subject) (*person, error) {
 	clients, err := g.base.As(rest.ImpersonationConfig{UserName: s.User, UID: s.UID, Groups: s.Groups})
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(g.ctx)
-	recs, err := watchRecords(ctx, clients, g.log)
-	if err != nil {
-		cancel()
-		return nil, err
-	}
-	p := &person{name: s.User, subject: &s, clients: clients, records: recs, cancel: cancel, csrf: g.formToken(s)}
+	p := &person{name: s.User, subject: &s, clients: clients, views: newViews(ctx, clients, g.log), cancel: cancel, csrf: g.formToken(s)}
 	return p, nil
 }
 
@@ -273,15 +248,15 @@ func (g *guard) sweep(ctx context.Context) {
 }
 
 func (g *guard) sweepOnce(now time.Time) {
+	g.people.drop(func(p *person) bool {
+		idle := p.streams.Load() == 0 && now.Sub(time.Unix(0, p.lastSeen.Load())) > g.opts.IdleTTL
+		if idle {
+			p.cancel()
+		}
+		return idle
+	})
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	for k, e := range g.people {
-		p := e.p
-		if p != nil && p.streams.Load() == 0 && now.Sub(time.Unix(0, p.lastSeen.Load())) > g.opts.IdleTTL {
-			p.cancel()
-			delete(g.people, k)
-		}
-	}
 	for k, r := range g.reviews {
 		if now.After(r.until) {
 			delete(g.reviews, k)

@@ -47,7 +47,9 @@ type serveBed struct {
 	tokens map[string]string
 }
 
-func newServeBed(t *testing.T) *serveBed {
+// newServeBed makes the serve bed; its dashboard shows its namespace and
+// the others given, which hold nothing of its own.
+func newServeBed(t *testing.T, others ...string) *serveBed {
 	t.Helper()
 	ns := cluster.Namespace(t)
 	admin := clientsFor(t, ns)
@@ -60,7 +62,7 @@ func newServeBed(t *testing.T) *serveBed {
 	}
 	dash := dashboardClients(t, ns, saToken(t, ns, "cutover-dashboard"))
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := New(ctx, Options{Clients: dash, Log: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
+	s, err := New(ctx, Options{Clients: dash, Namespaces: append([]string{ns}, others...), Log: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
 		Serve: &ServeOptions{TokenHeader: proxyHeader}})
 	if err != nil {
 		cancel()
@@ -125,7 +127,7 @@ func TestServeMode(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- deployBlueGreen(ctx, admin, "8", &engine.Approval{Timeout: 5 * time.Minute}) }()
 	waitPending(t, b.ns, done)
-	page := "/apps/" + app
+	page := appPath(b.ns, app)
 
 	t.Run("no token: the sign-in form, or 401", func(t *testing.T) {
 		if resp, _ := b.do(t, http.MethodGet, "/", "", nil); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/signin" {
@@ -356,9 +358,9 @@ func applyObject(t *testing.T, c *kube.Clients, obj *unstructured.Unstructured, 
 		obj.SetName(obj.GetName() + "-" + ns)
 		ri = c.Dynamic.Resource(m.Resource)
 	}
-	if obj.GetKind() == "ClusterRoleBinding" {
+	if kind := obj.GetKind(); kind == "ClusterRoleBinding" || kind == "RoleBinding" {
 		roleRef, _, _ := unstructured.NestedMap(obj.Object, "roleRef")
-		if name, _ := roleRef["name"].(string); !strings.HasPrefix(name, "system:") {
+		if name, _ := roleRef["name"].(string); kind == "ClusterRoleBinding" && !strings.HasPrefix(name, "system:") {
 			_ = unstructured.SetNestedField(obj.Object, name+"-"+ns, "roleRef", "name")
 		}
 		subjects, _, _ := unstructured.NestedSlice(obj.Object, "subjects")
@@ -390,13 +392,18 @@ func createServiceAccount(t *testing.T, ns, name, role string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if role == "" {
-		return
+	if role != "" {
+		bindRole(t, ns, ns, name, role)
 	}
-	rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name},
+}
+
+// bindRole binds ServiceAccount saNS/name to the Role of namespace ns.
+func bindRole(t *testing.T, ns, saNS, name, role string) {
+	t.Helper()
+	rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: saNS + "-" + name},
 		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role},
-		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: ns}}}
-	if _, err := cluster.Client.RbacV1().RoleBindings(ns).Create(ctx, rb, metav1.CreateOptions{}); err != nil {
+		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: saNS}}}
+	if _, err := cluster.Client.RbacV1().RoleBindings(ns).Create(context.Background(), rb, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -49,10 +49,10 @@ func (g *guard) tokenOf(r *http.Request) (token string, fromHeader bool) {
 	return "", false
 }
 
-// identify finds the request's person and lets the request on only if
-// they may read the namespace's records: in local mode always the
+// identify finds the request's person: in local mode always the
 // kubeconfig's identity; in serve mode the API server's answer about the
-// request's token.
+// request's token. What they may read and do, namespace by namespace, the
+// pages ask.
 func (s *Server) identify(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.guard == nil {
@@ -60,7 +60,7 @@ func (s *Server) identify(next http.Handler) http.Handler {
 			return
 		}
 		if !sameOrigin(r) {
-			s.fail(w, r, http.StatusForbidden, "", "The request came from another site.")
+			s.fail(w, r, http.StatusForbidden, "", "", "The request came from another site.")
 			return
 		}
 		token, fromHeader := s.guard.tokenOf(r)
@@ -71,25 +71,17 @@ func (s *Server) identify(next http.Handler) http.Handler {
 			return
 		case errors.Is(err, errUnauthenticated):
 			w.Header().Set("WWW-Authenticate", `Bearer realm="cutover"`)
-			s.fail(w, r, http.StatusUnauthorized, "", "Sign in: "+err.Error()+".")
+			s.fail(w, r, http.StatusUnauthorized, "", "", "Sign in: "+err.Error()+".")
 			return
 		case err != nil:
 			s.opts.Log.ErrorContext(r.Context(), "dashboard: authenticate", "error", err)
-			s.fail(w, r, http.StatusServiceUnavailable, "", "The API server could not review your token: "+err.Error())
+			s.fail(w, r, http.StatusServiceUnavailable, "", "", "The API server could not review your token: "+err.Error())
 			return
 		}
-		ok, err := s.guard.may(r.Context(), subject, "view")
-		if err == nil && !ok {
-			s.fail(w, r, http.StatusForbidden, "", subject.User+" may not read the release records of namespace "+s.namespace()+" (get, list and watch configmaps).")
-			return
-		}
-		var p *person
-		if err == nil {
-			p, err = s.guard.person(subject)
-		}
+		p, err := s.guard.person(subject)
 		if err != nil {
-			s.opts.Log.ErrorContext(r.Context(), "dashboard: read records as "+subject.User, "error", err)
-			s.fail(w, r, http.StatusServiceUnavailable, "", "The release records could not be read as "+subject.User+": "+err.Error())
+			s.opts.Log.ErrorContext(r.Context(), "dashboard: act as "+subject.User, "error", err)
+			s.fail(w, r, http.StatusServiceUnavailable, "", "", "The dashboard cannot act as "+subject.User+": "+err.Error())
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), personKey{}, p)))
@@ -109,24 +101,26 @@ func sameOrigin(r *http.Request) bool {
 	return err == nil && u.Host == r.Host
 }
 
-// can reports which actions p may take, for the page's buttons.
-func (s *Server) can(ctx context.Context, p *person) map[string]bool {
+// can reports which actions p may take in namespace ns, for the page's
+// buttons.
+func (s *Server) can(ctx context.Context, p *person, ns string) map[string]bool {
 	out := make(map[string]bool, len(actionNeeds))
 	for a := range actionNeeds {
-		out[a] = s.mayAct(ctx, p, a)
+		out[a] = s.mayAct(ctx, p, ns, a)
 	}
 	return out
 }
 
-// mayAct reports whether p may take action: always in local mode (the API
-// server decides when they act), else the API server's answer.
-func (s *Server) mayAct(ctx context.Context, p *person, action string) bool {
+// mayAct reports whether p may take action ("view" or a key of
+// actionNeeds) in namespace ns: always in local mode (the API server
+// decides when they act), else the API server's answer.
+func (s *Server) mayAct(ctx context.Context, p *person, ns, action string) bool {
 	if p.subject == nil {
 		return true
 	}
-	ok, err := s.guard.may(ctx, *p.subject, action)
+	ok, err := s.guard.may(ctx, *p.subject, ns, action)
 	if err != nil {
-		s.opts.Log.WarnContext(ctx, "dashboard: review permissions", "user", p.name, "action", action, "error", err)
+		s.opts.Log.WarnContext(ctx, "dashboard: review permissions", "user", p.name, "namespace", ns, "action", action, "error", err)
 	}
 	return ok && err == nil
 }
@@ -141,12 +135,12 @@ func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {
 // cookie.
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	if !sameOrigin(r) {
-		s.fail(w, r, http.StatusForbidden, "", "The request came from another site.")
+		s.fail(w, r, http.StatusForbidden, "", "", "The request came from another site.")
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
-		s.fail(w, r, http.StatusBadRequest, "", "The form could not be read: "+err.Error())
+		s.fail(w, r, http.StatusBadRequest, "", "", "The form could not be read: "+err.Error())
 		return
 	}
 	token := strings.TrimSpace(r.PostForm.Get("token"))
@@ -175,7 +169,7 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 	p := personOf(r.Context())
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil || !validToken(p.csrf, r.PostForm.Get("csrf")) {
-		s.fail(w, r, http.StatusForbidden, "", "The form's token is missing or wrong: reload the page and try again.")
+		s.fail(w, r, http.StatusForbidden, "", "", "The form's token is missing or wrong: reload the page and try again.")
 		return
 	}
 	if c, err := r.Cookie(sessionCookie); err == nil {

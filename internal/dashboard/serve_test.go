@@ -1,8 +1,11 @@
 package dashboard
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -90,7 +93,7 @@ func TestFormTokenIsPerPerson(t *testing.T) {
 // a person with an open event stream.
 func TestSweep(t *testing.T) {
 	now := time.Now()
-	g := &guard{opts: ServeOptions{IdleTTL: time.Minute}, people: map[string]*entry{},
+	g := &guard{opts: ServeOptions{IdleTTL: time.Minute},
 		reviews: map[[32]byte]review{{1}: {until: now.Add(-time.Second)}, {2}: {until: now.Add(time.Second)}},
 		allowed: map[string]verdict{"old": {until: now.Add(-time.Second)}}, sessions: map[string]session{"old": {expires: now.Add(-time.Second)}}}
 	ended := map[string]bool{}
@@ -98,16 +101,51 @@ func TestSweep(t *testing.T) {
 		p := &person{name: name, cancel: func() { ended[name] = true }}
 		p.lastSeen.Store(now.Add(-idle).UnixNano())
 		p.streams.Store(streams)
-		g.people[name] = &entry{p: p}
+		if _, err := g.people.get(name, func() (*person, error) { return p, nil }); err != nil {
+			t.Fatal(err)
+		}
 	}
 	add("idle", 2*time.Minute, 0)
 	add("watching", 2*time.Minute, 1)
 	add("recent", 10*time.Second, 0)
 	g.sweepOnce(now)
-	if !ended["idle"] || ended["watching"] || ended["recent"] || len(g.people) != 2 {
-		t.Errorf("ended %v, kept %d people; want only idle ended", ended, len(g.people))
+	if !ended["idle"] || ended["watching"] || ended["recent"] || g.people.len() != 2 {
+		t.Errorf("ended %v, kept %d people; want only idle ended", ended, g.people.len())
 	}
 	if len(g.reviews) != 1 || len(g.allowed) != 0 || len(g.sessions) != 0 {
 		t.Errorf("kept %d reviews, %d verdicts, %d sessions; want 1, 0, 0", len(g.reviews), len(g.allowed), len(g.sessions))
+	}
+}
+
+// onceEach makes a key's value once for concurrent gets, and tries a
+// failed make again.
+func TestOnceEach(t *testing.T) {
+	var o onceEach[int]
+	var made atomic.Int32
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, err := o.get("a", func() (int, error) { made.Add(1); return 7, nil })
+			if v != 7 || err != nil {
+				t.Errorf("get: %d, %v; want 7", v, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if made.Load() != 1 {
+		t.Errorf("made %d times for 8 concurrent gets, want once", made.Load())
+	}
+	failing := errors.New("refused")
+	if _, err := o.get("b", func() (int, error) { return 0, failing }); !errors.Is(err, failing) {
+		t.Errorf("a failing make: %v, want %v", err, failing)
+	}
+	if v, err := o.get("b", func() (int, error) { return 9, nil }); v != 9 || err != nil {
+		t.Errorf("after a failure: %d, %v; want 9 (made again)", v, err)
+	}
+	o.drop(func(v int) bool { return v == 7 })
+	if o.len() != 1 {
+		t.Errorf("after dropping a: %d keys, want 1", o.len())
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -27,10 +28,14 @@ var staticFiles embed.FS
 
 // Options configure a Server.
 type Options struct {
-	// Clients reach the namespace whose releases the dashboard shows: in
-	// local mode as the person running it, in serve mode as the dashboard
-	// itself, which then acts for each person (see ServeOptions).
+	// Clients reach the cluster: in local mode as the person running
+	// it, in serve mode as the dashboard itself, which then acts for each
+	// person (see ServeOptions).
 	Clients *kube.Clients
+	// Namespaces are those whose releases the dashboard shows, in this
+	// order; none: Clients' namespace. In serve mode each person sees
+	// those they may read.
+	Namespaces []string
 	// By is who acts in local mode: recorded in the decisions taken
 	// through the dashboard. Required in local mode; in serve mode the
 	// API server names each person.
@@ -48,22 +53,23 @@ type Options struct {
 	Loopback bool
 }
 
-// Server is the dashboard of one namespace.
+// Server is the dashboard of one or more namespaces.
 type Server struct {
 	opts  Options
 	ctx   context.Context // ends the event streams
 	local *person         // local mode's only person; nil in serve mode
 	guard *guard          // serve mode's people; nil in local mode
-	// records are the dashboard's own view, for /metrics: nil in serve
-	// mode when its identity may not read them.
-	records  *records
+	// own are the dashboard's own views of the records, for /metrics:
+	// in serve mode those its identity may read (tried again at each
+	// scrape, so that a Role granted later shows).
+	own      *views
 	pages    map[string]*template.Template
 	handler  http.Handler
 	draining atomic.Bool
 }
 
-// New watches the release records of opts.Clients' namespace and returns
-// once it has read them. The watch, and the event streams, end with ctx.
+// New watches the release records of the namespaces and returns once it
+// has read them. The watches, and the event streams, end with ctx.
 func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Clients == nil {
 		return nil, errors.New("dashboard: no clients")
@@ -74,21 +80,23 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
+	opts.Namespaces = uniqueNamespaces(opts.Namespaces, opts.Clients.Namespace)
 	pages, err := parsePages()
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, ctx: ctx, pages: pages}
-	recs, err := watchRecords(ctx, opts.Clients, opts.Log)
-	switch {
-	case err != nil && opts.Serve != nil && apierrors.IsForbidden(err):
-		opts.Log.InfoContext(ctx, "dashboard: /metrics shows no releases: the dashboard's own identity may not read the records (each person reads them as themselves)", "error", err)
-	case err != nil:
-		return nil, fmt.Errorf("dashboard: %w", err)
+	s := &Server{opts: opts, ctx: ctx, pages: pages, own: newViews(ctx, opts.Clients, opts.Log)}
+	for _, ns := range opts.Namespaces {
+		_, err := s.own.of(ns)
+		switch {
+		case opts.Serve != nil && apierrors.IsForbidden(err):
+			opts.Log.InfoContext(ctx, "dashboard: /metrics shows no releases of namespace "+ns+" until the dashboard's own identity may read its records (deploy/dashboard/metrics.yaml); people read them as themselves", "error", err)
+		case err != nil:
+			return nil, fmt.Errorf("dashboard: %w", err)
+		}
 	}
-	s.records = recs
 	if opts.Serve == nil {
-		s.local = &person{name: opts.By, clients: opts.Clients, records: recs, csrf: rand.Text()}
+		s.local = &person{name: opts.By, clients: opts.Clients, views: s.own, csrf: rand.Text()}
 	} else {
 		s.guard = newGuard(ctx, *opts.Serve, opts.Clients, opts.Log, []byte(rand.Text()))
 	}
@@ -99,6 +107,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	s.handler = securityHeaders(h)
 	return s, nil
 }
+
+// Namespaces are those the dashboard shows, in order.
+func (s *Server) Namespaces() []string { return slices.Clone(s.opts.Namespaces) }
 
 // Handler serves the dashboard.
 func (s *Server) Handler() http.Handler { return s.handler }
@@ -111,9 +122,10 @@ func (s *Server) routes() http.Handler {
 	static, _ := fs.Sub(staticFiles, "static") // the directory is embedded: cannot fail
 	people := http.NewServeMux()               // what a person sees and does
 	people.HandleFunc("GET /{$}", s.appsPage)
-	people.HandleFunc("GET /apps/{app}", s.appPage)
-	people.HandleFunc("GET /apps/{app}/diff", s.diffPage)
-	people.HandleFunc("POST /apps/{app}/{action}", s.act)
+	people.HandleFunc("GET /apps/{app}", s.findApp)
+	people.HandleFunc("GET /apps/{ns}/{app}", s.appPage)
+	people.HandleFunc("GET /apps/{ns}/{app}/diff", s.diffPage)
+	people.HandleFunc("POST /apps/{ns}/{app}/{action}", s.act)
 	people.HandleFunc("GET /events", s.events)
 	mux := http.NewServeMux()
 	mux.Handle("/", s.identify(people))
@@ -122,7 +134,7 @@ func (s *Server) routes() http.Handler {
 		mux.HandleFunc("POST /signin", s.signIn)
 		people.HandleFunc("POST /signout", s.signOut)
 	}
-	mux.Handle("GET /metrics", metricsHandler(newMetrics(s.records, s.namespace())))
+	mux.Handle("GET /metrics", metricsHandler(newMetrics(s.own, s.opts.Namespaces)))
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	mux.HandleFunc("GET /healthz", plain(func() (int, string) { return http.StatusOK, "ok" }))
 	mux.HandleFunc("GET /readyz", plain(func() (int, string) {
@@ -144,7 +156,20 @@ func plain(f func() (int, string)) http.HandlerFunc {
 	}
 }
 
-func (s *Server) namespace() string { return s.opts.Clients.Namespace }
+// uniqueNamespaces returns nss without repeats or empty names, in their
+// order; def alone when none is left.
+func uniqueNamespaces(nss []string, def string) []string {
+	var out []string
+	for _, ns := range nss {
+		if ns != "" && !slices.Contains(out, ns) {
+			out = append(out, ns)
+		}
+	}
+	if len(out) == 0 {
+		return []string{def}
+	}
+	return out
+}
 
 // contentSecurityPolicy allows the dashboard's own script and style
 // files only: no inline script or style, no framing, forms posting to the
@@ -180,7 +205,13 @@ func loopbackOnly(next http.Handler) http.Handler {
 
 // page is what a page template renders.
 type page struct {
-	Title, Namespace string
+	Title string
+	// Scope names the namespaces shown: "namespace a", "namespaces a, b".
+	Scope string
+	// Namespace is the app's, on an app's pages; ManyNamespaces says that
+	// the apps view spans several (it then shows each app's).
+	Namespace      string
+	ManyNamespaces bool
 	// User is the signed-in person, in serve mode; CSRF their form token.
 	User string
 	// Can says which actions the person may take (by the API server's
@@ -189,7 +220,7 @@ type page struct {
 	// TokenHeader is the proxy's header, for the sign-in page.
 	TokenHeader string
 	// App is the app the page shows, "" for the apps view: the live
-	// script refreshes the page on changes of that app.
+	// script refreshes the page on changes of that app (Namespace/App).
 	App     string
 	Apps    []appRow
 	Waiting int
@@ -197,6 +228,8 @@ type page struct {
 	Diff    *diffView
 	CSRF    string
 	Message string // of an error page
+	// Failed lists the namespaces whose records could not be read now.
+	Failed []string
 }
 
 // Who names the viewer in the page's words: the signed-in person, or
@@ -209,7 +242,7 @@ func (p page) Who() string {
 }
 
 func parsePages() (map[string]*template.Template, error) {
-	funcs := template.FuncMap{"when": when}
+	funcs := template.FuncMap{"when": when, "appPath": appPath}
 	pages := map[string]*template.Template{}
 	for _, name := range []string{"apps", "app", "error", "signin", "diff"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html")
@@ -231,7 +264,12 @@ func when(t time.Time) string {
 
 // render writes page p with status code.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, code int, name string, p page) {
-	p.Namespace = s.namespace()
+	if p.Scope == "" && p.Namespace != "" {
+		p.Scope = namesOf([]string{p.Namespace})
+	}
+	if p.Scope == "" {
+		p.Scope = namesOf(s.opts.Namespaces)
+	}
 	if who := personOf(r.Context()); who != nil {
 		p.CSRF = who.csrf
 		if who.subject != nil {
@@ -246,7 +284,8 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, code int, name s
 	}
 }
 
-// fail writes an error page.
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, code int, app, msg string) {
-	s.render(w, r, code, "error", page{Title: http.StatusText(code), App: app, Message: msg})
+// fail writes an error page; ns and app, when known, link back to the
+// app's page.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, code int, ns, app, msg string) {
+	s.render(w, r, code, "error", page{Title: http.StatusText(code), Namespace: ns, App: app, Message: msg})
 }

@@ -61,6 +61,8 @@ func (w wait) Acts() bool { return w.Decidable || w.Promotable || w.Abortable }
 
 // appRow is one app of the apps view.
 type appRow struct {
+	// Namespace is the app's, on the apps view.
+	Namespace               string
 	Name, Strategy, Outcome string
 	Revision                int
 	When                    time.Time

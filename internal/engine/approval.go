@@ -136,7 +136,7 @@ func (a *approver) message(ctx context.Context, r *release.Record, from, to stri
 	if a.Commands != nil {
 		m.ApproveCommand, m.RejectCommand = a.Commands(r.App, ns)
 	}
-	m.PageURL = PageURL(a.DashboardURL, r.App)
+	m.PageURL = PageURL(a.DashboardURL, ns, r.App)
 	return m
 }
 
@@ -168,10 +168,16 @@ func orNone(s string) string {
 	return s
 }
 
-// PageURL is app's page in the dashboard served at base; "" without one.
-func PageURL(base, app string) string {
+// PageURL is the page of app in namespace ns in the dashboard served at
+// base; "" without one.
+func PageURL(base, ns, app string) string {
 	if base == "" {
 		return ""
 	}
-	return strings.TrimSuffix(base, "/") + "/apps/" + url.PathEscape(app)
+	return strings.TrimSuffix(base, "/") + PagePath(ns, app)
+}
+
+// PagePath is the path of app's page in the dashboard.
+func PagePath(ns, app string) string {
+	return "/apps/" + url.PathEscape(ns) + "/" + url.PathEscape(app)
 }

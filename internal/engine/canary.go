@@ -347,7 +347,7 @@ func (c *canaryRun) message(ctx context.Context, r *release.Record) notify.Messa
 	if cmds := c.req.Canary.Commands; cmds != nil {
 		m.ApproveCommand, m.RejectCommand = cmds(r.App, r.Namespace)
 	}
-	m.PageURL = PageURL(c.req.Canary.DashboardURL, r.App)
+	m.PageURL = PageURL(c.req.Canary.DashboardURL, r.Namespace, r.App)
 	return m
 }
 

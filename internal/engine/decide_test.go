@@ -40,15 +40,16 @@ func TestRefusalKeepsText(t *testing.T) {
 }
 
 func TestPageURL(t *testing.T) {
-	cases := []struct{ base, app, want string }{
-		{"", "web", ""},
-		{"https://cutover.example.com", "web", "https://cutover.example.com/apps/web"},
-		{"https://cutover.example.com/", "web", "https://cutover.example.com/apps/web"},
-		{"https://example.com/cutover/prod", "web", "https://example.com/cutover/prod/apps/web"},
+	cases := []struct{ base, ns, app, want string }{
+		{"", "prod", "web", ""},
+		{"https://cutover.example.com", "prod", "web", "https://cutover.example.com/apps/prod/web"},
+		{"https://cutover.example.com/", "prod", "web", "https://cutover.example.com/apps/prod/web"},
+		{"https://example.com/cutover", "prod", "web", "https://example.com/cutover/apps/prod/web"},
+		{"https://cutover.example.com", "prod", "a b", "https://cutover.example.com/apps/prod/a%20b"},
 	}
 	for _, c := range cases {
-		if got := PageURL(c.base, c.app); got != c.want {
-			t.Errorf("PageURL(%q, %q) = %q, want %q", c.base, c.app, got, c.want)
+		if got := PageURL(c.base, c.ns, c.app); got != c.want {
+			t.Errorf("PageURL(%q, %q, %q) = %q, want %q", c.base, c.ns, c.app, got, c.want)
 		}
 	}
 }

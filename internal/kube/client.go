@@ -125,6 +125,14 @@ func orInt(v, d int) int {
 	return v
 }
 
+// In returns clients whose default namespace is ns, sharing c's
+// connections.
+func (c *Clients) In(ns string) *Clients {
+	out := *c
+	out.Namespace, out.ExplicitNamespace = ns, true
+	return &out
+}
+
 // As returns clients that act as another identity through impersonation:
 // the API server authorizes each request as that identity and its audit
 // log names it. The identity behind c needs the impersonate verb on it.
