@@ -25,17 +25,18 @@ const ScreenshotsEnv = "CUTOVER_SCREENSHOTS"
 
 // browser starts a headless Chromium for the test, as root on a machine
 // without a display or a network: no sandbox, no GPU, none of its
-// background connections, a fresh profile.
-func browser(t testing.TB) context.Context {
+// background connections, a fresh profile; and the extra options.
+func browser(t testing.TB, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
 		t.Skip("needs Debian's chromium: make test installs it (upstream/browser-deps.sh)")
 	}
-	actx, cancel := chromedp.NewExecAllocator(context.Background(),
+	opts := append([]chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1200, 900))
+		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1200, 900)}, extra...)
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancel)
 	ctx, cancelTab := chromedp.NewContext(actx)
 	t.Cleanup(cancelTab)
@@ -254,6 +255,12 @@ func TestBrowserRollsBack(t *testing.T) {
 		t.Fatalf("production selects %s after two releases, want green", got)
 	}
 	srv := newDashboard(t, clients, "alice")
+	// The history's link to the second release's changes, for the
+	// README's screenshot of the diff view.
+	do(t, bctx, 30*time.Second, "open the changes of revision 2", chromedp.Navigate(srv.URL+appPath(ns, app)),
+		chromedp.WaitVisible(chromedp.CSS("body[data-synced] a.diff")), chromedp.Click(chromedp.CSS("a.diff")),
+		chromedp.WaitVisible(chromedp.CSS("pre.diff span.add")))
+	screenshot(t, bctx, "history-diff")
 	do(t, bctx, 30*time.Second, "open the release", chromedp.Navigate(srv.URL+appPath(ns, app)),
 		chromedp.WaitVisible(chromedp.CSS("body[data-synced] button.rollback")))
 	if text := value(t, bctx, 5*time.Second, "read the rollback form", chromedp.Text(chromedp.CSS("#rollback"))); !strings.Contains(text, "revision 1") {

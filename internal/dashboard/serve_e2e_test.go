@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"io"
 	"log/slog"
@@ -42,6 +43,7 @@ type serveBed struct {
 	ns     string
 	url    string
 	client *http.Client // trusts the test server's certificate; no redirects
+	cert   *x509.Certificate
 	// tokens of the people, by ServiceAccount name: viewer (Role
 	// cutover-viewer), approver (cutover-approver), stranger (none).
 	tokens map[string]string
@@ -72,6 +74,7 @@ func newServeBed(t *testing.T, others ...string) *serveBed {
 	t.Cleanup(func() { cancel(); srv.Close() })
 	b.url = srv.URL
 	b.client = srv.Client()
+	b.cert = srv.Certificate()
 	b.client.Timeout = time.Minute
 	b.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return b
@@ -118,15 +121,7 @@ func (b *serveBed) do(t *testing.T, method, path, token string, form url.Values,
 func TestServeMode(t *testing.T) {
 	t.Parallel()
 	b := newServeBed(t)
-	admin := clientsFor(t, b.ns)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := deployBlueGreen(ctx, admin, "7", nil); err != nil {
-		t.Fatalf("first release: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- deployBlueGreen(ctx, admin, "8", &engine.Approval{Timeout: 5 * time.Minute}) }()
-	waitPending(t, b.ns, done)
+	done := waitingRelease(t, b.ns)
 	page := appPath(b.ns, app)
 
 	t.Run("no token: the sign-in form, or 401", func(t *testing.T) {
@@ -282,6 +277,23 @@ func disabledButton(page, end string) bool {
 	}
 	start := strings.LastIndex(page[:i], "<button")
 	return start >= 0 && strings.Contains(page[start:i], " disabled")
+}
+
+// waitingRelease releases the app twice in ns, as the test bed's admin:
+// the second waits at Confirm when it returns, until it is decided (its
+// run then ends on the channel) or the test ends.
+func waitingRelease(t *testing.T, ns string) <-chan error {
+	t.Helper()
+	admin := clientsFor(t, ns)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if err := deployBlueGreen(ctx, admin, "7", nil); err != nil {
+		t.Fatalf("first release: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- deployBlueGreen(ctx, admin, "8", &engine.Approval{Timeout: 5 * time.Minute}) }()
+	waitPending(t, ns, done)
+	return done
 }
 
 // waitPending waits until the app's newest record waits for approval.

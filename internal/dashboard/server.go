@@ -176,13 +176,17 @@ func uniqueNamespaces(nss []string, def string) []string {
 // dashboard only.
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
-// securityHeaders sets the security headers on every response.
+// securityHeaders sets the security headers on every response. The
+// referrer policy is same-origin, not no-referrer: under no-referrer a
+// browser sends "Origin: null" with the dashboard's own form posts (the
+// Origin header follows the referrer policy), which serve mode's Origin
+// check must refuse as it refuses another site's.
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", contentSecurityPolicy)
 		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Referrer-Policy", "same-origin")
 		next.ServeHTTP(w, r)
 	})
 }
