@@ -18,24 +18,26 @@ import (
 const maxFormBytes = 64 << 10
 
 // action is what a form of the release view asks for: allowed says
-// whether the app's records (newest first) take it, do performs it as by.
+// whether the app's records (newest first) take it, what tells the person
+// what it will do (on its confirmation page), do performs it as by.
 type action struct {
 	allowed func(list []*release.Record) bool
+	what    func(list []*release.Record) string
 	do      func(ctx context.Context, run engine.Run, by, comment string) error
 }
 
 // actions are the release view's forms, by path.
 var actions = map[string]action{
-	"approve": {latest(func(w wait) bool { return w.Decidable }), decide(true)},
-	"reject":  {latest(func(w wait) bool { return w.Decidable }), decide(false)},
-	"promote": {latest(func(w wait) bool { return w.Promotable }), func(ctx context.Context, run engine.Run, by, comment string) error {
+	"approve": {latest(func(w wait) bool { return w.Decidable }), approveWhat, decide(true)},
+	"reject":  {latest(func(w wait) bool { return w.Decidable }), rejectWhat, decide(false)},
+	"promote": {latest(func(w wait) bool { return w.Promotable }), promoteWhat, func(ctx context.Context, run engine.Run, by, comment string) error {
 		return engine.Promote(ctx, engine.PromoteRequest{Run: run, By: by, Comment: comment})
 	}},
-	"abort": {latest(func(w wait) bool { return w.Abortable }), func(ctx context.Context, run engine.Run, by, comment string) error {
+	"abort": {latest(func(w wait) bool { return w.Abortable }), abortWhat, func(ctx context.Context, run engine.Run, by, comment string) error {
 		_, err := engine.Abort(ctx, engine.AbortRequest{Run: run, By: by, Comment: comment})
 		return err
 	}},
-	"rollback": {func(list []*release.Record) bool { _, ok := rollbackOf(list); return ok }, rollback},
+	"rollback": {func(list []*release.Record) bool { _, ok := rollbackOf(list); return ok }, rollbackWhat, rollback},
 }
 
 // latest allows an action by what the app's latest record waits for.
@@ -52,7 +54,7 @@ const rollbackTimeout = 15 * time.Minute
 // engine writes to those it gets; the shown ones are shared). It outlives
 // the request: a rollback half done because a browser left would be worse
 // than none.
-func rollback(ctx context.Context, run engine.Run, by, _ string) error {
+func rollback(ctx context.Context, run engine.Run, by, comment string) error {
 	ar, ok, err := engine.FindRollback(ctx, release.NewStore(run.Clients.Typed, run.Clients.Namespace), run.App)
 	switch {
 	case err != nil:
@@ -63,7 +65,7 @@ func rollback(ctx context.Context, run engine.Run, by, _ string) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
 	defer cancel()
 	run.Sink = event.Discard
-	return engine.Rollback(ctx, engine.RollbackRequest{Run: run, AppRollback: ar, By: by, RollbackTimeout: time.Minute})
+	return engine.Rollback(ctx, engine.RollbackRequest{Run: run, AppRollback: ar, By: by, Comment: comment, RollbackTimeout: time.Minute})
 }
 
 func decide(approve bool) func(context.Context, engine.Run, string, string) error {
@@ -78,14 +80,8 @@ func decide(approve bool) func(context.Context, engine.Run, string, string) erro
 // that the app's latest record takes it, performs it through the engine
 // as the person, and sends the browser back to the app's page.
 func (s *Server) act(w http.ResponseWriter, r *http.Request) {
-	sc, ok := s.scope(w, r)
+	sc, app, verb, a, ok := s.requested(w, r)
 	if !ok {
-		return
-	}
-	app, verb := r.PathValue("app"), r.PathValue("action")
-	a, ok := actions[verb]
-	if !ok {
-		s.fail(w, r, http.StatusNotFound, sc.ns, app, "No action "+verb+".")
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)

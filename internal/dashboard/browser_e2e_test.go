@@ -147,10 +147,9 @@ func decideInBrowser(t *testing.T, button, color string, runErr error, shots boo
 	// The page fetches itself again once its event stream opens (live.js),
 	// which replaces the nodes: act once it has.
 	do(t, bctx, 30*time.Second, "open the release", chromedp.Navigate(srv.URL+appPath(ns, app)),
-		chromedp.WaitVisible(chromedp.CSS("body[data-synced] button."+button)),
-		chromedp.SendKeys(chromedp.CSS("#comment"), "checked the test URL"))
+		chromedp.WaitVisible(chromedp.CSS("body[data-synced] button."+button)))
 	shot("release-confirm")
-	do(t, bctx, 30*time.Second, "click "+button, chromedp.Click(chromedp.CSS("button."+button)))
+	confirmInBrowser(t, bctx, button, "checked the test URL", shot)
 	if err := <-done; !errors.Is(err, runErr) {
 		t.Fatalf("the release's run ended with %v, want %v", err, runErr)
 	}
@@ -235,6 +234,18 @@ func TestBrowserRendersWhatPeopleWroteAsText(t *testing.T) {
 	}
 }
 
+// confirmInBrowser clicks the release page's button, and on the action's
+// confirmation page types the comment and clicks the action's button;
+// shot saves the confirmation page's screenshot.
+func confirmInBrowser(t *testing.T, bctx context.Context, button, comment string, shot func(string)) {
+	t.Helper()
+	do(t, bctx, 30*time.Second, "click "+button, chromedp.Click(chromedp.CSS("button."+button)),
+		chromedp.WaitVisible(chromedp.CSS("body[data-synced] button.confirm")),
+		chromedp.SendKeys(chromedp.CSS("#comment"), comment))
+	shot("action-confirm-" + button)
+	do(t, bctx, 30*time.Second, "confirm "+button, chromedp.Click(chromedp.CSS("button.confirm")))
+}
+
 // TestBrowserRollsBack: a click on Rollback takes production back to the
 // previous release, as cutover rollback APP does: the Service selects
 // blue again and routes to blue's pods, and the rollback's record, shown
@@ -266,8 +277,12 @@ func TestBrowserRollsBack(t *testing.T) {
 	if text := value(t, bctx, 5*time.Second, "read the rollback form", chromedp.Text(chromedp.CSS("#rollback"))); !strings.Contains(text, "revision 1") {
 		t.Errorf("the rollback form says %q, want it to name revision 1", text)
 	}
-	do(t, bctx, 2*time.Minute, "click Rollback", chromedp.Click(chromedp.CSS("button.rollback")),
-		chromedp.WaitVisible(chromedp.CSS("#started-by")), chromedp.WaitVisible(chromedp.CSS("#summary .outcome-succeeded")))
+	confirmInBrowser(t, bctx, "rollback", "back to blue", func(string) {})
+	do(t, bctx, 2*time.Minute, "see the rollback", chromedp.WaitVisible(chromedp.CSS("#started-by")),
+		chromedp.WaitVisible(chromedp.CSS("#summary .outcome-succeeded")))
+	if got := value(t, bctx, 5*time.Second, "read the comment", chromedp.Text(chromedp.CSS("#comment-given"))); got != "back to blue" {
+		t.Errorf("the rollback's page shows the comment %q, want the one typed", got)
+	}
 	if got := prodColor(t, ns); got != "blue" {
 		t.Errorf("production selects %s after the rollback, want blue", got)
 	}
@@ -276,7 +291,7 @@ func TestBrowserRollsBack(t *testing.T) {
 			t.Errorf("production routes to %s, not a blue pod", pod)
 		}
 	}
-	if rec := latestRecord(t, ns, app); rec.Strategy != engine.StrategyRollback || rec.By != "alice" || rec.Outcome != release.OutcomeSucceeded {
-		t.Errorf("latest record: %s by %q, %s; want a rollback by alice, succeeded", rec.Strategy, rec.By, rec.Outcome)
+	if rec := latestRecord(t, ns, app); rec.Strategy != engine.StrategyRollback || rec.By != "alice" || rec.Comment != "back to blue" || rec.Outcome != release.OutcomeSucceeded {
+		t.Errorf("latest record: %s by %q (%q), %s; want a rollback by alice with her comment, succeeded", rec.Strategy, rec.By, rec.Comment, rec.Outcome)
 	}
 }

@@ -103,7 +103,8 @@ func TestCanaryActions(t *testing.T) {
 			if tc.action == "promote" {
 				assertTracksShown(t, ns, page)
 			}
-			resp, _ := post(t, srv.URL+appPath(ns, "web")+"/"+tc.action, url.Values{"csrf": {csrfToken(t, page)}, "comment": {"by the dashboard"}})
+			_, confirm := get(t, srv.URL+appPath(ns, "web")+"/"+tc.action)
+			resp, _ := post(t, srv.URL+appPath(ns, "web")+"/"+tc.action, url.Values{"csrf": {csrfToken(t, confirm)}, "comment": {"by the dashboard"}})
 			if resp.StatusCode != http.StatusSeeOther {
 				t.Fatalf("POST %s: %d, want 303", tc.action, resp.StatusCode)
 			}

@@ -44,7 +44,7 @@ func TestDecideWaitingRelease(t *testing.T) {
 			go func() { done <- deployBlueGreen(ctx, clients, "8", &engine.Approval{Timeout: 2 * time.Minute}) }()
 
 			waitForPage(t, srv.URL+"/", `<span class="marker">waiting for approval</span>`, events, done)
-			_, page := get(t, srv.URL+appPath(ns, app))
+			_, page := get(t, srv.URL+appPath(ns, app)+"/"+tc.action)
 			token := csrfToken(t, page)
 			refuseForgedDecisions(t, srv.URL, ns)
 
@@ -76,8 +76,8 @@ func TestDecideWaitingRelease(t *testing.T) {
 }
 
 // refuseForgedDecisions posts decisions without the form's token, and
-// with a wrong one, and sends a GET to the actions: all are refused and
-// the record is unchanged.
+// with a wrong one, and sends a GET to the actions (their confirmation
+// pages): the posts are refused, and nothing changes the record.
 func refuseForgedDecisions(t *testing.T, base, ns string) {
 	t.Helper()
 	cases := []struct {
@@ -89,7 +89,7 @@ func refuseForgedDecisions(t *testing.T, base, ns string) {
 		{"without a token", http.MethodPost, url.Values{"comment": {"forged"}}, http.StatusForbidden},
 		{"with a wrong token", http.MethodPost, url.Values{"csrf": {"not-the-token"}}, http.StatusForbidden},
 		{"with an empty token", http.MethodPost, url.Values{"csrf": {""}}, http.StatusForbidden},
-		{"a GET", http.MethodGet, nil, http.StatusMethodNotAllowed},
+		{"a GET (the confirmation page)", http.MethodGet, nil, http.StatusOK},
 	}
 	for _, action := range []string{"approve", "reject"} {
 		for _, tc := range cases {

@@ -42,7 +42,7 @@ func TestEscapesWhatPeopleWrote(t *testing.T) {
 		&release.Approval{State: release.ApprovalPending, Comment: scriptTag})
 	srv := newDashboard(t, clientsFor(t, ns), imgTag)
 	escaped := []string{"&lt;script&gt;alert(1)&lt;/script&gt;", "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;"}
-	for _, path := range []string{"/", appPath(ns, "hostile"), appPath(ns, "waiting")} {
+	for _, path := range []string{"/", appPath(ns, "hostile"), appPath(ns, "waiting"), appPath(ns, "waiting") + "/approve"} {
 		t.Run(path, func(t *testing.T) {
 			code, body := get(t, srv.URL+path)
 			if code != http.StatusOK {
@@ -70,6 +70,7 @@ func TestSecurityHeaders(t *testing.T) {
 	t.Parallel()
 	ns := cluster.Namespace(t)
 	storeHostileRecord(t, ns, "hostile", release.OutcomeSucceeded, nil)
+	storeHostileRecord(t, ns, "waiting", release.OutcomeRunning, &release.Approval{State: release.ApprovalPending})
 	srv := newDashboard(t, clientsFor(t, ns), "alice")
 	want := map[string]string{
 		"Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
@@ -95,7 +96,9 @@ func TestSecurityHeaders(t *testing.T) {
 		{"GET", "/healthz", http.StatusOK, "text/plain; charset=utf-8", "ok", ""},
 		{"GET", "/static/live.js", http.StatusOK, "text/javascript; charset=utf-8", "new EventSource('/events')", ""},
 		{"GET", "/static/style.css", http.StatusOK, "text/css; charset=utf-8", ".marker", ""},
-		{"GET", appPath(ns, "hostile") + "/approve", http.StatusMethodNotAllowed, "", "", ""},
+		{"GET", appPath(ns, "hostile") + "/approve", http.StatusConflict, "text/html; charset=utf-8", "does not take approve now", ""},
+		{"GET", appPath(ns, "waiting") + "/approve", http.StatusOK, "text/html; charset=utf-8", `action="` + appPath(ns, "waiting") + `/approve"`, ""},
+		{"GET", appPath(ns, "waiting") + "/launch", http.StatusNotFound, "text/html; charset=utf-8", "No action launch", ""},
 		{"POST", appPath(ns, "hostile") + "/approve", http.StatusForbidden, "text/html; charset=utf-8", "token is missing or wrong", ""},
 		{"GET", "/no/such/page", http.StatusNotFound, "", "", ""},
 	}

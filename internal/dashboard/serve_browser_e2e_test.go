@@ -39,9 +39,8 @@ func TestBrowserServeMode(t *testing.T) {
 
 	signIn(t, bctx, b.url, b.tokens["approver"], "")
 	do(t, bctx, 30*time.Second, "open the release as the approver", chromedp.Navigate(page),
-		chromedp.WaitEnabled(chromedp.CSS("body[data-synced] button.approve")),
-		chromedp.SendKeys(chromedp.CSS("#comment"), "approved in the browser"),
-		chromedp.Click(chromedp.CSS("button.approve")))
+		chromedp.WaitEnabled(chromedp.CSS("body[data-synced] button.approve")))
+	confirmInBrowser(t, bctx, "approve", "approved in the browser", func(string) {})
 	select {
 	case err := <-done:
 		if err != nil {

@@ -177,6 +177,9 @@ func TestServeMode(t *testing.T) {
 			}
 		}
 		viewerCSRF = csrfToken(t, body)
+		if resp, _ := b.do(t, http.MethodGet, page+"/approve", b.tokens["viewer"], nil); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("the viewer's GET of the approval's confirmation page: %d, want 403", resp.StatusCode)
+		}
 	})
 	t.Run("the viewer's forged approval is refused, nothing changes", func(t *testing.T) {
 		resp, _ := b.do(t, http.MethodPost, page+"/approve", b.tokens["viewer"], url.Values{"csrf": {viewerCSRF}})

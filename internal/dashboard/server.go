@@ -125,6 +125,7 @@ func (s *Server) routes() http.Handler {
 	people.HandleFunc("GET /apps/{app}", s.findApp)
 	people.HandleFunc("GET /apps/{ns}/{app}", s.appPage)
 	people.HandleFunc("GET /apps/{ns}/{app}/diff", s.diffPage)
+	people.HandleFunc("GET /apps/{ns}/{app}/{action}", s.confirmPage)
 	people.HandleFunc("POST /apps/{ns}/{app}/{action}", s.act)
 	people.HandleFunc("GET /events", s.events)
 	mux := http.NewServeMux()
@@ -230,6 +231,7 @@ type page struct {
 	Waiting int
 	Release *releaseView
 	Diff    *diffView
+	Confirm *confirmView
 	CSRF    string
 	Message string // of an error page
 	// Failed lists the namespaces whose records could not be read now.
@@ -248,7 +250,7 @@ func (p page) Who() string {
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{"when": when, "appPath": appPath}
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"apps", "app", "error", "signin", "diff"} {
+	for _, name := range []string{"apps", "app", "error", "signin", "diff", "confirm"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("dashboard: parse templates: %w", err)

@@ -126,8 +126,9 @@ type RollbackRequest struct {
 	// redeploy on the server; no lock, no record.
 	DryRun bool
 	// By names the person who asked, when a front end knows them (the
-	// dashboard): the rollback's record keeps it.
-	By string
+	// dashboard), and Comment what they said: the rollback's record keeps
+	// both.
+	By, Comment string
 }
 
 // Rollback takes the app's production back to the previous release: at
@@ -184,7 +185,7 @@ func (req RollbackRequest) hasChecks() bool {
 // runs the previous release.
 func (req RollbackRequest) instant(ctx context.Context, s *session) error {
 	cur, prev := req.Current, req.Previous
-	rec := s.rollbackRecord(ctx, req.AppRollback, req.By)
+	rec := s.rollbackRecord(ctx, req.AppRollback, req.By, req.Comment)
 	bg := strategy.NewBlueGreen(req.Clients, strategy.BlueGreenOptions{
 		Service: cur.Service, SelectorKey: cur.SelectorKey, Colors: [2]string{cur.ToColor, prev.ToColor},
 		Apply: apply.Options{}, Sink: req.recorded(rec), BeforeWrite: recordStarter(rec),
@@ -199,11 +200,11 @@ func (req RollbackRequest) instant(ctx context.Context, s *session) error {
 // rollbackRecord is the record of a rollback. It keeps the objects of the
 // release it goes back to: production runs that release again, and a later
 // rollback to this one may need to redeploy it.
-func (s *session) rollbackRecord(ctx context.Context, ar AppRollback, by string) *release.Recorder {
+func (s *session) rollbackRecord(ctx context.Context, ar AppRollback, by, comment string) *release.Recorder {
 	cur, prev := ar.Current, ar.Previous
 	r := &release.Record{App: cur.App, Strategy: StrategyRollback, FromColor: cur.ToColor, ToColor: prev.ToColor,
 		Images: prev.Images, DeploymentImages: prev.DeploymentImages, Digest: prev.Digest, Service: cur.Service,
-		SelectorKey: cur.SelectorKey, Holder: s.lock.Holder(), By: by}
+		SelectorKey: cur.SelectorKey, Holder: s.lock.Holder(), By: by, Comment: comment}
 	if err := s.store.CopyObjects(ctx, r, prev); err != nil {
 		warn(s.Sink, "the rollback's record keeps no objects, so a later rollback to it can only switch back, not redeploy: "+err.Error())
 	}
@@ -267,7 +268,7 @@ func (req RollbackRequest) redeploy(ctx context.Context, s *session, running []s
 	if err := checker.Check(ctx, RecordNeeds(req.Clients.Namespace)); err != nil {
 		return fmt.Errorf("%w: %w", strategy.ErrRefused, err)
 	}
-	rec := s.rollbackRecord(ctx, req.AppRollback, req.By)
+	rec := s.rollbackRecord(ctx, req.AppRollback, req.By, req.Comment)
 	req.announce("redeploy", running)
 	err = strategy.NewBlueGreen(req.Clients, req.redeployOptions(ctx, objs, bgRun{store: s.store, rec: rec, access: checker})).Run(ctx)
 	return s.finish(ctx, rec, err)

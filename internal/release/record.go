@@ -112,7 +112,9 @@ type Record struct {
 	// By is the person who asked for the run, when a front end that knows
 	// people started it (a rollback from the dashboard); empty for a run
 	// from the command line, whose Holder says where it ran.
-	By                string
+	By string
+	// Comment is what By said when asking for the run.
+	Comment           string
 	Started, Finished time.Time
 	// SkippedSecrets names the Secrets among the release's objects, which
 	// the record does not keep (see SetObjects): a redeploy of the release
@@ -174,6 +176,7 @@ type wireRecord struct {
 	Approval  *wireApproval `json:"approval,omitempty"`
 	Holder    string        `json:"holder,omitempty"`
 	By        string        `json:"by,omitempty"`
+	Comment   string        `json:"comment,omitempty"`
 	Started   string        `json:"started,omitempty"`
 	Finished  string        `json:"finished,omitempty"`
 	// Objects locates the kept objects, which are never in this JSON.
@@ -233,7 +236,7 @@ func encodeRecord(r *Record) (string, error) {
 		Revision: r.Revision, FromColor: r.FromColor, ToColor: r.ToColor, Images: r.Images, Digest: r.Digest,
 		DepImages: r.DeploymentImages, Service: r.Service, SelKey: r.SelectorKey,
 		Outcome: r.Outcome, Error: r.Error, Approval: wireApprovalOf(r.Approval),
-		Holder: r.Holder, By: r.By, Started: formatTime(r.Started), Finished: formatTime(r.Finished),
+		Holder: r.Holder, By: r.By, Comment: r.Comment, Started: formatTime(r.Started), Finished: formatTime(r.Finished),
 		Objects: wireObjectsOf(r), SkippedSecrets: r.SkippedSecrets, ObjectsOmitted: r.ObjectsOmitted,
 		Staged: wireStagedOf(r.Staged), Canary: wireCanaryOf(r.Canary), AbortRequest: wireApprovalOf(r.AbortRequest),
 	}
@@ -303,7 +306,7 @@ func (w *wireRecord) record() (*Record, error) {
 		App: w.App, Namespace: w.Namespace, Strategy: w.Strategy, Revision: w.Revision,
 		FromColor: w.FromColor, ToColor: w.ToColor, Images: w.Images, Digest: w.Digest,
 		DeploymentImages: w.DepImages, Service: w.Service, SelectorKey: w.SelKey,
-		Outcome: w.Outcome, Error: w.Error, Holder: w.Holder, By: w.By,
+		Outcome: w.Outcome, Error: w.Error, Holder: w.Holder, By: w.By, Comment: w.Comment,
 		Started: t.parse(w.Started), Finished: t.parse(w.Finished),
 		SkippedSecrets: w.SkippedSecrets, ObjectsOmitted: w.ObjectsOmitted,
 	}

@@ -200,6 +200,7 @@ func TestStoredJSONIsStable(t *testing.T) {
 		Approval: &release.Approval{State: "pending"},
 		Holder:   "ci-host-12/pid 4242",
 		By:       "alice",
+		Comment:  "after the incident",
 		Started:  at(0),
 	}
 	if err := release.NewStore(cluster.Client, ns).Create(ctx, r); err != nil {
@@ -209,7 +210,7 @@ func TestStoredJSONIsStable(t *testing.T) {
 		`"fromColor":"blue","toColor":"green","images":["tomcat:8","envoy:1.30"],` +
 		`"stages":[{"name":"deploy","status":"succeeded","started":"2025-05-01T10:00:00.5Z","finished":"2025-05-01T10:00:30.5Z"},` +
 		`{"name":"verify","status":"failed","started":"2025-05-01T10:00:31.5Z","error":"GET / returned 503"}],` +
-		`"outcome":"running","approval":{"state":"pending"},"holder":"ci-host-12/pid 4242","by":"alice","started":"2025-05-01T10:00:00.5Z"}`
+		`"outcome":"running","approval":{"state":"pending"},"holder":"ci-host-12/pid 4242","by":"alice","comment":"after the incident","started":"2025-05-01T10:00:00.5Z"}`
 	if got := getConfigMap(t, ns, "cutover-web-r1").Data["record"]; got != want {
 		t.Errorf("stored JSON\n%s\nwant\n%s", got, want)
 	}
@@ -224,7 +225,7 @@ func TestUpdateRoundTrip(t *testing.T) {
 		release.Stage{Name: "deploy", ID: "deploy", Started: started, Finished: started.Add(time.Minute), Status: "succeeded"},
 		release.Stage{Name: "switch", ID: "switch", Started: started.Add(time.Minute), Finished: started.Add(61 * time.Second), Status: "failed", Error: "boom"})
 	r.Outcome, r.Error, r.Finished = "rolled-back", "switch: boom", started.Add(2*time.Minute)
-	r.By = "system:serviceaccount:prod:alice"
+	r.By, r.Comment = "system:serviceaccount:prod:alice", "back to green"
 	if err := s.Update(ctx, r); err != nil {
 		t.Fatal(err)
 	}
