@@ -25,6 +25,7 @@ const shutdownGrace = 5 * time.Second
 type dashboardOptions struct {
 	kube      kubeFlags
 	addr      string
+	rootPath  string
 	noBrowser bool
 	by        string
 }
@@ -61,12 +62,14 @@ the records cannot be listed.`,
 	o.kube.registerMany(cmd.Flags())
 	cmd.Flags().StringVar(&o.addr, "addr", "127.0.0.1:0", "address to serve on: a loopback host (127.0.0.1, ::1, localhost); port 0 picks a free one")
 	cmd.Flags().BoolVar(&o.noBrowser, "no-browser", false, "do not open the URL in a browser")
+	cmd.Flags().StringVar(&o.rootPath, "root-path", "", "serve under this path (such as /cutover), behind a proxy that passes it on")
 	cmd.Flags().StringVar(&o.by, "by", "", "who decides, recorded with approvals and rejections (default: from the environment, see above)")
 	return cmd
 }
 
 func (o *dashboardOptions) run(cmd *cobra.Command) error {
-	if err := cmp.Or(checkLoopback(o.addr), o.kube.checkNamespaces()); err != nil {
+	root, err := dashboard.CleanRootPath(o.rootPath)
+	if err := cmp.Or(checkLoopback(o.addr), o.kube.checkNamespaces(), rootPathError(err)); err != nil {
 		return usageError{err}
 	}
 	clients, err := o.kube.connect(cmd.ErrOrStderr())
@@ -79,7 +82,7 @@ func (o *dashboardOptions) run(cmd *cobra.Command) error {
 	}
 	ctx := cmd.Context()
 	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-	s, err := dashboard.New(ctx, dashboard.Options{Clients: clients, Namespaces: o.kube.namespaces, By: by, Log: log, Loopback: true})
+	s, err := dashboard.New(ctx, dashboard.Options{Clients: clients, Namespaces: o.kube.namespaces, By: by, Log: log, Loopback: true, RootPath: root})
 	if err != nil {
 		return badInput{err}
 	}
@@ -87,12 +90,20 @@ func (o *dashboardOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return badInput{fmt.Errorf("--addr: %w", err)}
 	}
-	url := "http://" + ln.Addr().String() + "/"
+	url := "http://" + ln.Addr().String() + root + "/"
 	fmt.Fprintf(cmd.OutOrStdout(), "dashboard: %s (namespaces %s)\n", url, strings.Join(s.Namespaces(), ", "))
 	if !o.noBrowser {
 		openBrowser(cmd.ErrOrStderr(), url)
 	}
 	return serve(ctx, ln, s.Handler(), nil)
+}
+
+// rootPathError names the flag of a bad --root-path.
+func rootPathError(err error) error {
+	if err != nil {
+		return fmt.Errorf("--root-path: %w", err)
+	}
+	return nil
 }
 
 // checkLoopback refuses an address other machines could reach.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -19,6 +20,7 @@ type serveOptions struct {
 	kube          kubeFlags
 	addr          string
 	tokenHeader   string
+	rootPath      string
 	certFile      string
 	keyFile       string
 	sessionTTL    time.Duration
@@ -73,6 +75,7 @@ Exit code 2 for bad flags; 3 when the cluster cannot be reached.`,
 	fs := cmd.Flags()
 	fs.StringVar(&o.addr, "addr", ":8080", "address to serve on")
 	fs.StringVar(&o.tokenHeader, "token-header", "", "a header an authenticating proxy sets to the person's bearer token (such as X-Forwarded-Access-Token); Authorization: Bearer and the sign-in form work too")
+	fs.StringVar(&o.rootPath, "root-path", "", "serve under this path (such as /cutover), behind a proxy or ingress that passes it on; --dashboard-url of deploy then ends with it")
 	fs.StringVar(&o.certFile, "tls-cert-file", "", "serve TLS with this certificate (PEM), with --tls-private-key-file")
 	fs.StringVar(&o.keyFile, "tls-private-key-file", "", "the private key (PEM) of --tls-cert-file")
 	fs.DurationVar(&o.sessionTTL, "session-ttl", 8*time.Hour, "how long a sign-in through the form lasts (a token the API server stops accepting ends it sooner)")
@@ -87,7 +90,8 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 	if o.sessionTTL <= 0 || o.shutdownDelay < 0 {
 		return usageError{errors.New("--session-ttl must be above zero and --shutdown-delay zero or more")}
 	}
-	if err := o.kube.checkNamespaces(); err != nil {
+	root, err := dashboard.CleanRootPath(o.rootPath)
+	if err := cmp.Or(o.kube.checkNamespaces(), rootPathError(err)); err != nil {
 		return usageError{err}
 	}
 	var cert *tls.Certificate
@@ -108,7 +112,7 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 	dctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
 	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-	s, err := dashboard.New(dctx, dashboard.Options{Clients: clients, Namespaces: o.kube.namespaces, Log: log,
+	s, err := dashboard.New(dctx, dashboard.Options{Clients: clients, Namespaces: o.kube.namespaces, Log: log, RootPath: root,
 		Serve: &dashboard.ServeOptions{TokenHeader: o.tokenHeader, SessionTTL: o.sessionTTL}})
 	if err != nil {
 		return badInput{err}
@@ -124,7 +128,7 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 	} else {
 		log.Info("serving plain HTTP: put a TLS-terminating proxy in front, since the sign-in cookie is Secure")
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "dashboard: %s://%s/ (%s)\n", scheme, ln.Addr(), "namespaces "+strings.Join(s.Namespaces(), ", "))
+	fmt.Fprintf(cmd.OutOrStdout(), "dashboard: %s://%s%s/ (%s)\n", scheme, ln.Addr(), root, "namespaces "+strings.Join(s.Namespaces(), ", "))
 	return serve(ctx, ln, s.Handler(), func() {
 		s.Drain()
 		log.Info("stopping: /readyz fails now; connections close after --shutdown-delay", "delay", o.shutdownDelay)

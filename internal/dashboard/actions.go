@@ -113,7 +113,7 @@ func (s *Server) act(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.opts.Log.InfoContext(r.Context(), "dashboard: "+verb, "namespace", sc.ns, "app", app, "by", p.name)
-	http.Redirect(w, r, appPath(sc.ns, app), http.StatusSeeOther)
+	http.Redirect(w, r, s.url(appPath(sc.ns, app)), http.StatusSeeOther)
 }
 
 // validToken compares a form's token with the person's in constant time.

@@ -94,7 +94,7 @@ func TestSecurityHeaders(t *testing.T) {
 		{"GET", "/apps/nobody", http.StatusNotFound, "text/html; charset=utf-8", "No release records of app nobody", ""},
 		{"GET", appPath("elsewhere", "hostile"), http.StatusNotFound, "text/html; charset=utf-8", "does not show namespace elsewhere", ""},
 		{"GET", "/healthz", http.StatusOK, "text/plain; charset=utf-8", "ok", ""},
-		{"GET", "/static/live.js", http.StatusOK, "text/javascript; charset=utf-8", "new EventSource('/events')", ""},
+		{"GET", "/static/live.js", http.StatusOK, "text/javascript; charset=utf-8", "new EventSource(", ""},
 		{"GET", "/static/style.css", http.StatusOK, "text/css; charset=utf-8", ".marker", ""},
 		{"GET", appPath(ns, "hostile") + "/approve", http.StatusConflict, "text/html; charset=utf-8", "does not take approve now", ""},
 		{"GET", appPath(ns, "waiting") + "/approve", http.StatusOK, "text/html; charset=utf-8", `action="` + appPath(ns, "waiting") + `/approve"`, ""},

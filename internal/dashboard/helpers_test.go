@@ -40,8 +40,16 @@ func clientsFor(t testing.TB, ns string) *kube.Clients {
 // test.
 func newDashboard(t *testing.T, clients *kube.Clients, by string, namespaces ...string) *httptest.Server {
 	t.Helper()
+	return newDashboardWith(t, Options{Clients: clients, Namespaces: namespaces, By: by, Loopback: true})
+}
+
+// newDashboardWith is newDashboard with the options given, and the
+// server's log in the test's.
+func newDashboardWith(t *testing.T, opts Options) *httptest.Server {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := New(ctx, Options{Clients: clients, Namespaces: namespaces, By: by, Log: slog.New(slog.NewTextHandler(testWriter{t}, nil)), Loopback: true})
+	opts.Log = slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	s, err := New(ctx, opts)
 	if err != nil {
 		cancel()
 		t.Fatal(err)

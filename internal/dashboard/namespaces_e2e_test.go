@@ -94,7 +94,7 @@ func TestManyNamespaces(t *testing.T) {
 func TestServeManyNamespaces(t *testing.T) {
 	t.Parallel()
 	other := cluster.Namespace(t)
-	b := newServeBed(t, other)
+	b := newServeBed(t, serveBedOptions{others: []string{other}})
 	applyManifest(t, clientsFor(t, other), "../../deploy/dashboard/roles.yaml", other)
 	bindRole(t, other, b.ns, "approver", "cutover-approver")
 	createServiceAccount(t, b.ns, "outsider", "")

@@ -76,7 +76,7 @@ func (s *Server) findApp(w http.ResponseWriter, r *http.Request) {
 	shown, _, _ := s.readable(r.Context(), personOf(r.Context()))
 	for _, sc := range shown {
 		if len(sc.recs.app(app)) > 0 {
-			http.Redirect(w, r, appPath(sc.ns, app), http.StatusSeeOther)
+			http.Redirect(w, r, s.url(appPath(sc.ns, app)), http.StatusSeeOther)
 			return
 		}
 	}

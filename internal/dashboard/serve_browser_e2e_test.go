@@ -10,14 +10,15 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// TestBrowserServeMode: in Chromium, over TLS, people sign in to serve
-// mode through its form with their own tokens. The viewer sees the
+// TestBrowserServeMode: in Chromium, over TLS, under a root path (as
+// behind an ingress that passes /tools/cutover on), people sign in to
+// serve mode through its form with their own tokens. The viewer sees the
 // waiting release with Approve disabled; after signing out, the approver
 // signs in and approves by click: production switches, and the record
 // names the approver, whom the dashboard impersonated.
 func TestBrowserServeMode(t *testing.T) {
 	t.Parallel()
-	b := newServeBed(t)
+	b := newServeBed(t, serveBedOptions{rootPath: "/tools/cutover"})
 	// Chromium trusts the test server's key and no other: the hash of
 	// its public key, as the flag takes it.
 	spki := sha256.Sum256(b.cert.RawSubjectPublicKeyInfo)

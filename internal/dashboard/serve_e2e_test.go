@@ -49,9 +49,14 @@ type serveBed struct {
 	tokens map[string]string
 }
 
-// newServeBed makes the serve bed; its dashboard shows its namespace and
-// the others given, which hold nothing of its own.
-func newServeBed(t *testing.T, others ...string) *serveBed {
+// serveBedOptions vary the serve bed's dashboard.
+type serveBedOptions struct {
+	others   []string // namespaces it shows beside its own, which hold nothing of it
+	rootPath string   // Options.RootPath; the bed's url ends with it
+}
+
+// newServeBed makes the serve bed.
+func newServeBed(t *testing.T, o serveBedOptions) *serveBed {
 	t.Helper()
 	ns := cluster.Namespace(t)
 	admin := clientsFor(t, ns)
@@ -64,7 +69,7 @@ func newServeBed(t *testing.T, others ...string) *serveBed {
 	}
 	dash := dashboardClients(t, ns, saToken(t, ns, "cutover-dashboard"))
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := New(ctx, Options{Clients: dash, Namespaces: append([]string{ns}, others...), Log: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
+	s, err := New(ctx, Options{Clients: dash, Namespaces: append([]string{ns}, o.others...), RootPath: o.rootPath, Log: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
 		Serve: &ServeOptions{TokenHeader: proxyHeader}})
 	if err != nil {
 		cancel()
@@ -72,7 +77,7 @@ func newServeBed(t *testing.T, others ...string) *serveBed {
 	}
 	srv := httptest.NewTLSServer(s.Handler())
 	t.Cleanup(func() { cancel(); srv.Close() })
-	b.url = srv.URL
+	b.url = srv.URL + o.rootPath
 	b.client = srv.Client()
 	b.cert = srv.Certificate()
 	b.client.Timeout = time.Minute
@@ -120,7 +125,7 @@ func (b *serveBed) do(t *testing.T, method, path, token string, form url.Values,
 // make: the approval that succeeds proves the impersonation.
 func TestServeMode(t *testing.T) {
 	t.Parallel()
-	b := newServeBed(t)
+	b := newServeBed(t, serveBedOptions{})
 	done := waitingRelease(t, b.ns)
 	page := appPath(b.ns, app)
 
@@ -240,7 +245,7 @@ func TestServeMode(t *testing.T) {
 // session, not the token; signing out ends it.
 func TestServeSignIn(t *testing.T) {
 	t.Parallel()
-	b := newServeBed(t)
+	b := newServeBed(t, serveBedOptions{})
 	resp, body := b.do(t, http.MethodPost, "/signin", "", url.Values{"token": {"bogus"}})
 	if resp.StatusCode != http.StatusUnauthorized || len(resp.Cookies()) != 0 {
 		t.Errorf("sign in with a bogus token: %d with cookies %v, want 401 and none:\n%s", resp.StatusCode, resp.Cookies(), body)

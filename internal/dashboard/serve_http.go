@@ -67,7 +67,7 @@ func (s *Server) identify(next http.Handler) http.Handler {
 		subject, err := s.guard.authenticate(r.Context(), token)
 		switch {
 		case errors.Is(err, errUnauthenticated) && !fromHeader && r.Method == http.MethodGet && r.URL.Path != "/events":
-			http.Redirect(w, r, "/signin", http.StatusSeeOther)
+			http.Redirect(w, r, s.url("/signin"), http.StatusSeeOther)
 			return
 		case errors.Is(err, errUnauthenticated):
 			w.Header().Set("WWW-Authenticate", `Bearer realm="cutover"`)
@@ -158,10 +158,10 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	s.guard.mu.Lock()
 	s.guard.sessions[id] = session{token: token, expires: expires}
 	s.guard.mu.Unlock()
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", Expires: expires,
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: s.url("/"), Expires: expires,
 		HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
 	s.opts.Log.InfoContext(r.Context(), "dashboard: signed in", "user", subject.User)
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	http.Redirect(w, r, s.url("/"), http.StatusSeeOther)
 }
 
 // signOut ends the session of the cookie.
@@ -177,7 +177,7 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 		delete(s.guard.sessions, c.Value)
 		s.guard.mu.Unlock()
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: s.url("/"), MaxAge: -1,
 		HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
-	http.Redirect(w, r, "/signin", http.StatusSeeOther)
+	http.Redirect(w, r, s.url("/signin"), http.StatusSeeOther)
 }

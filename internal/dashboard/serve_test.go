@@ -149,3 +149,28 @@ func TestOnceEach(t *testing.T) {
 		t.Errorf("after dropping a: %d keys, want 1", o.len())
 	}
 }
+
+func TestCleanRootPath(t *testing.T) {
+	cases := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"", "", true},
+		{"/", "", true},
+		{"/cutover", "/cutover", true},
+		{"/cutover/", "/cutover", true},
+		{"/tools/cutover", "/tools/cutover", true},
+		{"cutover", "", false},
+		{"/a/../b", "", false},
+		{"//cutover", "", false},
+		{"/cutover?x=1", "", false},
+		{"/cut over", "", false},
+		{"/%2e%2e", "", false},
+	}
+	for _, c := range cases {
+		got, err := CleanRootPath(c.in)
+		if got != c.want || (err == nil) != c.ok {
+			t.Errorf("CleanRootPath(%q) = %q, %v; want %q, ok %v", c.in, got, err, c.want, c.ok)
+		}
+	}
+}

@@ -11,7 +11,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -45,6 +47,9 @@ type Options struct {
 	Serve *ServeOptions
 	// Log receives the server's warnings and the decisions; nil discards.
 	Log *slog.Logger
+	// RootPath is the path the dashboard is served under ("/cutover"),
+	// behind a proxy that passes it on; "" for the root. See CleanRootPath.
+	RootPath string
 	// Loopback serves only requests addressed to a loopback host
 	// (127.0.0.1, ::1, localhost): in local mode, a web page elsewhere
 	// that points a name of its own at 127.0.0.1 (DNS rebinding) would
@@ -81,7 +86,12 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
 	opts.Namespaces = uniqueNamespaces(opts.Namespaces, opts.Clients.Namespace)
-	pages, err := parsePages()
+	root, err := CleanRootPath(opts.RootPath)
+	if err != nil {
+		return nil, fmt.Errorf("dashboard: %w", err)
+	}
+	opts.RootPath = root
+	pages, err := parsePages(root)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +110,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	} else {
 		s.guard = newGuard(ctx, *opts.Serve, opts.Clients, opts.Log, []byte(rand.Text()))
 	}
-	h := s.routes()
+	h := underRoot(root, s.routes())
 	if opts.Loopback {
 		h = loopbackOnly(h)
 	}
@@ -247,8 +257,39 @@ func (p page) Who() string {
 	return "you"
 }
 
-func parsePages() (map[string]*template.Template, error) {
-	funcs := template.FuncMap{"when": when, "appPath": appPath}
+// CleanRootPath checks a root path: "" or "/" is the root; else it must
+// start with "/" and name a plain path (no query, fragment, "." or ".."
+// part). It returns it without a trailing "/".
+func CleanRootPath(p string) (string, error) {
+	clean := strings.TrimSuffix(p, "/")
+	if clean == "" {
+		return "", nil
+	}
+	if !strings.HasPrefix(clean, "/") || strings.ContainsAny(clean, "?#%\\ ") || path.Clean(clean) != clean {
+		return "", fmt.Errorf("root path %q: want an absolute path such as /cutover", p)
+	}
+	return clean, nil
+}
+
+// underRoot serves h under root: a request for root+"/x" reaches h as
+// "/x"; root itself is sent on to root+"/"; anything else is not found.
+func underRoot(root string, h http.Handler) http.Handler {
+	if root == "" {
+		return h
+	}
+	mux := http.NewServeMux()
+	mux.Handle(root+"/", http.StripPrefix(root, h))
+	mux.Handle(root, http.RedirectHandler(root+"/", http.StatusMovedPermanently))
+	return mux
+}
+
+// url is path under the dashboard's root path.
+func (s *Server) url(path string) string { return s.opts.RootPath + path }
+
+func parsePages(root string) (map[string]*template.Template, error) {
+	funcs := template.FuncMap{"when": when,
+		"url":     func(p string) string { return root + p },
+		"appPath": func(ns, app string) string { return root + appPath(ns, app) }}
 	pages := map[string]*template.Template{}
 	for _, name := range []string{"apps", "app", "error", "signin", "diff", "confirm"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html")

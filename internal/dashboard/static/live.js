@@ -60,7 +60,7 @@
       });
   }
 
-  var events = new EventSource('/events');
+  var events = new EventSource(document.body.getAttribute('data-events') || '/events');
   // Changes between this page's rendering and the stream's start (or
   // while it was reconnecting) sent no event to this page: look again
   // each time the stream opens.
