@@ -172,6 +172,9 @@ func (v *records) refresh(ctx context.Context, app string) error {
 	if err != nil {
 		return fmt.Errorf("app %s: %w", app, err)
 	}
+	for _, r := range list {
+		r.Detach() // shown, never updated: the engine reads its own
+	}
 	v.mu.Lock()
 	if len(list) == 0 {
 		delete(v.apps, app)

@@ -360,6 +360,12 @@ func (p *timeParser) parse(s string) time.Time {
 	return t.UTC()
 }
 
+// Detach lets go of the ConfigMap r was read from, which Update would
+// otherwise reuse: a reader that keeps many records only to show them
+// (the dashboard) holds each once, not twice. An Update of a detached
+// record reads its ConfigMap again first.
+func (r *Record) Detach() { r.cm = nil }
+
 // ColorImages are the images a blue/green color running r's release
 // shows, read from its Deployments: DeploymentImages, or Images for a
 // record written before records kept DeploymentImages (whose release then

@@ -377,3 +377,23 @@ func TestPruneDeletesObjects(t *testing.T) {
 		t.Errorf("objects of revisions %v after pruning, want [2]", got)
 	}
 }
+
+// A detached record (its ConfigMap let go, as the dashboard keeps them)
+// still updates: Update reads the ConfigMap again first.
+func TestUpdateOfDetachedRecord(t *testing.T) {
+	ns, ctx := cluster.Namespace(t), testCtx(t)
+	s := release.NewStore(cluster.Client, ns)
+	r := create(t, s, &release.Record{App: "web", Strategy: "blue-green", ToColor: "blue", Images: []string{"tomcat:8"}})
+	r.Detach()
+	r.Outcome = "succeeded"
+	if err := s.Update(ctx, r); err != nil {
+		t.Fatalf("update of a detached record: %v", err)
+	}
+	got, err := release.NewStore(cluster.Client, ns).Get(ctx, "web", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Outcome != "succeeded" {
+		t.Errorf("stored outcome %q, want succeeded", got.Outcome)
+	}
+}
