@@ -92,9 +92,10 @@ func (c *Cluster) ReachablePods(ctx context.Context) error {
 }
 
 // RequireReachablePods is ReachablePods for a test, which fails without
-// root.
+// root; it skips the test where no test bed runs (-short).
 func (c *Cluster) RequireReachablePods(t testing.TB) {
 	t.Helper()
+	Require(t, c) // -short started no test bed: skip
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := c.ReachablePods(ctx); err != nil {
