@@ -126,7 +126,7 @@ func (s *Store) writeField(ctx context.Context, r *Record, field string, value a
 		}
 		return err
 	}
-	r.cm = got
+	r.setConfigMap(got)
 	return nil
 }
 

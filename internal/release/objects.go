@@ -136,7 +136,7 @@ func (s *Store) objectsBlob(ctx context.Context, r *Record) ([]byte, error) {
 	}
 	// The name alone does not tell: a record deleted by hand may leave
 	// objects that a later record of the same name must not take as its own.
-	if r.cm == nil || !ownedBy(cm, r.cm.UID) {
+	if r.uid == "" || !ownedBy(cm, r.uid) {
 		return nil, fmt.Errorf("record %s: configmap %s holds the objects of another record", record, cm.Name)
 	}
 	blob := cm.BinaryData[objectsKey]

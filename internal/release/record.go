@@ -8,6 +8,7 @@ import (
 
 	"github.com/cutover/cutover/internal/event"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // Stage statuses.
@@ -139,6 +140,9 @@ type Record struct {
 	AbortRequest *Approval
 
 	cm *corev1.ConfigMap // as last read or written; guards Update
+	// uid is the record's ConfigMap's, which owns the kept objects'
+	// ConfigMap; Detach keeps it.
+	uid types.UID
 
 	// The kept objects live in a ConfigMap of their own, objectsCM, written
 	// once by Store.Create; the record carries only its name and their size
@@ -296,7 +300,7 @@ func decodeRecord(cm *corev1.ConfigMap) (*Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("configmap %s: %w", cm.Name, err)
 	}
-	r.cm = cm
+	r.setConfigMap(cm)
 	return r, nil
 }
 
@@ -363,8 +367,14 @@ func (p *timeParser) parse(s string) time.Time {
 // Detach lets go of the ConfigMap r was read from, which Update would
 // otherwise reuse: a reader that keeps many records only to show them
 // (the dashboard) holds each once, not twice. An Update of a detached
-// record reads its ConfigMap again first.
+// record reads its ConfigMap again first; its kept objects are still
+// found (the ConfigMap's UID, which owns them, stays).
 func (r *Record) Detach() { r.cm = nil }
+
+// setConfigMap notes cm as r's ConfigMap, as last read or written.
+func (r *Record) setConfigMap(cm *corev1.ConfigMap) {
+	r.cm, r.uid = cm, cm.UID
+}
 
 // ColorImages are the images a blue/green color running r's release
 // shows, read from its Deployments: DeploymentImages, or Images for a

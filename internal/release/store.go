@@ -169,7 +169,7 @@ func (s *Store) create(ctx context.Context, r *Record, revision int) error {
 		}
 		return fmt.Errorf("create record %s: %w", cm.Name, err)
 	}
-	r.cm = got
+	r.setConfigMap(got)
 	return nil
 }
 
@@ -214,7 +214,7 @@ func (s *Store) update(ctx context.Context, r *Record) error {
 		}
 		return err
 	}
-	r.cm = got
+	r.setConfigMap(got)
 	return nil
 }
 
@@ -238,7 +238,7 @@ func (s *Store) reread(ctx context.Context, r *Record) error {
 	if stored.AbortRequest != nil {
 		r.AbortRequest = stored.AbortRequest
 	}
-	r.cm = cm
+	r.setConfigMap(cm)
 	return nil
 }
 

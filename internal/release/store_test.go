@@ -379,11 +379,22 @@ func TestPruneDeletesObjects(t *testing.T) {
 }
 
 // A detached record (its ConfigMap let go, as the dashboard keeps them)
-// still updates: Update reads the ConfigMap again first.
+// still finds its kept objects, read afresh, and still updates: Update
+// reads the ConfigMap again first.
 func TestUpdateOfDetachedRecord(t *testing.T) {
 	ns, ctx := cluster.Namespace(t), testCtx(t)
 	s := release.NewStore(cluster.Client, ns)
-	r := create(t, s, &release.Record{App: "web", Strategy: "blue-green", ToColor: "blue", Images: []string{"tomcat:8"}})
+	r := &release.Record{App: "web", Strategy: "blue-green", ToColor: "blue", Images: []string{"tomcat:8"}}
+	r.SetObjects(load(t, appObjects), nil)
+	create(t, s, r)
+	read, err := release.NewStore(cluster.Client, ns).Get(ctx, "web", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read.Detach()
+	if objs, err := s.Objects(ctx, read); err != nil || len(objs) == 0 {
+		t.Errorf("objects of a detached record: %d, %v; want them", len(objs), err)
+	}
 	r.Detach()
 	r.Outcome = "succeeded"
 	if err := s.Update(ctx, r); err != nil {
