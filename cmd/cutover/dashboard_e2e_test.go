@@ -43,18 +43,22 @@ func TestDashboardRefusesNonLoopbackAddr(t *testing.T) {
 	}
 }
 
-// The command prints its URL, serves the dashboard there, and stops
-// cleanly when its context ends (SIGINT, SIGTERM).
+// The command prints its URL, serves the dashboard of the namespaces
+// given there (under --root-path), and stops cleanly when its context
+// ends (SIGINT, SIGTERM).
 func TestDashboardServesUntilInterrupted(t *testing.T) {
 	t.Parallel()
-	ns := cluster.Namespace(t)
-	if r := blueGreen(t, ns, "7"); r.code != exitOK {
-		t.Fatalf("deploy exited %d", r.code)
+	ns, other := cluster.Namespace(t), cluster.Namespace(t)
+	for _, n := range []string{ns, other} {
+		if r := blueGreen(t, n, "7"); r.code != exitOK {
+			t.Fatalf("deploy to %s exited %d", n, r.code)
+		}
 	}
-	base, cancel, exited := startServing(t, "dashboard", "--no-browser", "--by", "alice", "--kubeconfig", cluster.Kubeconfig, "-n", ns)
+	base, cancel, exited := startServing(t, "dashboard", "--no-browser", "--by", "alice", "--kubeconfig", cluster.Kubeconfig,
+		"-n", ns, "-n", other, "--root-path", "/cutover")
 	defer cancel()
-	if !strings.HasPrefix(base, "http://127.0.0.1:") || !strings.HasSuffix(base, "/") {
-		t.Fatalf("URL %q, want http://127.0.0.1:PORT/", base)
+	if !strings.HasPrefix(base, "http://127.0.0.1:") || !strings.HasSuffix(base, "/cutover/") {
+		t.Fatalf("URL %q, want http://127.0.0.1:PORT/cutover/", base)
 	}
 	resp, err := http.Get(base)
 	if err != nil {
@@ -62,8 +66,10 @@ func TestDashboardServesUntilInterrupted(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `href="/apps/`+ns+`/tomcat-service"`) {
-		t.Fatalf("GET %s: %d\n%s", base, resp.StatusCode, body)
+	for _, n := range []string{ns, other} {
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `href="/cutover/apps/`+n+`/tomcat-service"`) {
+			t.Fatalf("GET %s: %d, want a link to %s/tomcat-service:\n%s", base, resp.StatusCode, n, body)
+		}
 	}
 	// An open event stream must not hold up the shutdown.
 	req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, base+"events", nil)

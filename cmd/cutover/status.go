@@ -94,7 +94,7 @@ func writeStatus(w io.Writer, r *release.Record) {
 	fmt.Fprintf(w, "outcome:   %s\n", r.Outcome)
 	fmt.Fprintf(w, "switch:    %s\n", switchText(r))
 	fmt.Fprintf(w, "images:    %s\n", strings.Join(r.Images, ", "))
-	fmt.Fprintf(w, "started:   %s by %s\n", r.Started.Format(time.RFC3339), r.Holder)
+	fmt.Fprintf(w, "started:   %s\n", startedText(r))
 	fmt.Fprintf(w, "took:      %s\n", took(r))
 	fmt.Fprintf(w, "approval:  %s\n", approvalText(r.Approval))
 	if a := r.AbortRequest; a != nil {
@@ -169,6 +169,17 @@ func canaryText(c *release.Canary) string {
 		}
 	}
 	return s
+}
+
+// startedText says when the run started and who started it: where it
+// ran (Holder), and the person a front end names (By, with what they
+// said: the dashboard's rollbacks).
+func startedText(r *release.Record) string {
+	at := r.Started.Format(time.RFC3339)
+	if r.By == "" {
+		return at + " by " + r.Holder
+	}
+	return at + " by " + r.By + ", run by " + r.Holder + commentText(r.Comment)
 }
 
 func commentText(c string) string {
