@@ -83,24 +83,52 @@ Exit code 2 for bad flags; 3 when the cluster cannot be reached.`,
 	return cmd
 }
 
-func (o *serveOptions) run(cmd *cobra.Command) error {
+// check refuses bad flags, and returns the cleaned --root-path.
+func (o *serveOptions) check() (string, error) {
 	if (o.certFile == "") != (o.keyFile == "") {
-		return usageError{errors.New("--tls-cert-file and --tls-private-key-file: give both, or neither")}
+		return "", errors.New("--tls-cert-file and --tls-private-key-file: give both, or neither")
 	}
 	if o.sessionTTL <= 0 || o.shutdownDelay < 0 {
-		return usageError{errors.New("--session-ttl must be above zero and --shutdown-delay zero or more")}
+		return "", errors.New("--session-ttl must be above zero and --shutdown-delay zero or more")
 	}
 	root, err := dashboard.CleanRootPath(o.rootPath)
-	if err := cmp.Or(o.kube.checkNamespaces(), rootPathError(err)); err != nil {
+	return root, cmp.Or(o.kube.checkNamespaces(), rootPathError(err))
+}
+
+// loadCert reads the TLS files; nil without them.
+func (o *serveOptions) loadCert() (*tls.Certificate, error) {
+	if o.certFile == "" {
+		return nil, nil
+	}
+	c, err := tls.LoadX509KeyPair(o.certFile, o.keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-cert-file: %w", err)
+	}
+	return &c, nil
+}
+
+// listen listens on --addr, with TLS when cert is set; it returns the
+// URL scheme.
+func (o *serveOptions) listen(ctx context.Context, cert *tls.Certificate, log *slog.Logger) (net.Listener, string, error) {
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", o.addr)
+	if err != nil {
+		return nil, "", fmt.Errorf("--addr: %w", err)
+	}
+	if cert == nil {
+		log.Info("serving plain HTTP: put a TLS-terminating proxy in front, since the sign-in cookie is Secure")
+		return ln, "http", nil
+	}
+	return tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{*cert}, MinVersion: tls.VersionTLS12}), "https", nil
+}
+
+func (o *serveOptions) run(cmd *cobra.Command) error {
+	root, err := o.check()
+	if err != nil {
 		return usageError{err}
 	}
-	var cert *tls.Certificate
-	if o.certFile != "" {
-		c, err := tls.LoadX509KeyPair(o.certFile, o.keyFile)
-		if err != nil {
-			return badInput{fmt.Errorf("--tls-cert-file: %w", err)}
-		}
-		cert = &c
+	cert, err := o.loadCert()
+	if err != nil {
+		return badInput{err}
 	}
 	clients, err := o.kube.connect(cmd.ErrOrStderr())
 	if err != nil {
@@ -117,18 +145,11 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return badInput{err}
 	}
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", o.addr)
+	ln, scheme, err := o.listen(ctx, cert, log)
 	if err != nil {
-		return badInput{fmt.Errorf("--addr: %w", err)}
+		return badInput{err}
 	}
-	scheme := "http"
-	if cert != nil {
-		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{*cert}, MinVersion: tls.VersionTLS12})
-		scheme = "https"
-	} else {
-		log.Info("serving plain HTTP: put a TLS-terminating proxy in front, since the sign-in cookie is Secure")
-	}
-	fmt.Fprintf(cmd.OutOrStdout(), "dashboard: %s://%s%s/ (%s)\n", scheme, ln.Addr(), root, "namespaces "+strings.Join(s.Namespaces(), ", "))
+	fmt.Fprintf(cmd.OutOrStdout(), "dashboard: %s://%s%s/ (namespaces %s)\n", scheme, ln.Addr(), root, strings.Join(s.Namespaces(), ", "))
 	return serve(ctx, ln, s.Handler(), func() {
 		s.Drain()
 		log.Info("stopping: /readyz fails now; connections close after --shutdown-delay", "delay", o.shutdownDelay)

@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cutover/cutover/internal/testinfra/selfsigned"
 )
 
 func TestServeRefusesBadFlags(t *testing.T) {
@@ -87,4 +91,34 @@ func status(t *testing.T, url string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// With --tls-cert-file and --tls-private-key-file, cutover serve speaks
+// TLS with that certificate, and says so in its URL.
+func TestServeTLS(t *testing.T) {
+	t.Parallel()
+	ns := cluster.Namespace(t)
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	pool := selfsigned.Write(t, "cutover serve test", certFile, keyFile)
+	base, cancel, exited := startServing(t, "serve", "--addr", "127.0.0.1:0", "--shutdown-delay", "0s", "--kubeconfig", cluster.Kubeconfig, "-n", ns,
+		"--tls-cert-file", certFile, "--tls-private-key-file", keyFile)
+	defer func() {
+		cancel()
+		if code := <-exited; code != exitOK {
+			t.Errorf("serve exited %d after the stop, want %d", code, exitOK)
+		}
+	}()
+	if !strings.HasPrefix(base, "https://127.0.0.1:") {
+		t.Fatalf("URL %q, want https://127.0.0.1:PORT/", base)
+	}
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := c.Get(base + "healthz")
+	if err != nil {
+		t.Fatalf("GET /healthz over TLS, trusting the given certificate: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("/healthz over TLS: %d, want 200", resp.StatusCode)
+	}
 }

@@ -96,14 +96,8 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{opts: opts, ctx: ctx, pages: pages, own: newViews(ctx, opts.Clients, opts.Log)}
-	for _, ns := range opts.Namespaces {
-		_, err := s.own.of(ns)
-		switch {
-		case opts.Serve != nil && apierrors.IsForbidden(err):
-			opts.Log.InfoContext(ctx, "dashboard: /metrics shows no releases of namespace "+ns+" until the dashboard's own identity may read its records (deploy/dashboard/metrics.yaml); people read them as themselves", "error", err)
-		case err != nil:
-			return nil, fmt.Errorf("dashboard: %w", err)
-		}
+	if err := s.watchOwn(ctx); err != nil {
+		return nil, err
 	}
 	if opts.Serve == nil {
 		s.local = &person{name: opts.By, clients: opts.Clients, views: s.own, csrf: rand.Text()}
@@ -116,6 +110,23 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s.handler = securityHeaders(h)
 	return s, nil
+}
+
+// watchOwn starts the dashboard's own views of the namespaces' records:
+// in local mode they are its person's, and one it cannot read is an
+// error; in serve mode they feed /metrics only, and one its identity may
+// not read is tried again at each scrape.
+func (s *Server) watchOwn(ctx context.Context) error {
+	for _, ns := range s.opts.Namespaces {
+		_, err := s.own.of(ns)
+		switch {
+		case s.opts.Serve != nil && apierrors.IsForbidden(err):
+			s.opts.Log.InfoContext(ctx, "dashboard: /metrics shows no releases of namespace "+ns+" until the dashboard's own identity may read its records (deploy/dashboard/metrics.yaml); people read them as themselves", "error", err)
+		case err != nil:
+			return fmt.Errorf("dashboard: %w", err)
+		}
+	}
+	return nil
 }
 
 // Namespaces are those the dashboard shows, in order.
