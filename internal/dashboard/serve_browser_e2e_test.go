@@ -42,14 +42,7 @@ func TestBrowserServeMode(t *testing.T) {
 	do(t, bctx, 30*time.Second, "open the release as the approver", chromedp.Navigate(page),
 		chromedp.WaitEnabled(chromedp.CSS("body[data-synced] button.approve")))
 	confirmInBrowser(t, bctx, "approve", "approved in the browser", func(string) {})
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("the release's run: %v", err)
-		}
-	case <-time.After(2 * time.Minute):
-		t.Fatal("the release did not finish within 2 minutes of the click")
-	}
+	waitRun(t, done, "the approved release")
 	if got := prodColor(t, b.ns); got != "green" {
 		t.Errorf("production selects %s after the approval, want green", got)
 	}

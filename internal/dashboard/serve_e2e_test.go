@@ -221,14 +221,7 @@ func TestServeMode(t *testing.T) {
 		if resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("POST approve as the approver: %d, want 303:\n%s", resp.StatusCode, body)
 		}
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("the approved release: %v", err)
-			}
-		case <-time.After(2 * time.Minute):
-			t.Fatal("the approved release did not finish within 2 minutes")
-		}
+		waitRun(t, done, "the approved release")
 		rec := latestRecord(t, b.ns, app)
 		want := "system:serviceaccount:" + b.ns + ":approver"
 		if rec.Approval == nil || rec.Approval.State != release.ApprovalApproved || rec.Approval.By != want || rec.Approval.Comment != "ship it" {
@@ -302,6 +295,20 @@ func waitingRelease(t *testing.T, ns string) <-chan error {
 	go func() { done <- deployBlueGreen(ctx, admin, "8", &engine.Approval{Timeout: 5 * time.Minute}) }()
 	waitPending(t, ns, done)
 	return done
+}
+
+// waitRun waits up to 2 minutes for a release's run to end, and fails the
+// test unless it succeeded.
+func waitRun(t *testing.T, done <-chan error, what string) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("%s did not finish within 2 minutes", what)
+	}
 }
 
 // waitPending waits until the app's newest record waits for approval.
